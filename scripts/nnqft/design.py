@@ -1,0 +1,92 @@
+"""From a validated config to the work: parameter points, bag blocks and file names.
+
+A *point* is (sigma_b, sigma_w, N) at the config's n_nets and seed. Experiments that share a
+point share its bags: bag b of a point is the same ensemble whichever experiment asks for it,
+so the point is sampled once, up to the largest n_bags that any experiment wants.
+
+A *block* is a run of consecutive bags [first, last] computed by one job. Blocks are aligned to
+multiples of ``bags_per_job`` and so do not depend on n_bags, except the last one: raising n_bags
+from a multiple of ``bags_per_job`` adds new blocks and leaves every existing one untouched.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Point:
+    sigma_b: float
+    sigma_w: float
+    N: int
+    n_bags: int  # the largest n_bags among the experiments that contain the point
+
+
+def fmt_float(x: float) -> str:
+    """Canonical text of a validated float for file names: ``repr(float(x))`` (10 and 10.0 -> '10.0')."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {x!r}")
+    return repr(x)
+
+
+def parse_float(text: str) -> float:
+    """Inverse of :func:`fmt_float`; refuses any spelling other than the canonical one."""
+    x = float(text)
+    if fmt_float(x) != text:
+        raise ValueError(f"{text!r} is not the canonical spelling {fmt_float(x)!r} of a parameter value")
+    return x
+
+
+class ConfigError(ValueError):
+    """A config that passed the JSON schema but is inconsistent; the message names key and value."""
+
+
+def check_config(config: dict) -> None:
+    """Checks the JSON schema cannot express: duplicates by value (10 and 10.0), finite points."""
+    points = [float(p) for p in config["points"]]
+    if not all(math.isfinite(p) for p in points):
+        raise ConfigError(f"points: every point must be finite, got {config['points']}")
+    if len(set(points)) != len(points):
+        raise ConfigError(f"points: repeated value in {config['points']}")
+    if len(set(config["orders"])) != len(config["orders"]):
+        raise ConfigError(f"orders: repeated value in {config['orders']}")
+    for name, exp in config["experiments"].items():
+        for key in ("sigma_w", "N"):
+            vals = [float(v) for v in exp[key]]
+            if len(set(vals)) != len(vals):
+                raise ConfigError(f"experiments.{name}.{key}: repeated value in {exp[key]} (10 and 10.0 count as one)")
+
+
+def sampling_points(config: dict) -> list[Point]:
+    """The distinct points of all experiments, each with the largest n_bags asked for it."""
+    n_bags: dict[tuple[float, float, int], int] = {}
+    for exp in config["experiments"].values():
+        for sigma_w in exp["sigma_w"]:
+            for N in exp["N"]:
+                key = (float(exp["sigma_b"]), float(sigma_w), int(N))
+                n_bags[key] = max(n_bags.get(key, 0), int(exp["n_bags"]))
+    return sorted(Point(*key, n) for key, n in n_bags.items())
+
+
+def bag_blocks(n_bags: int, bags_per_job: int) -> list[tuple[int, int]]:
+    """Inclusive bag ranges [(0, B-1), (B, 2B-1), ...] covering range(n_bags), the last one possibly short."""
+    return [(first, min(first + bags_per_job, n_bags) - 1) for first in range(0, n_bags, bags_per_job)]
+
+
+def point_dir(sigma_b: float, sigma_w: float, N: int) -> str:
+    return f"sb{fmt_float(sigma_b)}_sw{fmt_float(sigma_w)}_N{int(N)}"
+
+
+def run_dir(seed: int, n_nets: int) -> str:
+    return f"seed{int(seed)}_nnets{int(n_nets)}"
+
+
+def block_paths(config: dict, root: str = "results/samples") -> list[str]:
+    """Every block file the config asks for, in a stable order."""
+    base = f"{root}/{run_dir(config['seed'], config['n_nets'])}"
+    return [
+        f"{base}/{point_dir(p.sigma_b, p.sigma_w, p.N)}/bags{first}-{last}.parquet"
+        for p in sampling_points(config)
+        for first, last in bag_blocks(p.n_bags, int(config["bags_per_job"]))
+    ]

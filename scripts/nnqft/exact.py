@@ -1,0 +1,121 @@
+"""Exact finite-width correlators of the GaussNet ensemble (SCIENCE.md §5).
+
+Neurons are i.i.d., so the cumulants of h = sum_j W1_j g_j(x) are N times single-neuron
+quantities, and every n-point function of f = h + b1 is a finite sum over set partitions.
+All functions take the evaluation points of one correlator as a sequence ``xs`` (a multiset:
+repeated points allowed) and work for d_in = 1.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from math import exp, factorial
+
+import numpy as np
+
+D_IN = 1
+
+
+def kernel_K(x, y, sigma_b, sigma_w):
+    """K(x, y) = sigma_b^2 + sigma_w^2 exp(-sigma_w^2 |x - y|^2 / (2 d_in)) (SCIENCE.md §1)."""
+    return sigma_b**2 + sigma_w**2 * np.exp(-(sigma_w**2) * (np.asarray(x) - np.asarray(y)) ** 2 / (2 * D_IN))
+
+
+def neuron_moment(xs, sigma_b, sigma_w):
+    """M_S = E[prod_{i in S} g(x_i)] = exp(sigma_b^2 (k^2/2 - k) + (sigma_w^2/d_in)((sum x)^2/2 - sum x^2))."""
+    xs = np.asarray(xs, dtype=float)
+    k = len(xs)
+    return exp(sigma_b**2 * (k * k / 2 - k) + sigma_w**2 / D_IN * (xs.sum() ** 2 / 2 - (xs**2).sum()))
+
+
+def w1_moment(k, sigma_w, N):
+    """E[W1^k] = (k-1)!! (sigma_w^2 / N)^(k/2) for even k, 0 for odd k."""
+    if k % 2:
+        return 0.0
+    double_fact = 1
+    for j in range(k - 1, 0, -2):
+        double_fact *= j
+    return double_fact * (sigma_w**2 / N) ** (k // 2)
+
+
+def even_set_partitions(items):
+    """Set partitions of ``items`` (a tuple) whose blocks all have even size."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    n = len(rest)
+    # the block holding `first` takes an odd number of the remaining items
+    for mask in range(1 << n):
+        if bin(mask).count("1") % 2 == 0:
+            continue
+        block = (first,) + tuple(rest[i] for i in range(n) if mask >> i & 1)
+        others = tuple(rest[i] for i in range(n) if not mask >> i & 1)
+        for tail in even_set_partitions(others):
+            yield [block] + tail
+
+
+def pairings(items):
+    """Perfect matchings of ``items``: (n-1)!! of them (1, 3, 15 for n = 2, 4, 6)."""
+    return [p for p in even_set_partitions(tuple(items)) if all(len(b) == 2 for b in p)]
+
+
+@lru_cache(maxsize=None)
+def _even_partitions_of_range(n):
+    return tuple(tuple(part) for part in even_set_partitions(tuple(range(n))))
+
+
+@lru_cache(maxsize=None)
+def _h_cumulant(xs, sigma_b, sigma_w, N):
+    total = 0.0
+    for part in _even_partitions_of_range(len(xs)):
+        m = len(part)
+        term = factorial(m - 1) * (-1) ** (m - 1)
+        for block in part:
+            term *= w1_moment(len(block), sigma_w, N) * neuron_moment([xs[i] for i in block], sigma_b, sigma_w)
+        total += term
+    return N * total
+
+
+def h_cumulant(xs, sigma_b, sigma_w, N):
+    """Joint cumulant of h over the multiset ``xs`` (SCIENCE.md §5):
+
+    kappa_T(h) = N sum_{partitions pi of T} (|pi|-1)! (-1)^(|pi|-1) prod_{B in pi} E[W1^|B|] M_B.
+    Only partitions into even blocks contribute since odd moments of W1 vanish.
+    """
+    return _h_cumulant(tuple(sorted(float(x) for x in xs)), float(sigma_b), float(sigma_w), int(N))
+
+
+def f_cumulant(xs, sigma_b, sigma_w, N):
+    """Joint cumulant of f = h + b1: K for two points, kappa(h) for four or more, 0 for odd orders."""
+    if len(xs) % 2:
+        return 0.0
+    if len(xs) == 2:
+        return float(kernel_K(xs[0], xs[1], sigma_b, sigma_w))
+    return h_cumulant(xs, sigma_b, sigma_w, N)
+
+
+def correlator(xs, sigma_b, sigma_w, N):
+    """Exact G^(n)(x_1..x_n) = E[f(x_1)...f(x_n)]: sum over even set partitions of products of cumulants."""
+    xs = [float(x) for x in xs]
+    total = 0.0
+    for part in _even_partitions_of_range(len(xs)):
+        term = 1.0
+        for block in part:
+            term *= f_cumulant([xs[i] for i in block], sigma_b, sigma_w, N)
+        total += term
+    return total
+
+
+def free_correlator(xs, sigma_b, sigma_w):
+    """Wick / infinite-width G_0^(n): sum over perfect pairings of prod K (full K, SCIENCE.md §2)."""
+    xs = [float(x) for x in xs]
+    return sum(np.prod([kernel_K(xs[a], xs[b], sigma_b, sigma_w) for a, b in p]) for p in pairings(range(len(xs))))
+
+
+def estimator_variance(xs, sigma_b, sigma_w, N):
+    """Var of one network's product f(x_1)...f(x_n): G^(2n)(xs, xs) - G^(n)(xs)^2.
+
+    The exact standard error of G_exp^(n) over n_nets networks is sqrt(this / n_nets).
+    """
+    xs = list(xs)
+    return correlator(xs + xs, sigma_b, sigma_w, N) - correlator(xs, sigma_b, sigma_w, N) ** 2

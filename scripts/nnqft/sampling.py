@@ -1,0 +1,50 @@
+"""Sampling a bag: from a point's identity to its correlators G_exp^(n) (SCIENCE.md §1-§2)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import combos, kernel, seeding
+
+
+def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders) -> np.ndarray:
+    """G_exp^(n) of one bag for every combination of :func:`nnqft.combos.output_combos`."""
+    key0, key1 = seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, bag)
+    x = np.asarray(points, dtype=np.float64)
+    parent, last, out_nodes = combos.product_tree(len(x), list(orders))
+    partial = kernel.bag_chunk_sums(np.uint64(key0), np.uint64(key1), int(n_nets), int(N),
+                                    float(sigma_b), float(sigma_w), x, parent, last, out_nodes)
+    return partial.sum(axis=0) / n_nets
+
+
+def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets) -> np.ndarray:
+    """f_a(x_i) for the networks ``nets`` of a bag: float64[len(nets), n_points] (for tests and checks)."""
+    key0, key1 = seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, bag)
+    x = np.asarray(points, dtype=np.float64)
+    out = np.empty((len(nets), len(x)))
+    for r, a in enumerate(nets):
+        kernel.network_outputs(np.uint64(key0), np.uint64(key1), int(a), int(N),
+                               float(sigma_b), float(sigma_w), x, out[r])
+    return out
+
+
+def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders):
+    """Correlators of the bags ``bags`` of one point as a long pyarrow table (one row per bag and combination).
+
+    Columns: sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
+    """
+    import pyarrow as pa
+
+    labelled = combos.output_combos(len(points), list(orders))
+    n_combo = len(labelled)
+    values = np.concatenate([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders) for b in bags])
+    n_rows = n_combo * len(bags)
+    return pa.table({
+        "sigma_b": np.full(n_rows, float(sigma_b)),
+        "sigma_w": np.full(n_rows, float(sigma_w)),
+        "N": np.full(n_rows, int(N), dtype=np.int64),
+        "n_nets": np.full(n_rows, int(n_nets), dtype=np.int64),
+        "bag": np.repeat(np.asarray(list(bags), dtype=np.int64), n_combo),
+        "order": np.tile(np.asarray([n for n, _ in labelled], dtype=np.int64), len(bags)),
+        "combo": pa.array([combos.combo_label(c) for _, c in labelled] * len(bags)).dictionary_encode(),
+        "value": values,
+    })

@@ -1,0 +1,25 @@
+"""Rule script (sample_bags): correlators of one block of bags of one parameter point."""
+import logging
+import time
+
+import numba
+
+from nnqft import design, sampling, tables
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
+sm = snakemake  # noqa: F821
+wc = sm.wildcards
+seed, n_nets, N = int(wc.seed), int(wc.n_nets), int(wc.N)
+sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w)
+bags = range(int(wc.first), int(wc.last) + 1)
+numba.set_num_threads(sm.threads)
+
+start = time.perf_counter()
+table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders)
+elapsed = time.perf_counter() - start
+meta = tables.provenance(seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
+                         bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))
+meta["kernel_seconds"] = elapsed
+tables.write_table(table, sm.output[0], meta)
+logging.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, %d threads", N, sigma_w, bags.start,
+             bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.threads)

@@ -1,0 +1,33 @@
+# Helpers shared by the rule files: config validation, the nnqft package, the list of blocks.
+import math
+import os
+import sys
+
+from snakemake.utils import validate
+
+SCRIPTS_DIR = os.path.join(workflow.basedir, "scripts")
+# Rule scripts import the nnqft package from scripts/ (locally and inside cluster jobs).
+sys.path.insert(0, SCRIPTS_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SCRIPTS_DIR, os.environ.get("PYTHONPATH")) if p)
+
+from nnqft import design
+
+validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+design.check_config(config)
+
+SAMPLES = "results/samples/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.parquet"
+
+# Estimated cost of one neuron (3 normals, one exp per point) on one core, for job resources.
+SECONDS_PER_NEURON = 1.5e-7
+
+
+def block_work(wildcards):
+    """Neurons sampled by one sampling job: N x n_nets x bags."""
+    n_bags = int(wildcards.last) - int(wildcards.first) + 1
+    return int(wildcards.N) * int(wildcards.n_nets) * n_bags
+
+
+def sample_runtime(wildcards, attempt):
+    """Minutes asked for one sampling job: 4x the estimate plus start-up, doubled on each retry."""
+    seconds = block_work(wildcards) * SECONDS_PER_NEURON / config["threads_per_job"]
+    return math.ceil((4 * seconds + 60) / 60) * attempt
