@@ -1,0 +1,102 @@
+"""The workflow through the `snakemake` command line, in a temporary working directory."""
+import copy
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import ROOT
+from nnqft import combos, design, sampling, tables
+
+pytestmark = pytest.mark.workflow
+
+with open(ROOT / "config" / "quick.yaml") as fh:
+    QUICK = yaml.safe_load(fh)
+
+
+def snakemake(workdir, config, *args, timeout=600):
+    configfile = workdir / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(configfile), *args]
+    # `timeout -k` because a hung snakemake may ignore SIGTERM
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True)
+
+
+def scheduled_outputs(result):
+    assert result.returncode == 0, result.stdout + result.stderr
+    outputs = re.findall(r"^\s+output: (.+)$", result.stdout, flags=re.M)
+    return {path.strip() for line in outputs for path in line.split(",")}
+
+
+def sample_outputs(result):
+    return {p for p in scheduled_outputs(result) if p.startswith("results/samples/")}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("quick")
+    result = snakemake(workdir, QUICK, "--cores", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def test_quick_config_builds_the_gathered_table(quick_run):
+    path = quick_run / "results" / "tables" / "correlators.parquet"
+    table = pq.read_table(path).to_pandas()
+    n_combos = len(combos.output_combos(len(QUICK["points"]), QUICK["orders"]))
+    points = design.sampling_points(QUICK)
+    assert len(table) == sum(p.n_bags for p in points) * n_combos
+    assert set(table.columns) >= {"sigma_b", "sigma_w", "N", "n_nets", "bag", "order", "combo", "value"}
+    assert table.groupby(["sigma_b", "sigma_w", "N", "bag", "order", "combo"]).size().max() == 1
+    assert np.isfinite(table["value"]).all()
+    meta = tables.read_metadata(path)
+    assert meta["params"]["seed"] == QUICK["seed"] and meta["params"]["n_nets"] == QUICK["n_nets"]
+    assert {"numpy", "numba", "nnqft"} <= set(meta["versions"])
+
+
+def test_table_rows_are_bit_identical_to_a_direct_kernel_call(quick_run):
+    table = pq.read_table(quick_run / "results" / "tables" / "correlators.parquet").to_pandas()
+    rows = table[(table.sigma_w == 2.0) & (table.N == 10) & (table.bag == 5)]
+    direct = sampling.bag_correlators(QUICK["seed"], 1.0, 2.0, 10, QUICK["n_nets"], 5, QUICK["points"], QUICK["orders"])
+    assert rows["value"].to_numpy().tobytes() == direct.tobytes()
+    labels = [combos.combo_label(c) for _, c in combos.output_combos(6, QUICK["orders"])]
+    assert list(rows["combo"].astype(str)) == labels
+
+
+def test_complete_run_has_nothing_to_do(quick_run):
+    result = snakemake(quick_run, QUICK, "-n")
+    assert result.returncode == 0
+    assert scheduled_outputs(result) == set()
+
+
+def test_adding_one_sigma_w_schedules_only_its_jobs_and_the_gathers(quick_run):
+    config = copy.deepcopy(QUICK)
+    config["experiments"]["sigma_scan"]["sigma_w"].append(3.0)
+    outputs = scheduled_outputs(snakemake(quick_run, config, "-n"))
+    samples = {p for p in outputs if p.startswith("results/samples/")}
+    assert samples == {p for p in design.block_paths(config) if "_sw3.0_" in p}
+    assert len(samples) == len(config["experiments"]["sigma_scan"]["N"]) * 2
+    assert outputs - samples == {"results/tables/correlators.parquet"}
+
+
+def test_raising_n_bags_schedules_only_the_new_bags(quick_run):
+    config = copy.deepcopy(QUICK)
+    config["experiments"]["sigma_scan"]["n_bags"] = 12  # 8 -> 12 with 4 bags per job
+    samples = sample_outputs(snakemake(quick_run, config, "-n"))
+    sigma_scan = config["experiments"]["sigma_scan"]
+    assert len(samples) == len(sigma_scan["sigma_w"]) * len(sigma_scan["N"])
+    assert all(p.endswith("/bags8-11.parquet") for p in samples)
+
+
+def test_invalid_config_is_rejected_before_any_job(tmp_path):
+    config = copy.deepcopy(QUICK)
+    config["experiments"]["width_scan"]["sigma_W"] = config["experiments"]["width_scan"].pop("sigma_w")
+    result = snakemake(tmp_path, config, "--cores", "1")
+    assert result.returncode != 0
+    assert "sigma_W" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
