@@ -6,7 +6,7 @@ CORES  ?= all
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.requirements-installed
 
-.PHONY: venv reproduce quick dry-run test clean-results
+.PHONY: venv reproduce quick dry-run test bench clean-results
 
 venv: $(STAMP)
 
@@ -32,3 +32,6 @@ test: venv             ## the whole test suite
 
 clean-results:
 	rm -rf results/samples results/tables logs
+
+bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
+	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench

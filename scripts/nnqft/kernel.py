@@ -217,12 +217,18 @@ def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, h, buf):
         h[i] += b1
 
 
+#: Networks evaluated side by side: the correlator products run as vector loops over these lanes.
+LANES = 16
+
+
 @njit(cache=True, parallel=True)
 def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out_nodes):
     """Per-chunk sums of the monomials ``out_nodes`` over the networks of one bag.
 
     Returns float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G_exp^(n) (SCIENCE.md §2).
     ``parent``/``last``/``out_nodes`` come from :func:`nnqft.combos.product_tree`.
+    Within a chunk, network ``a`` is added to lane ``a % LANES`` and the lanes are summed in order
+    at the end, so the result depends on CHUNK and LANES but not on the number of threads.
     """
     n_points = x.shape[0]
     n_nodes = parent.shape[0]
@@ -231,17 +237,33 @@ def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out
     log_norm = _log_norm(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, n_out))
     for c in prange(n_chunks):
-        prod = np.empty(n_nodes)
-        acc = np.zeros(n_out)
+        h = np.empty(n_points)
         buf = np.empty((4, NEURON_BATCH))
-        for a in range(c * CHUNK, min(n_nets, (c + 1) * CHUNK)):
-            _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, prod, buf)  # nodes 0..P-1: f(x_i)
+        prod = np.zeros((n_nodes, LANES))  # monomials of LANES networks; empty lanes stay 0
+        acc = np.zeros((n_out, LANES))
+        stop = min(n_nets, (c + 1) * CHUNK)
+        for a0 in range(c * CHUNK, stop, LANES):
+            n_lanes = min(LANES, stop - a0)
+            for lane in range(n_lanes):
+                _eval_network(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, h, buf)
+                for i in range(n_points):
+                    prod[i, lane] = h[i]
+            for lane in range(n_lanes, LANES):
+                for i in range(n_points):
+                    prod[i, lane] = 0.0
             for m in range(n_points, n_nodes):
-                prod[m] = prod[parent[m]] * prod[last[m]]
+                p, q = parent[m], last[m]
+                for lane in range(LANES):
+                    prod[m, lane] = prod[p, lane] * prod[q, lane]
             for o in range(n_out):
-                acc[o] += prod[out_nodes[o]]
+                node = out_nodes[o]
+                for lane in range(LANES):
+                    acc[o, lane] += prod[node, lane]
         for o in range(n_out):
-            partial[c, o] = acc[o]
+            total = 0.0
+            for lane in range(LANES):
+                total += acc[o, lane]
+            partial[c, o] = total
     return partial
 
 

@@ -1,0 +1,98 @@
+"""Kernel benchmark: ``python -m nnqft.bench`` (or ``make bench``).
+
+Measures in one run, on the same cores:
+- the numba kernel for one bag (all correlators of the requested orders) at several N;
+- numpy's ``Generator.standard_normal`` drawing the 3 N n_nets numbers that bag needs (the floor);
+- a plain batched numpy implementation of the same bag;
+- scaling with n_nets and with the number of threads.
+Prints a table and writes it to ``results/bench/kernel.parquet``. Ratios, not absolute times, are
+the comparable numbers: absolute times drift on shared machines.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numba
+import numpy as np
+import pandas as pd
+
+from . import combos, sampling
+
+POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
+
+
+def numpy_bag(rng, sigma_b, sigma_w, N, n_nets, points, orders, block=1000):
+    """The same estimator in plain batched numpy (SCIENCE.md §1-§2), streaming blocks of networks."""
+    x = np.asarray(points)
+    parent, last, out_nodes = combos.product_tree(len(x), list(orders))
+    sums = np.zeros(len(out_nodes))
+    log_norm = sigma_b**2 + sigma_w**2 * x**2
+    for start in range(0, n_nets, block):
+        n = min(block, n_nets - start)
+        w0 = rng.standard_normal((n, N, 1)) * sigma_w
+        b0 = rng.standard_normal((n, N, 1)) * sigma_b
+        w1 = rng.standard_normal((n, N)) * (sigma_w / np.sqrt(N))
+        f = np.einsum("nj,nji->ni", w1, np.exp(w0 * x + b0 - log_norm)) + rng.standard_normal((n, 1)) * sigma_b
+        prod = np.empty((len(parent), n))
+        prod[: len(x)] = f.T
+        for m in range(len(x), len(parent)):
+            prod[m] = prod[parent[m]] * prod[last[m]]
+        sums += prod[out_nodes].sum(axis=1)
+    return sums / n_nets
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def run(widths, n_nets, orders, repeat, threads, with_numpy):
+    rows = []
+    rng = np.random.default_rng(0)
+    numba.set_num_threads(threads)
+    sampling.bag_correlators(1, 1.0, 1.0, 2, 100, 0, POINTS, orders)  # load or compile
+    for N in widths:
+        kernel = best_of(lambda: sampling.bag_correlators(1, 1.0, 1.0, N, n_nets, 0, POINTS, orders), repeat)
+        floor = best_of(lambda: rng.standard_normal(3 * N * n_nets), repeat)
+        plain = best_of(lambda: numpy_bag(rng, 1.0, 1.0, N, n_nets, POINTS, orders), 1) if with_numpy else np.nan
+        rows.append({"N": N, "n_nets": n_nets, "threads": threads, "kernel_s": kernel, "numpy_normals_s": floor,
+                     "kernel_over_normals": kernel / floor, "plain_numpy_s": plain, "plain_over_kernel": plain / kernel,
+                     "neurons_per_s": N * n_nets / kernel})
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=[2, 10, 100, 1000])
+    parser.add_argument("--n-nets", type=int, default=30000)
+    parser.add_argument("--orders", type=int, nargs="+", default=[2, 4, 6])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-numpy", action="store_true", help="skip the plain numpy implementation")
+    parser.add_argument("--out", default="results/bench/kernel.parquet")
+    args = parser.parse_args(argv)
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    rows = run(args.widths, args.n_nets, args.orders, args.repeat, max_threads, not args.no_numpy)
+    # scaling: n_nets at the largest width, and threads
+    N = max(args.widths)
+    for n_nets in (args.n_nets // 4, args.n_nets // 2):
+        rows += run([N], n_nets, args.orders, args.repeat, max_threads, False)
+    for threads in range(1, max_threads):
+        rows += run([N], args.n_nets, args.orders, args.repeat, threads, False)
+    table = pd.DataFrame(rows)
+    pd.set_option("display.width", 200)
+    print(f"numba {numba.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"orders {args.orders}, {len(combos.output_combos(len(POINTS), args.orders))} correlators per bag")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    table.to_parquet(args.out)
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
