@@ -16,6 +16,8 @@ rule sample_bags:
         SAMPLES,
     log:
         "logs/sample_bags/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.log",
+    benchmark:
+        "results/benchmarks/sample_bags/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.tsv"
     params:
         points=config["points"],
         orders=config["orders"],
