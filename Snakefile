@@ -10,8 +10,14 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sampling.smk"
+include: "workflow/rules/analysis.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         "results/tables/correlators.parquet",
+        "results/claims.md",
+        expand("results/figures/{figure}.{ext}", figure=FIGURE_INPUTS, ext=["pdf", "png"]),

@@ -46,3 +46,29 @@ def write_table(table: pa.Table, path, meta: dict) -> None:
 def read_metadata(path) -> dict:
     """The ``nnqft`` metadata of a table written by :func:`write_table`."""
     return json.loads(pq.read_schema(path).metadata[METADATA_KEY])
+
+
+def write_frame(frame, path, meta: dict) -> None:
+    """Write a pandas DataFrame atomically with ``meta`` (see :func:`write_table`)."""
+    write_table(pa.Table.from_pandas(frame, preserve_index=False), path, meta)
+
+
+def write_text(text: str, path) -> None:
+    """Write a text file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_correlators(path, seed: int, n_nets: int):
+    """The gathered correlator table as pandas, refusing one made under another seed or n_nets."""
+    meta = read_metadata(path)["params"]
+    for key, want in (("seed", seed), ("n_nets", n_nets)):
+        if meta[key] != want:
+            raise ValueError(f"{path} was made with {key} = {meta[key]}, the config asks for {want}: "
+                             f"rebuild it with `snakemake --forcerun gather_correlators`")
+    frame = pq.read_table(path).to_pandas()
+    frame["combo"] = frame["combo"].astype(str)
+    return frame

@@ -31,3 +31,24 @@ def sample_runtime(wildcards, attempt):
     """Minutes asked for one sampling job: 4x the estimate plus start-up, doubled on each retry."""
     seconds = block_work(wildcards) * SECONDS_PER_NEURON / config["threads_per_job"]
     return math.ceil((4 * seconds + 60) / 60) * attempt
+
+
+def code_digest(module, name):
+    """Digest of one function's source: a param that reruns a rule only when that code changes."""
+    import hashlib
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(getattr(module, name)).encode()).hexdigest()[:16]
+
+
+def sigma_experiment():
+    """The experiment scanned in sigma_w (the one with the most sigma_w values)."""
+    return max(config["experiments"], key=lambda name: len(config["experiments"][name]["sigma_w"]))
+
+
+def module_digest(module):
+    """Digest of a whole module's source (the analysis: any change there reruns the tables)."""
+    import hashlib
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:16]

@@ -1,0 +1,36 @@
+"""Rule script (analyse): deviations, couplings, flow fit and passive flow from the correlator table."""
+import logging
+
+import pandas as pd
+
+from nnqft import analysis, tables
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
+sm = snakemake  # noqa: F821
+experiments, points = sm.params.experiments, list(sm.params.points)
+
+corr = tables.read_correlators(sm.input.correlators, seed=sm.params.seed, n_nets=sm.params.n_nets)
+meta = tables.provenance(seed=sm.params.seed, n_nets=sm.params.n_nets, points=points, experiments=experiments)
+
+dev = analysis.deviations(corr, experiments, points)
+tables.write_frame(dev, sm.output.deviations, meta)
+logging.info("deviations: %d rows", len(dev))
+
+per_combo, means = analysis.coupling_tables(corr, experiments, points)
+tables.write_frame(per_combo, sm.output.couplings, meta)
+tables.write_frame(means, sm.output.coupling_means, meta)
+logging.info("couplings: %d rows", len(per_combo))
+
+scan = sm.params.sigma_experiment
+fit = analysis.flow_fit(means[means.experiment == scan])
+tables.write_frame(fit, sm.output.flow_fit, meta)
+
+start = means[(means.experiment == scan)]
+start = start[start.sigma_w == start.sigma_w.min()]
+flows = []
+for N, g in start.groupby("N"):
+    flow = analysis.passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0])
+    flow.insert(0, "N", N)
+    flows.append(flow)
+tables.write_frame(pd.concat(flows, ignore_index=True), sm.output.passive_flow, meta)
+logging.info("flow fit and passive flow written")

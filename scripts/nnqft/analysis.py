@@ -1,0 +1,249 @@
+"""From the gathered correlator table to deviations, couplings and their running (SCIENCE.md §2-§5).
+
+Every function takes pandas DataFrames and plain parameters and returns a DataFrame; nothing reads
+files. Conventions: ``experiment`` names a parameter set of the config; each experiment uses its
+own points and its first ``n_bags`` bags of each point.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from . import combos, couplings, exact
+
+POINT_KEYS = ["sigma_b", "sigma_w", "N"]
+
+
+def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """The rows of every experiment (its points, its first n_bags bags), with an ``experiment`` column."""
+    parts = []
+    for name, exp in experiments.items():
+        sel = (corr.sigma_b == float(exp["sigma_b"])) & corr.sigma_w.isin([float(s) for s in exp["sigma_w"]])
+        sel &= corr.N.isin([int(n) for n in exp["N"]]) & (corr.bag < int(exp["n_bags"]))
+        part = corr[sel].copy()
+        bags = part.groupby(POINT_KEYS).bag.nunique()
+        if len(bags) != len(exp["sigma_w"]) * len(exp["N"]) or (bags != int(exp["n_bags"])).any():
+            raise ValueError(f"experiment {name}: the correlator table lacks some of its points or bags")
+        part.insert(0, "experiment", name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def bag_matrix(rows: pd.DataFrame, order: int) -> tuple[np.ndarray, list[str]]:
+    """Values of one point and order as float[n_bags, n_combos], combos in canonical order."""
+    sub = rows[rows.order == order]
+    wide = sub.pivot(index="bag", columns="combo", values="value")
+    labels = [combos.combo_label(c) for c in combos.multisets(_n_points(wide.columns), order)]
+    return wide[labels].to_numpy(), labels
+
+
+def _n_points(labels) -> int:
+    return 1 + max(max(combos.parse_combo(str(label))) for label in labels)
+
+
+@lru_cache(maxsize=None)
+def _exact_point(points: tuple, order: int, sigma_b: float, sigma_w: float, N: int):
+    """Exact G^(n), Wick G_0^(n) for every combination of one order at one point."""
+    ms = combos.multisets(len(points), order)
+    g = np.array([exact.correlator([points[i] for i in c], sigma_b, sigma_w, N) for c in ms])
+    g0 = np.array([exact.free_correlator([points[i] for i in c], sigma_b, sigma_w) for c in ms])
+    return g, g0
+
+
+def deviations(corr: pd.DataFrame, experiments: dict, points: list[float]) -> pd.DataFrame:
+    """Per experiment, point, order and combination (SCIENCE.md §2, §5):
+
+    g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
+    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact.
+    """
+    out = []
+    rows = experiment_rows(corr, experiments)
+    for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+        for order in sorted(point_rows.order.unique()):
+            values, labels = bag_matrix(point_rows, order)
+            g_exact, g0 = _exact_point(tuple(points), int(order), sb, sw, int(N))
+            n_bags = values.shape[0]
+            mean = values.mean(axis=0)
+            background = values.std(axis=0, ddof=1)
+            out.append(pd.DataFrame({
+                "experiment": name, "sigma_b": sb, "sigma_w": sw, "N": N, "order": order, "combo": labels,
+                "n_bags": n_bags, "g_mean": mean, "g_se": background / np.sqrt(n_bags), "background": background,
+                "g0": g0, "delta_g": mean - g0, "m": (mean - g0) / g0, "background_m": background / np.abs(g0),
+                "g_exact": g_exact, "m_exact": (g_exact - g0) / g0,
+            }))
+    return pd.concat(out, ignore_index=True)
+
+
+def _six_point_splits(points, sigma_b, sigma_w):
+    """For every 6-combination: indices of its 15 four-point sub-multisets and the K of the remaining pair."""
+    four = {c: k for k, c in enumerate(combos.multisets(len(points), 4))}
+    idx, kval = [], []
+    for c in combos.multisets(len(points), 6):
+        i_row, k_row = [], []
+        for pair in combinations(range(6), 2):
+            rest = tuple(c[i] for i in range(6) if i not in pair)
+            i_row.append(four[rest])
+            k_row.append(exact.kernel_K(points[c[pair[0]]], points[c[pair[1]]], sigma_b, sigma_w))
+        idx.append(i_row)
+        kval.append(k_row)
+    return np.array(idx), np.array(kval)
+
+
+def _u4_u6(g4, g6, g0_4, g0_6, i4, i6, t6, split_idx, split_k):
+    """u_4 per 4-combination and u_6 per 6-combination from mean correlators (last axis: combinations).
+
+    u_4 = -Delta G^(4) / I_4; u_6 = (<u_4>^2 T_6 - G_c^(6)) / I_6 with <u_4> the mean over 4-combinations
+    and G_c^(6) = Delta G^(6) - sum_15 Delta G^(4) K (SCIENCE.md §3).
+    """
+    d4 = g4 - g0_4
+    u4 = -d4 / i4
+    u4_mean = u4.mean(axis=-1, keepdims=True)
+    gc6 = (g6 - g0_6) - np.sum(d4[..., split_idx] * split_k, axis=-1)
+    u6 = (u4_mean**2 * t6 - gc6) / i6
+    return u4, u6
+
+
+def _jackknife_se(full, leave_one_out):
+    """Jackknife standard error from leave-one-bag-out estimates (first axis: bags)."""
+    n = leave_one_out.shape[0]
+    return np.sqrt((n - 1) / n * ((leave_one_out - leave_one_out.mean(axis=0)) ** 2).sum(axis=0))
+
+
+def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
+    """u_4 and u_6 of one point with jackknife errors over bags, and their exact values.
+
+    values4, values6: float[n_bags, 126], float[n_bags, 462] per-bag correlators (canonical order).
+    Returns two DataFrames (4-point and 6-point combinations).
+    """
+    pts = tuple(points)
+    ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
+    i4 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms4])
+    i6 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms6])
+    t6 = np.array([couplings.T_6([pts[i] for i in c], sigma_w) for c in ms6])
+    e4, g0_4 = _exact_point(pts, 4, sigma_b, sigma_w, N)
+    e6, g0_6 = _exact_point(pts, 6, sigma_b, sigma_w, N)
+    split_idx, split_k = _six_point_splits(pts, sigma_b, sigma_w)
+    args = (g0_4, g0_6, i4, i6, t6, split_idx, split_k)
+    n = values4.shape[0]
+    u4, u6 = _u4_u6(values4.mean(axis=0), values6.mean(axis=0), *args)
+    loo4 = (values4.sum(axis=0) - values4) / (n - 1)
+    loo6 = (values6.sum(axis=0) - values6) / (n - 1)
+    j4, j6 = _u4_u6(loo4, loo6, *args)
+    x4, x6 = _u4_u6(e4, e6, *args)
+    labels4 = [combos.combo_label(c) for c in ms4]
+    labels6 = [combos.combo_label(c) for c in ms6]
+    per_combo = [pd.DataFrame({"order": 4, "combo": labels4, "u": u4, "u_se": _jackknife_se(u4, j4), "u_exact": x4}),
+                 pd.DataFrame({"order": 6, "combo": labels6, "u": u6, "u_se": _jackknife_se(u6, j6), "u_exact": x6})]
+    means = pd.DataFrame({
+        "order": [4, 6], "u": [u4.mean(), u6.mean()],
+        "u_se": [_jackknife_se(u4.mean(), j4.mean(axis=1)), _jackknife_se(u6.mean(), j6.mean(axis=1))],
+        "u_exact": [x4.mean(), x6.mean()], "u_loo": [j4.mean(axis=1), j6.mean(axis=1)]})
+    return per_combo, means
+
+
+def coupling_tables(corr: pd.DataFrame, experiments: dict, points: list[float]):
+    """Couplings of every experiment and point.
+
+    Returns (per_combination, means): u_4 per 4-point and u_6 per 6-point combination with jackknife
+    errors and exact values; and <u_n>, the mean over combinations, with its jackknife error, its
+    exact value and its leave-one-bag-out values ``u_loo`` (for the flow fit).
+    """
+    per_combo, means = [], []
+    rows = experiment_rows(corr, experiments)
+    for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+        v4, _ = bag_matrix(point_rows, 4)
+        v6, _ = bag_matrix(point_rows, 6)
+        parts, mean = point_couplings(v4, v6, points, sb, sw, int(N))
+        for part in parts + [mean]:
+            for col, value in reversed(list({"experiment": name, "sigma_b": sb, "sigma_w": sw, "N": N,
+                                              "n_bags": v4.shape[0]}.items())):
+                part.insert(0, col, value)
+        per_combo += parts
+        means.append(mean)
+    return pd.concat(per_combo, ignore_index=True), pd.concat(means, ignore_index=True)
+
+
+# --- running with sigma_w: fitted exponents (SCIENCE.md §4) -------------------------------------
+
+D_IN = 1
+#: Exponents of |u_4| and |u_6| vs sigma_w under the two sign readings of the active-RG equation (eq. 4.6).
+PREDICTED_EXPONENTS = {4: {"paper_print": 4 - D_IN, "authors_code": -(4 - D_IN)},
+                       6: {"paper_print": 6 - 2 * D_IN, "authors_code": -(6 - 2 * D_IN)}}
+
+
+def fit_power_law(sigma_w, u):
+    """Least-squares slope and intercept of log|u| against log sigma_w."""
+    slope, intercept = np.polyfit(np.log(sigma_w), np.log(np.abs(u)), 1)
+    return slope, intercept
+
+
+def flow_fit(u_means: pd.DataFrame, z_min: float = 2.0) -> pd.DataFrame:
+    """Exponent of |<u_n>| vs sigma_w per (N, order), with a jackknife 95% interval over bags.
+
+    ``u_means`` has columns N, order, sigma_w, u (mean over combinations, all bags), u_exact, and
+    ``u_loo`` (array of leave-one-bag-out means). Points whose |u| < z_min * SE are below the noise
+    floor and excluded from the fit (their number is reported).
+    """
+    out = []
+    for (N, order), g in u_means.groupby(["N", "order"], sort=True):
+        g = g.sort_values("sigma_w")
+        loo = np.stack(g.u_loo.to_numpy(), axis=1)  # [n_bags, n_sigma]
+        n = loo.shape[0]
+        se = np.sqrt((n - 1) / n * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
+        ok = (np.abs(g.u.to_numpy()) > z_min * se) & (np.sign(g.u.to_numpy()) == np.sign(np.median(g.u)))
+        row = {"N": N, "order": order, "n_sigma_w": len(g), "n_used": int(ok.sum()),
+               "exponent": np.nan, "exponent_se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "intercept": np.nan}
+        if ok.sum() >= 3:
+            sw = g.sigma_w.to_numpy()[ok]
+            slope, intercept = fit_power_law(sw, g.u.to_numpy()[ok])
+            slopes = np.array([fit_power_law(sw, loo[b, ok])[0] for b in range(n)])
+            slope_se = np.sqrt((n - 1) / n * ((slopes - slopes.mean()) ** 2).sum())
+            row.update(exponent=slope, exponent_se=slope_se, ci_low=slope - 1.96 * slope_se,
+                       ci_high=slope + 1.96 * slope_se, intercept=intercept)
+        row["exponent_exact"] = fit_power_law(g.sigma_w.to_numpy(), g.u_exact.to_numpy())[0]
+        for reading, value in PREDICTED_EXPONENTS[int(order)].items():
+            row[f"predicted_{reading}"] = value
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+# --- passive RG (talk, "Passive RG: deep IR"; SCIENCE.md §4) ---------------------------------------
+
+def K_d(d: int = D_IN) -> float:
+    """K_d = pi^(d/2) / ((2 pi)^d Gamma(d/2 + 1))."""
+    from math import gamma, pi
+
+    return pi ** (d / 2) / ((2 * pi) ** d * gamma(d / 2 + 1))
+
+
+def passive_flow_rhs(t, y, d=D_IN):
+    """k d(u2, u4, u6)/dk for the dimensionless couplings (ubar), with t = ln k."""
+    u2, u4, u6 = y
+    kd = K_d(d)
+    return [-2 * u2 - kd * u4 / (1 + u2) ** 2,
+            -(4 - d) * u4 - kd * u6 / (1 + u2) ** 2 + 6 * kd * u4**2 / (1 + u2) ** 3,
+            -(6 - 2 * d) * u6 + 30 * kd * u4 * u6 / (1 + u2) ** 3 - 90 * kd * u4**3 / (1 + u2) ** 4]
+
+
+def passive_flow(sigma_w0: float, u4_0: float, u6_0: float, t_end: float = -3.0, n_steps: int = 121,
+                 d: int = D_IN) -> pd.DataFrame:
+    """Integrate the passive-RG flow from k = 1 (t = ln k = 0) to t_end with scipy's Radau.
+
+    Initial conditions: u_2 = m_0^2 = 2 sigma_w0^2 / d, u_4 and u_6 as measured at sigma_w0. Returns
+    t, k, the dimensionless ubar_2n, the dimensionful u_2n = k^((1-n)d + 2n) ubar_2n, and
+    sigma_w(k) = sqrt(d u_2(k) / 2). Rows stop where the integrator stops (``success`` column).
+    """
+    from scipy.integrate import solve_ivp
+
+    t_eval = np.linspace(0.0, t_end, n_steps)
+    sol = solve_ivp(passive_flow_rhs, (0.0, t_end), [2 * sigma_w0**2 / d, u4_0, u6_0], method="Radau",
+                    t_eval=t_eval, args=(d,), rtol=1e-8, atol=1e-10)
+    k = np.exp(sol.t)
+    ub2, ub4, ub6 = sol.y
+    u2 = k**2 * ub2
+    return pd.DataFrame({"t": sol.t, "k": k, "ubar2": ub2, "ubar4": ub4, "ubar6": ub6, "u2": u2,
+                         "u4": k ** (4 - d) * ub4, "u6": k ** (6 - 2 * d) * ub6,
+                         "sigma_w": np.sqrt(np.clip(d * u2 / 2, 0, None)), "success": sol.success})

@@ -1,0 +1,64 @@
+"""Couplings of the 1PI action ansatz Gamma = S_0 + (u_4/4!) int f^4 + (u_6/6!) int f^6 (SCIENCE.md §3).
+
+All integrals are Gaussian for d_in = 1 and are evaluated in closed form.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from math import pi, sqrt
+
+import numpy as np
+
+from . import exact
+
+
+def I_n(xs, sigma_w):
+    """I_n(x_1..x_n) = int dx prod_i K_W(x, x_i)
+    = sigma_w^(2n) sqrt(2 pi / (n sigma_w^2)) exp(-(sigma_w^2/2)(sum x_i^2 - (sum x_i)^2 / n))."""
+    xs = np.asarray(xs, dtype=float)
+    n = len(xs)
+    s2 = sigma_w**2
+    return s2**n * sqrt(2 * pi / (n * s2)) * np.exp(-s2 / 2 * ((xs**2).sum() - xs.sum() ** 2 / n))
+
+
+def T_6(xs, sigma_w):
+    """T_6 = sum over the 10 splits A|B of the six points into triples of
+    int dy dz prod_{i in A} K_W(x_i, y) K_W(y, z) prod_{j in B} K_W(x_j, z).
+
+    Each term is sigma_w^14 * 2 pi / (sigma_w^2 sqrt(15)) * exp(-(sigma_w^2/2)(Q - (4 S_A^2 + 2 S_A S_B + 4 S_B^2)/15)),
+    with S the sums of the points of A and B and Q the sum of all x_i^2 (the quadratic form in (y, z)
+    has matrix [[4, -1], [-1, 4]], determinant 15).
+    """
+    xs = np.asarray(xs, dtype=float)
+    assert len(xs) == 6
+    s2 = sigma_w**2
+    q = (xs**2).sum()
+    total = 0.0
+    for a in combinations(range(1, 6), 2):  # A holds point 0: each unordered split once
+        A = (0,) + a
+        B = tuple(i for i in range(6) if i not in A)
+        sa, sb = xs[list(A)].sum(), xs[list(B)].sum()
+        total += np.exp(-s2 / 2 * (q - (4 * sa * sa + 2 * sa * sb + 4 * sb * sb) / 15))
+    return s2**7 * 2 * pi / (s2 * sqrt(15)) * total
+
+
+def u4_from_delta(delta_g4, xs, sigma_w):
+    """u_4(x_1..x_4) = -Delta G^(4)(x_1..x_4) / I_4(x_1..x_4) (paper eq. 3.6)."""
+    return -delta_g4 / I_n(xs, sigma_w)
+
+
+def connected_6(delta_g6, delta_g4_of, xs, sigma_b, sigma_w):
+    """G_c^(6) = Delta G^(6) - sum over the 15 splits 4+2 of Delta G^(4)(4 points) K(2 points).
+
+    ``delta_g4_of(four_points)`` returns Delta G^(4) at a multiset of four points.
+    """
+    total = delta_g6
+    for pair in combinations(range(6), 2):
+        rest = [xs[i] for i in range(6) if i not in pair]
+        total -= delta_g4_of(rest) * exact.kernel_K(xs[pair[0]], xs[pair[1]], sigma_b, sigma_w)
+    return total
+
+
+def u6_from_connected(g_c6, u4, xs, sigma_w):
+    """u_6 from G_c^(6) = -u_6 I_6 + u_4^2 T_6 (tree level, SCIENCE.md §3)."""
+    return (u4**2 * T_6(xs, sigma_w) - g_c6) / I_n(xs, sigma_w)
