@@ -81,7 +81,9 @@ def test_adding_one_sigma_w_schedules_only_its_jobs_and_the_gathers(quick_run):
     samples = {p for p in outputs if p.startswith("results/samples/")}
     assert samples == {p for p in design.block_paths(config) if "_sw3.0_" in p}
     assert len(samples) == len(config["experiments"]["sigma_scan"]["N"]) * 2
-    assert outputs - samples == {"results/tables/correlators.parquet"}
+    downstream = outputs - samples
+    assert "results/tables/correlators.parquet" in downstream
+    assert all(p.startswith(("results/tables/", "results/figures/", "results/claims.md")) for p in downstream)
 
 
 def test_raising_n_bags_schedules_only_the_new_bags(quick_run):
@@ -100,3 +102,39 @@ def test_invalid_config_is_rejected_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "sigma_W" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_quick_run_produces_every_table_figure_and_the_claims(quick_run):
+    for name in ("deviations", "couplings", "coupling_means", "flow_fit", "passive_flow", "claims"):
+        assert (quick_run / "results" / "tables" / f"{name}.parquet").stat().st_size > 0
+    for name in ("histograms", "mean_deviation_vs_N", "u4_vs_N", "u4_vs_sigma", "u6_vs_sigma", "passive_flow",
+                 "validation"):
+        for ext in ("pdf", "png"):
+            assert (quick_run / "results" / "figures" / f"{name}.{ext}").stat().st_size > 0
+    text = (quick_run / "results" / "claims.md").read_text()
+    assert "m_2 ≈ 0 at every N" in text and "**" in text
+
+
+def test_report_is_self_contained_html(quick_run):
+    result = snakemake(quick_run, QUICK, "--report", "results/report.html")
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (quick_run / "results" / "report.html").read_text(errors="replace")
+    assert "u4_vs_sigma.png" in html and "claims.md" in html
+
+
+def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
+    """A copy of the workflow whose u4_vs_N plotting function is edited schedules only that plot."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", "logs", ".git"))
+    figures_py = src / "scripts" / "nnqft" / "figures.py"
+    text = figures_py.read_text()
+    figures_py.write_text(text.replace('ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',
+                                       'ax.set_ylabel("−⟨u_4⟩, mean over combinations")'))
+    configfile = quick_run / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(QUICK))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(src / "Snakefile"), "-d", str(quick_run),
+           "--configfile", str(configfile), "-n"]
+    result = subprocess.run(["timeout", "-k", "10", "300", *cmd], capture_output=True, text=True)
+    assert scheduled_outputs(result) == {"results/figures/u4_vs_N.pdf", "results/figures/u4_vs_N.png"}

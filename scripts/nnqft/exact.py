@@ -65,13 +65,22 @@ def _even_partitions_of_range(n):
 
 
 @lru_cache(maxsize=None)
+def _w1_moment_times_m(xs, sigma_b, sigma_w, N):
+    """E[W1^k] M_S for a sorted tuple xs (pure-Python floats: this is the hot path of the exact theory)."""
+    k = len(xs)
+    sx = sum(xs)
+    m = exp(sigma_b**2 * (k * k / 2 - k) + sigma_w**2 / D_IN * (sx * sx / 2 - sum(x * x for x in xs)))
+    return w1_moment(k, sigma_w, N) * m
+
+
+@lru_cache(maxsize=None)
 def _h_cumulant(xs, sigma_b, sigma_w, N):
     total = 0.0
     for part in _even_partitions_of_range(len(xs)):
         m = len(part)
         term = factorial(m - 1) * (-1) ** (m - 1)
         for block in part:
-            term *= w1_moment(len(block), sigma_w, N) * neuron_moment([xs[i] for i in block], sigma_b, sigma_w)
+            term *= _w1_moment_times_m(tuple(sorted(xs[i] for i in block)), sigma_b, sigma_w, N)
         total += term
     return N * total
 
@@ -87,16 +96,22 @@ def h_cumulant(xs, sigma_b, sigma_w, N):
 
 def f_cumulant(xs, sigma_b, sigma_w, N):
     """Joint cumulant of f = h + b1: K for two points, kappa(h) for four or more, 0 for odd orders."""
+    return _f_cumulant(tuple(sorted(xs)), sigma_b, sigma_w, N)
+
+
+@lru_cache(maxsize=None)
+def _f_cumulant(xs, sigma_b, sigma_w, N):
     if len(xs) % 2:
         return 0.0
     if len(xs) == 2:
-        return float(kernel_K(xs[0], xs[1], sigma_b, sigma_w))
-    return h_cumulant(xs, sigma_b, sigma_w, N)
+        return sigma_b**2 + sigma_w**2 * exp(-(sigma_w**2) * (xs[0] - xs[1]) ** 2 / (2 * D_IN))
+    return _h_cumulant(xs, sigma_b, sigma_w, N)
 
 
 def correlator(xs, sigma_b, sigma_w, N):
     """Exact G^(n)(x_1..x_n) = E[f(x_1)...f(x_n)]: sum over even set partitions of products of cumulants."""
     xs = [float(x) for x in xs]
+    sigma_b, sigma_w, N = float(sigma_b), float(sigma_w), int(N)
     total = 0.0
     for part in _even_partitions_of_range(len(xs)):
         term = 1.0
@@ -109,7 +124,14 @@ def correlator(xs, sigma_b, sigma_w, N):
 def free_correlator(xs, sigma_b, sigma_w):
     """Wick / infinite-width G_0^(n): sum over perfect pairings of prod K (full K, SCIENCE.md §2)."""
     xs = [float(x) for x in xs]
-    return sum(np.prod([kernel_K(xs[a], xs[b], sigma_b, sigma_w) for a, b in p]) for p in pairings(range(len(xs))))
+    total = 0.0
+    for part in _even_partitions_of_range(len(xs)):
+        if all(len(block) == 2 for block in part):
+            term = 1.0
+            for a, b in part:
+                term *= _f_cumulant(tuple(sorted((xs[a], xs[b]))), float(sigma_b), float(sigma_w), 1)
+            total += term
+    return total
 
 
 def estimator_variance(xs, sigma_b, sigma_w, N):
