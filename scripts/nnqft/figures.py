@@ -107,7 +107,8 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         g = m[m.N == N].sort_values("sigma_w")
         ok = np.abs(g.u) > z_min * g.u_se
         neg = g.u < 0
-        for sel, fill, label in ((ok, "full", "measured"), (~ok, "none", "below noise")):
+        signs = "".join(sorted({"+" if v > 0 else "−" for v in g.u[ok]}))
+        for sel, fill, label in ((ok, "full", f"measured (sign {signs or '?'})"), (~ok, "none", "below noise")):
             if sel.any():
                 ax.errorbar(g.sigma_w[sel], np.abs(g.u[sel]), yerr=g.u_se[sel], fmt="o", fillstyle=fill,
                             color="tab:blue", capsize=2, ms=4, label=label)
