@@ -13,10 +13,13 @@ corr = tables.read_correlators(sm.input.correlators, seed=sm.params.seed, n_nets
 meta = tables.provenance(seed=sm.params.seed, n_nets=sm.params.n_nets, points=points, experiments=experiments)
 
 dev = analysis.deviations(corr, experiments, points)
+KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
+tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
 logging.info("deviations: %d rows", len(dev))
 
 per_combo, means = analysis.coupling_tables(corr, experiments, points)
+tables.check_finite(per_combo, ["u", "u_se", "u_exact"], KEYS)
 tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
 logging.info("couplings: %d rows", len(per_combo))

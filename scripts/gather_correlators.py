@@ -4,17 +4,28 @@ import logging
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from nnqft import tables
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
 sm = snakemake  # noqa: F821
+expected = {"seed": sm.params.seed, "n_nets": sm.params.n_nets, "points": list(sm.params.points),
+            "orders": list(sm.params.orders)}
 
-parts = [pq.read_table(path) for path in sm.input]
+parts = []
+for path in sm.input:
+    part = tables.read_table(path)
+    params = json.loads(part.schema.metadata[tables.METADATA_KEY])["params"]
+    for key, want in expected.items():
+        if params[key] != want:
+            raise tables.TableError(f"{path} was sampled with {key} = {params[key]} but the config says {want}; "
+                                    f"delete it and rerun, or restore the config")
+    parts.append(part)
 table = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
 table = table.take(pc.sort_indices(table, [(k, "ascending") for k in ("sigma_b", "sigma_w", "N", "bag", "order")]))
 table = table.combine_chunks()
+tables.check_finite(table.select(["sigma_b", "sigma_w", "N", "bag", "combo", "value"]).to_pandas(), ["value"],
+                    ["sigma_b", "sigma_w", "N", "bag", "combo"])
 meta = tables.provenance(seed=sm.params.seed, n_nets=sm.params.n_nets, points=list(sm.params.points),
                          orders=list(sm.params.orders), experiments=sm.params.experiments)
 tables.write_table(table, sm.output[0], meta)

@@ -12,10 +12,12 @@ wc = sm.wildcards
 seed, n_nets, N = int(wc.seed), int(wc.n_nets), int(wc.N)
 sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w)
 bags = range(int(wc.first), int(wc.last) + 1)
-numba.set_num_threads(sm.threads)
+if sm.threads > 1:
+    numba.set_num_threads(sm.threads)
 
 start = time.perf_counter()
-table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders)
+table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,
+                             threads=sm.threads)
 elapsed = time.perf_counter() - start
 meta = tables.provenance(seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
                          bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))

@@ -14,7 +14,8 @@ def test_bit_identical_with_1_and_2_threads():
         numba.set_num_threads(threads)
         results.append(sampling.bag_correlators(11, 1.0, 1.5, 7, 3000, 2, POINTS, [2, 4, 6]))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    assert results[0].tobytes() == results[1].tobytes()
+    serial = sampling.bag_correlators(11, 1.0, 1.5, 7, 3000, 2, POINTS, [2, 4, 6], threads=1)
+    assert results[0].tobytes() == results[1].tobytes() == serial.tobytes()
 
 
 def test_rerun_is_bit_identical_and_bags_differ():

@@ -56,6 +56,43 @@ def check_config(config: dict) -> None:
             vals = [float(v) for v in exp[key]]
             if len(set(vals)) != len(vals):
                 raise ConfigError(f"experiments.{name}.{key}: repeated value in {exp[key]} (10 and 10.0 count as one)")
+        for sigma_w in exp["sigma_w"]:
+            bound = activation_log_bound(float(exp["sigma_b"]), float(sigma_w), max(exp["N"]), points,
+                                         max(config["orders"]))
+            if bound > EXP_LIMIT:
+                raise ConfigError(
+                    f"experiments.{name}.sigma_w: {sigma_w} (with sigma_b = {exp['sigma_b']}, points up to "
+                    f"|x| = {max(abs(p) for p in points)}, order {max(config['orders'])}) can overflow float64: "
+                    f"log of the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}")
+    need, have = job_memory_mb(config), config.get("mem_mb_per_job", 1000)
+    if need > have:
+        raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
+
+
+#: Largest exponent that products of activations may reach before float64 overflows (exp(709) ~ 1e308).
+EXP_LIMIT = 700.0
+#: Draws beyond this many standard deviations do not occur in 10^12 normals (P ~ 1e-23 each).
+MAX_SIGMAS = 10.0
+#: Resident memory of a sampling job: interpreter, numpy, numba, pyarrow and the compiled kernel (measured ~250 MB).
+JOB_BASE_MB = 400
+
+
+def activation_log_bound(sigma_b: float, sigma_w: float, N: int, points, max_order: int) -> float:
+    """A bound on log|f(x_1)...f(x_n)| over draws within MAX_SIGMAS: n (MAX_SIGMAS (sigma_w max|x| + sigma_b)
+    + log(MAX_SIGMAS sigma_w sqrt(N) + MAX_SIGMAS sigma_b))."""
+    xmax = max(abs(float(x)) for x in points)
+    log_g = MAX_SIGMAS * (sigma_w * xmax + sigma_b)
+    scale = MAX_SIGMAS * (sigma_w * math.sqrt(N) + sigma_b) + 1.0
+    return max_order * (log_g + math.log(scale))
+
+
+def job_memory_mb(config: dict) -> float:
+    """Estimated peak memory of one sampling job: the fixed part plus per-thread scratch and one block of rows."""
+    n_points, max_order = len(config["points"]), max(config["orders"])
+    n_nodes = sum(math.comb(n_points + k - 1, k) for k in range(1, max_order + 1))
+    scratch = config.get("threads_per_job", 1) * 2 * n_nodes * 16 * 8
+    rows = config.get("bags_per_job", 10) * n_nodes * 64
+    return JOB_BASE_MB + (scratch + rows) / 2**20
 
 
 def sampling_points(config: dict) -> list[Point]:

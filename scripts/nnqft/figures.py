@@ -25,8 +25,11 @@ def _plain_log_x(ax):
 
 
 def save(fig, pdf_path, png_path):
-    fig.savefig(pdf_path)
-    fig.savefig(png_path, dpi=130)
+    """Save as PDF and PNG, each atomically (a killed job leaves no half-written figure)."""
+    from .tables import atomic_write
+
+    atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf"))
+    atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
     plt.close(fig)
 
 

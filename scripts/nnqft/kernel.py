@@ -221,49 +221,68 @@ def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, h, buf):
 LANES = 16
 
 
-@njit(cache=True, parallel=True)
-def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out_nodes):
-    """Per-chunk sums of the monomials ``out_nodes`` over the networks of one bag.
+@njit(cache=True, inline="always")
+def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, log_norm, parent, last, out_nodes, partial):
+    """Sums of the monomials over the networks of chunk ``c``, into ``partial[c]``.
 
-    Returns float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G_exp^(n) (SCIENCE.md §2).
-    ``parent``/``last``/``out_nodes`` come from :func:`nnqft.combos.product_tree`.
-    Within a chunk, network ``a`` is added to lane ``a % LANES`` and the lanes are summed in order
-    at the end, so the result depends on CHUNK and LANES but not on the number of threads.
+    Network ``a`` is added to lane ``a % LANES`` and the lanes are summed in order at the end, so the
+    result depends on CHUNK and LANES but not on which thread computes the chunk.
     """
     n_points = x.shape[0]
     n_nodes = parent.shape[0]
     n_out = out_nodes.shape[0]
+    h = np.empty(n_points)
+    buf = np.empty((4, NEURON_BATCH))
+    prod = np.zeros((n_nodes, LANES))  # monomials of LANES networks; empty lanes stay 0
+    acc = np.zeros((n_out, LANES))
+    stop = min(n_nets, (c + 1) * CHUNK)
+    for a0 in range(c * CHUNK, stop, LANES):
+        n_lanes = min(LANES, stop - a0)
+        for lane in range(n_lanes):
+            _eval_network(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, h, buf)
+            for i in range(n_points):
+                prod[i, lane] = h[i]
+        for lane in range(n_lanes, LANES):
+            for i in range(n_points):
+                prod[i, lane] = 0.0
+        for m in range(n_points, n_nodes):
+            p, q = parent[m], last[m]
+            for lane in range(LANES):
+                prod[m, lane] = prod[p, lane] * prod[q, lane]
+        for o in range(n_out):
+            node = out_nodes[o]
+            for lane in range(LANES):
+                acc[o, lane] += prod[node, lane]
+    for o in range(n_out):
+        total = 0.0
+        for lane in range(LANES):
+            total += acc[o, lane]
+        partial[c, o] = total
+
+
+@njit(cache=True, parallel=True)
+def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out_nodes):
+    """Per-chunk sums of the monomials ``out_nodes`` over the networks of one bag, chunks in parallel.
+
+    Returns float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G_exp^(n) (SCIENCE.md §2).
+    ``parent``/``last``/``out_nodes`` come from :func:`nnqft.combos.product_tree`.
+    """
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     log_norm = _log_norm(sigma_b, sigma_w, x)
-    partial = np.zeros((n_chunks, n_out))
+    partial = np.zeros((n_chunks, out_nodes.shape[0]))
     for c in prange(n_chunks):
-        h = np.empty(n_points)
-        buf = np.empty((4, NEURON_BATCH))
-        prod = np.zeros((n_nodes, LANES))  # monomials of LANES networks; empty lanes stay 0
-        acc = np.zeros((n_out, LANES))
-        stop = min(n_nets, (c + 1) * CHUNK)
-        for a0 in range(c * CHUNK, stop, LANES):
-            n_lanes = min(LANES, stop - a0)
-            for lane in range(n_lanes):
-                _eval_network(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, h, buf)
-                for i in range(n_points):
-                    prod[i, lane] = h[i]
-            for lane in range(n_lanes, LANES):
-                for i in range(n_points):
-                    prod[i, lane] = 0.0
-            for m in range(n_points, n_nodes):
-                p, q = parent[m], last[m]
-                for lane in range(LANES):
-                    prod[m, lane] = prod[p, lane] * prod[q, lane]
-            for o in range(n_out):
-                node = out_nodes[o]
-                for lane in range(LANES):
-                    acc[o, lane] += prod[node, lane]
-        for o in range(n_out):
-            total = 0.0
-            for lane in range(LANES):
-                total += acc[o, lane]
-            partial[c, o] = total
+        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, log_norm, parent, last, out_nodes, partial)
+    return partial
+
+
+@njit(cache=True)
+def bag_chunk_sums_serial(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out_nodes):
+    """:func:`bag_chunk_sums` on one thread, bit for bit: one-thread jobs skip the threading layer's start-up."""
+    n_chunks = (n_nets + CHUNK - 1) // CHUNK
+    log_norm = _log_norm(sigma_b, sigma_w, x)
+    partial = np.zeros((n_chunks, out_nodes.shape[0]))
+    for c in range(n_chunks):
+        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, log_norm, parent, last, out_nodes, partial)
     return partial
 
 

@@ -6,12 +6,17 @@ import numpy as np
 from . import combos, kernel, seeding
 
 
-def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders) -> np.ndarray:
-    """G_exp^(n) of one bag for every combination of :func:`nnqft.combos.output_combos`."""
+def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders, threads=None) -> np.ndarray:
+    """G_exp^(n) of one bag for every combination of :func:`nnqft.combos.output_combos`.
+
+    ``threads=1`` runs the serial kernel (no threading layer to start); otherwise numba's current
+    thread count is used. The result is bit-identical either way.
+    """
     key0, key1 = seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, bag)
     x = np.asarray(points, dtype=np.float64)
     parent, last, out_nodes = combos.product_tree(len(x), list(orders))
-    partial = kernel.bag_chunk_sums(np.uint64(key0), np.uint64(key1), int(n_nets), int(N),
+    sums = kernel.bag_chunk_sums_serial if threads == 1 else kernel.bag_chunk_sums
+    partial = sums(np.uint64(key0), np.uint64(key1), int(n_nets), int(N),
                                     float(sigma_b), float(sigma_w), x, parent, last, out_nodes)
     return partial.sum(axis=0) / n_nets
 
@@ -27,7 +32,7 @@ def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets) -> np.
     return out
 
 
-def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders):
+def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None):
     """Correlators of the bags ``bags`` of one point as a long pyarrow table (one row per bag and combination).
 
     Columns: sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
@@ -36,7 +41,8 @@ def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders):
 
     labelled = combos.output_combos(len(points), list(orders))
     n_combo = len(labelled)
-    values = np.concatenate([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders) for b in bags])
+    values = np.concatenate([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads)
+                             for b in bags])
     n_rows = n_combo * len(bags)
     return pa.table({
         "sigma_b": np.full(n_rows, float(sigma_b)),

@@ -28,19 +28,48 @@ def provenance(**params) -> dict:
     return {"params": params, "backend": "cpu", "stream_version": STREAM_VERSION, "versions": versions()}
 
 
-def write_table(table: pa.Table, path, meta: dict) -> None:
-    """Write ``table`` with ``meta`` as JSON metadata; the file appears complete or not at all."""
+class TableError(RuntimeError):
+    """A table that cannot be read or written; the message names the file and what to do."""
+
+
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp_path)`` and rename the result to ``path``: the file appears complete or not at all.
+
+    An OSError (disk full, permission denied, ...) becomes a :class:`TableError` naming the file; the
+    temporary file is removed in every case.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed job
+            stale.unlink()
+        write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise TableError(f"could not write {path}: {err.strerror or err} (no partial output was left; "
+                         f"free space or fix permissions, then rerun the same command)") from err
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_table(table: pa.Table, path, meta: dict) -> None:
+    """Write ``table`` with ``meta`` as JSON metadata, atomically (see :func:`atomic_write`)."""
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def read_table(path, rebuild: str | None = None) -> pa.Table:
+    """Read a Parquet table, turning a truncated or corrupted file into a :class:`TableError` that names
+    the file and the command that rebuilds it."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        rebuild = rebuild or f"snakemake --cores 1 --force {path}"
+        raise TableError(f"{path} is truncated or corrupted ({type(err).__name__}: {err}); "
+                         f"delete it and rebuild it with: {rebuild}") from err
 
 
 def read_metadata(path) -> dict:
@@ -55,20 +84,29 @@ def write_frame(frame, path, meta: dict) -> None:
 
 def write_text(text: str, path) -> None:
     """Write a text file atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def check_finite(frame, value_columns, key_columns) -> None:
+    """Fail loudly on NaN or inf, naming the point and combination of the first bad row."""
+    import numpy as np
+
+    for col in value_columns:
+        bad = ~np.isfinite(frame[col].to_numpy(dtype=float))
+        if bad.any():
+            row = frame[bad].iloc[0]
+            where = ", ".join(f"{k}={row[k]}" for k in key_columns if k in frame.columns)
+            raise TableError(f"{int(bad.sum())} non-finite value(s) in column {col!r}, first at {where}")
 
 
 def read_correlators(path, seed: int, n_nets: int):
     """The gathered correlator table as pandas, refusing one made under another seed or n_nets."""
-    meta = read_metadata(path)["params"]
+    table = read_table(path, rebuild="snakemake --cores all --forcerun gather_correlators")
+    meta = json.loads(table.schema.metadata[METADATA_KEY])["params"]
     for key, want in (("seed", seed), ("n_nets", n_nets)):
         if meta[key] != want:
-            raise ValueError(f"{path} was made with {key} = {meta[key]}, the config asks for {want}: "
-                             f"rebuild it with `snakemake --forcerun gather_correlators`")
-    frame = pq.read_table(path).to_pandas()
+            raise TableError(f"{path} was made with {key} = {meta[key]}, the config asks for {want}: "
+                             f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
+    frame = table.to_pandas()
     frame["combo"] = frame["combo"].astype(str)
     return frame

@@ -23,7 +23,7 @@ rule sample_bags:
         orders=config["orders"],
     threads: config["threads_per_job"]
     resources:
-        mem_mb=1000,
+        mem_mb=config["mem_mb_per_job"],
         runtime=sample_runtime,
     conda:
         "../../envs/nnqft.yaml"

@@ -1,0 +1,76 @@
+"""Bad input is rejected before any job runs, with a message naming the key, the value and what is allowed."""
+import copy
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from conftest import ROOT
+from nnqft import design
+
+with open(ROOT / "config" / "quick.yaml") as fh:
+    QUICK = yaml.safe_load(fh)
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def check(config):
+    """What the Snakefile does before building the DAG (workflow/rules/common.smk)."""
+    validate(config, SCHEMA)
+    design.check_config(config)
+
+
+def exp(config, key, value, name="width_scan"):
+    config["experiments"][name][key] = value
+
+
+BAD = {
+    "negative N": (lambda c: exp(c, "N", [2, -3]), ["N", "-3", "minimum"]),
+    "zero N": (lambda c: exp(c, "N", [0]), ["N", "0", "minimum"]),
+    "non-integer N": (lambda c: exp(c, "N", [2.5]), ["N", "2.5", "integer"]),
+    "sigma_w zero": (lambda c: exp(c, "sigma_w", [0.0]), ["sigma_w", "0.0", "minimum"]),
+    "sigma_w negative": (lambda c: exp(c, "sigma_w", [-1.0]), ["sigma_w", "-1.0", "minimum"]),
+    "sigma_b negative": (lambda c: exp(c, "sigma_b", -0.5), ["sigma_b", "-0.5", "minimum"]),
+    "n_nets below 2": (lambda c: c.__setitem__("n_nets", 1), ["n_nets", "1", "minimum"]),
+    "n_bags below 2": (lambda c: exp(c, "n_bags", 1), ["n_bags", "1", "minimum"]),
+    "empty N": (lambda c: exp(c, "N", []), ["N", "[]", "non-empty"]),
+    "empty points": (lambda c: c.__setitem__("points", []), ["points", "[]", "non-empty"]),
+    "duplicate sigma_w 10 and 10.0": (lambda c: exp(c, "sigma_w", [10, 10.0]), ["sigma_w", "10", "repeated"]),
+    "duplicate N": (lambda c: exp(c, "N", [2, 2]), ["N", "2", "repeated"]),
+    "repeated point": (lambda c: c.__setitem__("points", [0.1, 0.1]), ["points", "0.1", "non-unique"]),
+    "infinite point": (lambda c: c.__setitem__("points", [0.1, float("inf")]), ["points", "inf", "finite"]),
+    "odd order": (lambda c: c.__setitem__("orders", [2, 3]), ["orders", "3", "[2, 4, 6]"]),
+    "order 8": (lambda c: c.__setitem__("orders", [8]), ["orders", "8", "[2, 4, 6]"]),
+    "order 0": (lambda c: c.__setitem__("orders", [0]), ["orders", "0", "[2, 4, 6]"]),
+    "unknown key sigma_W": (lambda c: c["experiments"]["width_scan"].__setitem__("sigma_W", [1.0]), ["sigma_W"]),
+    "unknown top-level key": (lambda c: c.__setitem__("n_net", 10), ["n_net"]),
+    "string for a number": (lambda c: c.__setitem__("n_nets", "2000"), ["n_nets", "'2000'", "integer"]),
+    "experiment missing n_bags": (lambda c: c["experiments"]["width_scan"].pop("n_bags"), ["n_bags", "required"]),
+    "sigma_w that overflows": (lambda c: exp(c, "sigma_w", [5000.0]), ["sigma_w", "5000.0", "overflow"]),
+    "too little memory per job": (lambda c: c.__setitem__("mem_mb_per_job", 100), ["mem_mb_per_job", "100"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_config_is_rejected_with_a_clear_message(case):
+    modify, fragments = BAD[case]
+    config = copy.deepcopy(QUICK)
+    modify(config)
+    with pytest.raises(Exception) as err:
+        check(config)
+    message = str(err.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+
+
+def test_the_shipped_configs_are_valid():
+    for name in ("config.yaml", "quick.yaml"):
+        with open(ROOT / "config" / name) as fh:
+            check(yaml.safe_load(fh))
+
+
+def test_file_names_come_from_validated_numbers():
+    config = copy.deepcopy(QUICK)
+    exp(config, "sigma_w", [1, 2.50])
+    check(config)
+    paths = design.block_paths(config)
+    assert any("_sw1.0_" in p for p in paths) and any("_sw2.5_" in p for p in paths)
