@@ -49,15 +49,19 @@ def histograms(dev: pd.DataFrame, experiment="width_scan"):
             ax = axes[r * nrow + k // ncol, k % ncol]
             sel = d[(d.N == N) & (d.order == order)]
             ax.hist(sel.m, bins=20, color=COLORS[order], alpha=0.8)
-            ax.axvline(sel.m_exact.mean(), color="k", ls="--", lw=1, label="exact ⟨m⟩")
-            ax.set_title(f"m_{order}, N = {N}", fontsize=9)
+            exact = sel.m_exact.mean()
+            lo, hi = ax.get_xlim()
+            if lo <= exact <= hi:
+                ax.axvline(exact, color="k", ls="--", lw=1)
+            ax.set_title(f"m_{order}, N = {N} (exact {exact:.3g})", fontsize=9)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
             ax.set_xlabel(f"m_{order}", fontsize=8)
             ax.set_ylabel("combinations", fontsize=8)
             ax.tick_params(labelsize=7)
         for k in range(len(widths), nrow * ncol):
             axes[r * nrow + k // ncol, k % ncol].set_visible(False)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations (σ_W = 1, {_subtitle(d)})")
+    fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations (σ_W = 1, {_subtitle(d)}); "
+                 "titles give the exact finite-N mean (dashed where inside the range)")
     fig.tight_layout()
     return fig
 
@@ -153,10 +157,11 @@ def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment="sigma_sca
         fl = flows[flows.N == N]
         ax = axes[0, col]
         ax.plot(fl.k, fl.u4, color="tab:purple", label="passive RG u_4(k)")
-        ax.set_xscale("log")
-        ax.set_xlabel("k (IR ← 1)")
+        ax.set_xlabel("k (flowing into the IR from k = 1)")
         ax.set_ylabel("u_4(k)")
-        ax.set_title(f"N = {N}", fontsize=9)
+        ax.invert_xaxis()
+        stopped = "" if fl.success.all() and fl.k.min() < 0.06 else f", integration stops at k = {fl.k.min():.3g}"
+        ax.set_title(f"N = {N}{stopped}", fontsize=9)
         ax.legend(fontsize=7)
         ax = axes[1, col]
         g = m[m.N == N].sort_values("sigma_w")
