@@ -111,19 +111,17 @@ def bag_blocks(n_bags: int, bags_per_job: int) -> list[tuple[int, int]]:
     return [(first, min(first + bags_per_job, n_bags) - 1) for first in range(0, n_bags, bags_per_job)]
 
 
-def point_dir(sigma_b: float, sigma_w: float, N: int) -> str:
-    return f"sb{fmt_float(sigma_b)}_sw{fmt_float(sigma_w)}_N{int(N)}"
+#: Where a block lives, relative to results/samples (or logs/..., results/benchmarks/...): the rule's
+#: wildcard pattern and the list of inputs of the gather are both made from it.
+BLOCK_PATTERN = "seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}"
 
 
-def run_dir(seed: int, n_nets: int) -> str:
-    return f"seed{int(seed)}_nnets{int(n_nets)}"
-
-
-def block_paths(config: dict, root: str = "results/samples") -> list[str]:
-    """Every block file the config asks for, in a stable order."""
-    base = f"{root}/{run_dir(config['seed'], config['n_nets'])}"
+def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet") -> list[str]:
+    """Every block file the config asks for, in a stable order, with numbers in their canonical spelling."""
     return [
-        f"{base}/{point_dir(p.sigma_b, p.sigma_w, p.N)}/bags{first}-{last}.parquet"
+        f"{root}/" + BLOCK_PATTERN.format(seed=int(config["seed"]), n_nets=int(config["n_nets"]),
+                                          sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
+                                          first=first, last=last) + ext
         for p in sampling_points(config)
         for first, last in bag_blocks(p.n_bags, int(config["bags_per_job"]))
     ]

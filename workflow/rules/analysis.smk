@@ -22,7 +22,7 @@ rule analyse:
         points=config["points"],
         experiments=config["experiments"],
         sigma_experiment=sigma_experiment(),
-        code=module_digest(nnqft_analysis),
+        code=code_digest(nnqft_analysis),
     localrule: True
     conda:
         "../../envs/nnqft.yaml"
@@ -40,7 +40,7 @@ rule claims:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:
-        code=code_digest(nnqft_claims, "claims_table"),
+        code=code_digest(nnqft_claims),
     localrule: True
     conda:
         "../../envs/nnqft.yaml"
@@ -74,7 +74,7 @@ for _figure, _inputs in FIGURE_INPUTS.items():
             png=report(f"{FIGURES}/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
         params:
             figure=_figure,
-            code=code_digest(nnqft_figures, FIGURE_FUNCTIONS.get(_figure, _figure)),
+            code=code_digest(getattr(nnqft_figures, FIGURE_FUNCTIONS.get(_figure, _figure))),
         localrule: True
         conda:
             "../../envs/nnqft.yaml"

@@ -15,7 +15,7 @@ from nnqft import design
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 design.check_config(config)
 
-SAMPLES = "results/samples/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.parquet"
+BLOCK = design.BLOCK_PATTERN
 
 # Estimated cost of one neuron (3 normals, one exp per point) on one core, for job resources.
 SECONDS_PER_NEURON = 1.5e-7
@@ -33,22 +33,14 @@ def sample_runtime(wildcards, attempt):
     return math.ceil((4 * seconds + 60) / 60) * attempt
 
 
-def code_digest(module, name):
-    """Digest of one function's source: a param that reruns a rule only when that code changes."""
+def code_digest(obj):
+    """Digest of a function's or module's source: a param that reruns a rule only when that code changes."""
     import hashlib
     import inspect
 
-    return hashlib.sha256(inspect.getsource(getattr(module, name)).encode()).hexdigest()[:16]
+    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
 
 
 def sigma_experiment():
     """The experiment scanned in sigma_w (the one with the most sigma_w values)."""
     return max(config["experiments"], key=lambda name: len(config["experiments"][name]["sigma_w"]))
-
-
-def module_digest(module):
-    """Digest of a whole module's source (the analysis: any change there reruns the tables)."""
-    import hashlib
-    import inspect
-
-    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:16]

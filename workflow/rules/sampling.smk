@@ -13,11 +13,11 @@ wildcard_constraints:
 
 rule sample_bags:
     output:
-        SAMPLES,
+        f"results/samples/{BLOCK}.parquet",
     log:
-        "logs/sample_bags/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.log",
+        f"logs/sample_bags/{BLOCK}.log",
     benchmark:
-        "results/benchmarks/sample_bags/seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}.tsv"
+        f"results/benchmarks/sample_bags/{BLOCK}.tsv"
     params:
         points=config["points"],
         orders=config["orders"],
