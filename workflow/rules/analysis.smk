@@ -1,5 +1,4 @@
 # Stage 2: analysis tables and the paper's claims, downstream of the gathered correlators only.
-from nnqft import analysis as nnqft_analysis, claims as nnqft_claims, figures as nnqft_figures
 
 TABLES = "results/tables"
 FIGURES = "results/figures"
@@ -22,7 +21,7 @@ rule analyse:
         points=config["points"],
         experiments=config["experiments"],
         sigma_experiment=sigma_experiment(),
-        code=code_digest(nnqft_analysis),
+        code=code_digest("analysis"),
     localrule: True
     conda:
         "../../envs/nnqft.yaml"
@@ -40,7 +39,7 @@ rule claims:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:
-        code=code_digest(nnqft_claims),
+        code=code_digest("claims"),
     localrule: True
     conda:
         "../../envs/nnqft.yaml"
@@ -74,7 +73,7 @@ for _figure, _inputs in FIGURE_INPUTS.items():
             png=report(f"{FIGURES}/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
         params:
             figure=_figure,
-            code=code_digest(getattr(nnqft_figures, FIGURE_FUNCTIONS.get(_figure, _figure))),
+            code=code_digest("figures", FIGURE_FUNCTIONS.get(_figure, _figure)),
         localrule: True
         conda:
             "../../envs/nnqft.yaml"

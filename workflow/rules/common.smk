@@ -33,12 +33,20 @@ def sample_runtime(wildcards, attempt):
     return math.ceil((4 * seconds + 60) / 60) * attempt
 
 
-def code_digest(obj):
-    """Digest of a function's or module's source: a param that reruns a rule only when that code changes."""
+def code_digest(module, function=None):
+    """Digest of a module's source, or of one top-level function in it: a param that reruns a rule only
+    when that code changes. Read with ast, not imported, so parsing the Snakefile (also done by every
+    cluster job) does not import matplotlib or scipy."""
+    import ast
     import hashlib
-    import inspect
 
-    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
+    path = os.path.join(SCRIPTS_DIR, "nnqft", f"{module}.py")
+    with open(path) as fh:
+        text = fh.read()
+    if function is not None:
+        node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == function)
+        text = ast.get_source_segment(text, node)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def sigma_experiment():
