@@ -80,7 +80,7 @@ def test_adding_one_sigma_w_schedules_only_its_jobs_and_the_gathers(quick_run):
     outputs = scheduled_outputs(snakemake(quick_run, config, "-n"))
     samples = {p for p in outputs if p.startswith("results/samples/")}
     assert samples == {p for p in design.block_paths(config) if "_sw3.0_" in p}
-    assert len(samples) == len(config["experiments"]["sigma_scan"]["N"]) * 2
+    assert len(samples) == len(config["experiments"]["sigma_scan"]["N"])  # one block per point at N = 2, 10
     downstream = outputs - samples
     assert "results/tables/correlators.parquet" in downstream
     assert all(p.startswith(("results/tables/", "results/figures/", "results/claims.md")) for p in downstream)
@@ -88,11 +88,10 @@ def test_adding_one_sigma_w_schedules_only_its_jobs_and_the_gathers(quick_run):
 
 def test_raising_n_bags_schedules_only_the_new_bags(quick_run):
     config = copy.deepcopy(QUICK)
-    config["experiments"]["sigma_scan"]["n_bags"] = 12  # 8 -> 12 with 4 bags per job
+    config["experiments"]["width_scan"]["n_bags"] = 6  # 4 -> 6 at N = 100, one bag per block there
     samples = sample_outputs(snakemake(quick_run, config, "-n"))
-    sigma_scan = config["experiments"]["sigma_scan"]
-    assert len(samples) == len(sigma_scan["sigma_w"]) * len(sigma_scan["N"])
-    assert all(p.endswith("/bags8-11.parquet") for p in samples)
+    assert sorted(p.split("/")[-2:] for p in samples) == [
+        ["sb1.0_sw1.0_N100", "bags4-4.parquet"], ["sb1.0_sw1.0_N100", "bags5-5.parquet"]]
 
 
 def test_invalid_config_is_rejected_before_any_job(tmp_path):

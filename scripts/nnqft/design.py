@@ -4,9 +4,12 @@ A *point* is (sigma_b, sigma_w, N) at the config's n_nets and seed. Experiments 
 point share its bags: bag b of a point is the same ensemble whichever experiment asks for it,
 so the point is sampled once, up to the largest n_bags that any experiment wants.
 
-A *block* is a run of consecutive bags [first, last] computed by one job. Blocks are aligned to
-multiples of ``bags_per_job`` and so do not depend on n_bags, except the last one: raising n_bags
-from a multiple of ``bags_per_job`` adds new blocks and leaves every existing one untouched.
+A *block* is a run of consecutive bags [first, last] computed by one job. Its size follows the work of
+a bag: ``neurons_per_job // (N * n_nets)`` bags (at least one), so every job carries about the same
+number of neurons and cheap points are not swamped by the fixed cost of a job (interpreter, imports,
+numba start-up: about 2 s). Blocks are aligned to multiples of that size, which depends on N and n_nets
+only, never on n_bags: raising n_bags adds blocks and recomputes at most the last, short one, i.e. at
+most one job's worth of work per point.
 """
 from __future__ import annotations
 
@@ -91,7 +94,9 @@ def job_memory_mb(config: dict) -> float:
     n_points, max_order = len(config["points"]), max(config["orders"])
     n_nodes = sum(math.comb(n_points + k - 1, k) for k in range(1, max_order + 1))
     scratch = config.get("threads_per_job", 1) * 2 * n_nodes * 16 * 8
-    rows = config.get("bags_per_job", 10) * n_nodes * 64
+    bags = max((min(p.n_bags, bags_per_block(p.N, config["n_nets"], neurons_per_job(config)))
+                for p in sampling_points(config)), default=1)
+    rows = bags * n_nodes * 64
     return JOB_BASE_MB + (scratch + rows) / 2**20
 
 
@@ -106,9 +111,22 @@ def sampling_points(config: dict) -> list[Point]:
     return sorted(Point(*key, n) for key, n in n_bags.items())
 
 
-def bag_blocks(n_bags: int, bags_per_job: int) -> list[tuple[int, int]]:
+#: Default sampling work of one job, in neurons: about 30 s on one core, 10 bags at N = 1000, n_nets = 30000.
+NEURONS_PER_JOB = 300_000_000
+
+
+def neurons_per_job(config: dict) -> int:
+    return int(config.get("neurons_per_job", NEURONS_PER_JOB))
+
+
+def bags_per_block(N: int, n_nets: int, neurons_per_job: int) -> int:
+    """Bags in one block of a point: as many as fit in ``neurons_per_job`` neurons (N x n_nets each), at least 1."""
+    return max(1, int(neurons_per_job) // (int(N) * int(n_nets)))
+
+
+def bag_blocks(n_bags: int, block_size: int) -> list[tuple[int, int]]:
     """Inclusive bag ranges [(0, B-1), (B, 2B-1), ...] covering range(n_bags), the last one possibly short."""
-    return [(first, min(first + bags_per_job, n_bags) - 1) for first in range(0, n_bags, bags_per_job)]
+    return [(first, min(first + block_size, n_bags) - 1) for first in range(0, n_bags, block_size)]
 
 
 #: Where a block lives, relative to results/samples (or logs/..., results/benchmarks/...): the rule's
@@ -123,5 +141,5 @@ def block_paths(config: dict, root: str = "results/samples", ext: str = ".parque
                                           sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
                                           first=first, last=last) + ext
         for p in sampling_points(config)
-        for first, last in bag_blocks(p.n_bags, int(config["bags_per_job"]))
+        for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, config["n_nets"], neurons_per_job(config)))
     ]
