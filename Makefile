@@ -6,9 +6,26 @@ CORES  ?= all
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.requirements-installed
 
-.PHONY: venv reproduce quick dry-run test bench clean-results
+SLURM_VENV  ?= .venv-slurm
+SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
+
+.PHONY: venv venv-slurm reproduce quick dry-run test bench clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
+
+# .venv plus the SLURM executor plugin (requirements-slurm.txt), as an overlay: a .pth file puts .venv's
+# packages on the path, and only the plugin is installed here. Kept apart from .venv: see requirements-slurm.txt.
+venv-slurm: $(SLURM_STAMP)
+
+$(SLURM_STAMP): $(STAMP) requirements-slurm.txt
+	rm -rf $(SLURM_VENV)
+	$(BIN)/python -m venv --without-pip $(SLURM_VENV)
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+	  "$$($(SLURM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nnqft-base-venv.pth"
+	$(SLURM_VENV)/bin/python -m pip install --quiet --no-deps \
+	  $$(grep -E '^[A-Za-z0-9_.-]+==' requirements-slurm.txt)
+	$(SLURM_VENV)/bin/python -m pip check
+	@touch $@
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
@@ -27,7 +44,7 @@ quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minut
 dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules
 
-test: venv             ## the whole test suite
+test: venv venv-slurm  ## the whole test suite (the SLURM test installs and starts a local cluster)
 	$(BIN)/python -m pytest -ra
 
 clean-results:
@@ -35,3 +52,9 @@ clean-results:
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
 	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench
+
+slurm-start:           ## install and start a single-node SLURM cluster on this machine (root, Debian)
+	bash tests/slurm/start_cluster.sh
+
+slurm-stop:            ## stop the daemons slurm-start started
+	bash tests/slurm/stop_cluster.sh

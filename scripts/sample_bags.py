@@ -1,5 +1,6 @@
 """Rule script (sample_bags): correlators of one block of bags of one parameter point."""
 import logging
+import os
 import sys
 import time
 
@@ -19,6 +20,8 @@ sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w
 bags = range(int(wc.first), int(wc.last) + 1)
 if sm.threads > 1:
     numba.set_num_threads(sm.threads)
+if "SLURM_JOB_ID" in os.environ:
+    logging.info("running in SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
 
 start = time.perf_counter()
 table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,

@@ -1,3 +1,39 @@
+"""Shared by the tests: the repository root, the quick config and a local run of it."""
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
+
+with open(ROOT / "config" / "quick.yaml") as fh:
+    QUICK = yaml.safe_load(fh)
+
+
+def run_snakemake(workdir, config, *args, python=sys.executable, timeout=600):
+    """`snakemake` on the project's Snakefile in `workdir` with `config` written to a file there."""
+    configfile = Path(workdir) / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    cmd = [str(python), "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(configfile), *args]
+    # `timeout -k` because a hung snakemake may ignore SIGTERM
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True)
+
+
+def scheduled_outputs(result):
+    """The outputs of the jobs that a `snakemake -n` run printed."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    outputs = re.findall(r"^\s+output: (.+)$", result.stdout, flags=re.M)
+    return {path.strip() for line in outputs for path in line.split(",")}
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """A complete local run of config/quick.yaml (2 cores), shared by the workflow and SLURM tests."""
+    workdir = tmp_path_factory.mktemp("quick")
+    result = run_snakemake(workdir, QUICK, "--cores", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir

@@ -1,6 +1,5 @@
 """The workflow through the `snakemake` command line, in a temporary working directory."""
 import copy
-import re
 import subprocess
 import sys
 
@@ -9,40 +8,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import QUICK, ROOT, run_snakemake as snakemake, scheduled_outputs
 from nnqft import combos, design, sampling, tables
 
 pytestmark = pytest.mark.workflow
 
-with open(ROOT / "config" / "quick.yaml") as fh:
-    QUICK = yaml.safe_load(fh)
-
-
-def snakemake(workdir, config, *args, timeout=600):
-    configfile = workdir / "test-config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), *args]
-    # `timeout -k` because a hung snakemake may ignore SIGTERM
-    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True)
-
-
-def scheduled_outputs(result):
-    assert result.returncode == 0, result.stdout + result.stderr
-    outputs = re.findall(r"^\s+output: (.+)$", result.stdout, flags=re.M)
-    return {path.strip() for line in outputs for path in line.split(",")}
-
 
 def sample_outputs(result):
     return {p for p in scheduled_outputs(result) if p.startswith("results/samples/")}
-
-
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("quick")
-    result = snakemake(workdir, QUICK, "--cores", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workdir
 
 
 def test_quick_config_builds_the_gathered_table(quick_run):
@@ -126,7 +99,7 @@ def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
     import shutil
 
     src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", "logs", ".git"))
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".venv-slurm", "results", ".snakemake", "logs", ".git"))
     figures_py = src / "scripts" / "nnqft" / "figures.py"
     text = figures_py.read_text()
     figures_py.write_text(text.replace('ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',

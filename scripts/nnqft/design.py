@@ -67,7 +67,7 @@ def check_config(config: dict) -> None:
                     f"experiments.{name}.sigma_w: {sigma_w} (with sigma_b = {exp['sigma_b']}, points up to "
                     f"|x| = {max(abs(p) for p in points)}, order {max(config['orders'])}) can overflow float64: "
                     f"log of the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}")
-    need, have = job_memory_mb(config), config.get("mem_mb_per_job", 1000)
+    need, have = job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
     if need > have:
         raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
 
@@ -89,15 +89,21 @@ def activation_log_bound(sigma_b: float, sigma_w: float, N: int, points, max_ord
     return max_order * (log_g + math.log(scale))
 
 
-def job_memory_mb(config: dict) -> float:
-    """Estimated peak memory of one sampling job: the fixed part plus per-thread scratch and one block of rows."""
+def block_memory_mb(config: dict, n_bags: int) -> float:
+    """Estimated peak memory of one sampling job of ``n_bags`` bags: the fixed part, per-thread scratch
+    and the block's rows (the weights are generated on the fly and never stored)."""
     n_points, max_order = len(config["points"]), max(config["orders"])
     n_nodes = sum(math.comb(n_points + k - 1, k) for k in range(1, max_order + 1))
     scratch = config.get("threads_per_job", 1) * 2 * n_nodes * 16 * 8
+    rows = n_bags * n_nodes * 64
+    return JOB_BASE_MB + (scratch + rows) / 2**20
+
+
+def job_memory_mb(config: dict) -> float:
+    """Estimated peak memory of the largest sampling job of the config."""
     bags = max((min(p.n_bags, bags_per_block(p.N, config["n_nets"], neurons_per_job(config)))
                 for p in sampling_points(config)), default=1)
-    rows = bags * n_nodes * 64
-    return JOB_BASE_MB + (scratch + rows) / 2**20
+    return block_memory_mb(config, bags)
 
 
 def sampling_points(config: dict) -> list[Point]:
@@ -122,6 +128,14 @@ def neurons_per_job(config: dict) -> int:
 def bags_per_block(N: int, n_nets: int, neurons_per_job: int) -> int:
     """Bags in one block of a point: as many as fit in ``neurons_per_job`` neurons (N x n_nets each), at least 1."""
     return max(1, int(neurons_per_job) // (int(N) * int(n_nets)))
+
+
+def sampling_group(config: dict, N: int, first: int, last: int) -> str:
+    """Cluster group of a sampling job: "sampling" for blocks of at least half the target work
+    (neurons_per_job), "sampling_small" for the short blocks of points that ran out of bags (small N).
+    A cluster profile packs a few of the first and many of the second into one cluster job."""
+    work = int(N) * int(config["n_nets"]) * (int(last) - int(first) + 1)
+    return "sampling" if 2 * work >= neurons_per_job(config) else "sampling_small"
 
 
 def bag_blocks(n_bags: int, block_size: int) -> list[tuple[int, int]]:

@@ -27,6 +27,20 @@ def block_work(wildcards):
     return int(wildcards.N) * int(wildcards.n_nets) * n_bags
 
 
+def sampling_group(wildcards):
+    """Cluster group of a sampling job (groups are inactive in local runs): see design.sampling_group."""
+    return design.sampling_group(config, wildcards.N, wildcards.first, wildcards.last)
+
+
+def sample_mem_mb(wildcards):
+    """Memory asked for one sampling job: mem_mb_per_job if the config sets it, else the estimate for
+    this block (fixed part + per-thread scratch + its rows; weights are never stored)."""
+    if "mem_mb_per_job" in config:
+        return config["mem_mb_per_job"]
+    n_bags = int(wildcards.last) - int(wildcards.first) + 1
+    return math.ceil(design.block_memory_mb(config, n_bags))
+
+
 def sample_runtime(wildcards, attempt):
     """Minutes asked for one sampling job: 4x the estimate plus start-up, doubled on each retry."""
     seconds = block_work(wildcards) * SECONDS_PER_NEURON / config["threads_per_job"]

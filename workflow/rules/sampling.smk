@@ -23,8 +23,10 @@ rule sample_bags:
         orders=config["orders"],
     threads: config["threads_per_job"]
     resources:
-        mem_mb=config["mem_mb_per_job"],
+        mem_mb=sample_mem_mb,
         runtime=sample_runtime,
+    group:
+        sampling_group
     conda:
         "../../envs/nnqft.yaml"
     script:

@@ -1,0 +1,165 @@
+"""The workflow on a real single-node SLURM cluster (slurmctld + slurmd + munged on 127.0.0.1), through
+the shipped cluster profile: every sampling job runs as a SLURM job and the tables are bit-identical
+to a local run. tests/slurm/start_cluster.sh installs and starts the cluster (root, Debian packages);
+the module stops it at the end. Set NNQFT_SKIP_SLURM=1 to skip (the reason is printed by `pytest -ra`)."""
+import copy
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import QUICK, ROOT, run_snakemake, scheduled_outputs
+from nnqft import design
+
+pytestmark = pytest.mark.slurm
+
+SLURM_PYTHON = ROOT / ".venv-slurm" / "bin" / "python"
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+CLUSTER_ARGS = (
+    # no slurmdbd here, so no sacct: squeue is reliable because MinJobAge (300 s) >= 3 x the first delay
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "3",
+    "--slurm-keep-successful-logs",
+)
+
+
+def skip_reason():
+    if os.environ.get("NNQFT_SKIP_SLURM") == "1":
+        return "NNQFT_SKIP_SLURM=1"
+    if os.geteuid() != 0:
+        return "the local SLURM cluster needs root (apt-get, daemons)"
+    if shutil.which("apt-get") is None:
+        return "the local SLURM cluster needs Debian's apt-get"
+    if not SLURM_PYTHON.exists():
+        return f"{SLURM_PYTHON} missing: run `make venv-slurm`"
+    return None
+
+
+def require_slurm_conf(conf=SLURM_CONF):
+    """Refuses to run a SLURM client without a config: it would look the controller up in DNS."""
+    if not Path(conf).is_file():
+        raise RuntimeError(f"{conf} is missing: a SLURM client without it does DNS lookups; "
+                           "start the cluster with tests/slurm/start_cluster.sh first")
+
+
+def cluster_snakemake(workdir, config, profile, *args, snakefile=None, timeout=600):
+    require_slurm_conf()
+    extra = ["--workflow-profile", str(profile), *CLUSTER_ARGS, *args]
+    if snakefile is None:
+        return run_snakemake(workdir, config, *extra, python=SLURM_PYTHON, timeout=timeout)
+    cmd = [str(SLURM_PYTHON), "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir), *extra]
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    start = subprocess.run(["timeout", "-k", "10", "300", "bash", str(ROOT / "tests/slurm/start_cluster.sh")],
+                           capture_output=True, text=True)
+    assert start.returncode == 0, start.stdout + start.stderr
+    yield
+    stop = subprocess.run(["bash", str(ROOT / "tests/slurm/stop_cluster.sh")], capture_output=True, text=True)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    """The shipped profile with its placeholders filled in as a user would: partition `debug`, and the
+    account line removed (this cluster has no accounting)."""
+    target = tmp_path_factory.mktemp("profile") / "slurm"
+    shutil.copytree(ROOT / "workflow" / "profiles" / "slurm", target)
+    text = (target / "config.yaml").read_text()
+    assert "CHANGE_ME_partition" in text and "CHANGE_ME_account" in text
+    text = text.replace("CHANGE_ME_partition", "debug")
+    text = "\n".join(line for line in text.splitlines() if "CHANGE_ME_account" not in line) + "\n"
+    (target / "config.yaml").write_text(text)
+    return target
+
+
+@pytest.fixture(scope="module")
+def cluster_run(cluster, profile, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm-quick")
+    result = cluster_snakemake(workdir, QUICK, profile)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, result
+
+
+def slurm_job_ids(workdir):
+    """The SLURM job id that each sampling job logged (from SLURM_JOB_ID), by log file."""
+    ids = {}
+    for log in (workdir / "logs" / "sample_bags").rglob("*.log"):
+        found = re.findall(r"running in SLURM job (\d+)", log.read_text())
+        ids[log.relative_to(workdir / "logs" / "sample_bags")] = found
+    return ids
+
+
+def expected_cluster_jobs(config, profile):
+    """Cluster jobs after packing: per group, ceil(jobs / group-components)."""
+    sizes = dict(item.split("=") for item in yaml.safe_load((profile / "config.yaml").read_text())["group-components"])
+    jobs = {}
+    for p in design.sampling_points(config):
+        size = design.bags_per_block(p.N, config["n_nets"], design.neurons_per_job(config))
+        for first, last in design.bag_blocks(p.n_bags, size):
+            group = design.sampling_group(config, p.N, first, last)
+            jobs[group] = jobs.get(group, 0) + 1
+    return sum(-(-n // int(sizes.get(group, 1))) for group, n in jobs.items())
+
+
+def test_every_sampling_job_ran_as_a_slurm_job(cluster_run, profile):
+    workdir, _ = cluster_run
+    ids = slurm_job_ids(workdir)
+    assert len(ids) == len(design.block_paths(QUICK))
+    assert all(len(found) == 1 for found in ids.values()), ids
+    distinct = {found[0] for found in ids.values()}
+    assert len(distinct) == expected_cluster_jobs(QUICK, profile)  # packed by the profile's group-components
+    for job_id in distinct:
+        show = subprocess.run(["timeout", "30", "scontrol", "show", "job", job_id], capture_output=True, text=True)
+        assert "JobState=COMPLETED" in show.stdout, show.stdout + show.stderr
+        assert "Partition=debug" in show.stdout
+        assert f"NumCPUs={QUICK['threads_per_job']} " in show.stdout  # a packed group runs its jobs in turn
+    logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert {p.stem for p in logs} >= distinct  # the plugin's per-job SLURM logs, kept by the test
+
+
+def test_cluster_tables_are_bit_identical_to_a_local_run(cluster_run, quick_run):
+    workdir, _ = cluster_run
+    for name in ("correlators", "couplings", "coupling_means", "deviations", "flow_fit"):
+        local = pq.read_table(quick_run / "results" / "tables" / f"{name}.parquet")
+        remote = pq.read_table(workdir / "results" / "tables" / f"{name}.parquet")
+        assert remote.equals(local), name
+    assert (workdir / "results" / "claims.md").read_text() == (quick_run / "results" / "claims.md").read_text()
+
+
+def test_complete_cluster_run_has_nothing_to_do_and_a_new_point_submits_only_its_jobs(cluster_run, profile):
+    workdir, _ = cluster_run
+    dry = cluster_snakemake(workdir, QUICK, profile, "-n")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    config = copy.deepcopy(QUICK)
+    config["experiments"]["sigma_scan"]["sigma_w"].append(3.0)
+    scheduled = scheduled_outputs(cluster_snakemake(workdir, config, profile, "-n"))
+    samples = {p for p in scheduled if p.startswith("results/samples/")}
+    assert samples == {p for p in design.block_paths(config) if "_sw3.0_" in p}
+
+
+def test_a_failing_job_is_reported_with_its_rule_and_retried(cluster, profile, tmp_path):
+    result = cluster_snakemake(tmp_path, None, profile, snakefile=ROOT / "tests" / "slurm" / "Snakefile.fail",
+                               timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error in rule fail_on_purpose" in out
+    submissions = set(re.findall(r"SLURM jobid (\d+)", out))
+    assert len(submissions) == 1 + yaml.safe_load((profile / "config.yaml").read_text())["retries"], out
+    assert not (tmp_path / "fail_on_purpose.txt").exists()
+
+
+def test_no_slurm_client_runs_without_the_config(tmp_path):
+    with pytest.raises(RuntimeError, match="DNS"):
+        require_slurm_conf(tmp_path / "slurm.conf")
