@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnqft import exact
+from nnqft import combos, exact
 
 
 @pytest.mark.parametrize("n, count", [(2, 1), (4, 3), (6, 15), (8, 105)])
@@ -30,3 +30,14 @@ def test_single_neuron_four_point_by_brute_force():
     e_g4 = np.sum(weights * np.exp(4 * sigma_w * nodes * x - 4 * sigma_w**2 * x**2))
     brute = 3 * sigma_w**4 * e_g4
     assert exact.correlator([x] * 4, 0.0, sigma_w, 1) == pytest.approx(brute, rel=1e-10)
+
+
+def test_batched_correlators_equal_the_one_at_a_time_sums_bit_for_bit():
+    points = [0.01, -0.006, 0.002, -0.01]  # unsorted on purpose
+    for order in (2, 4, 6):
+        ms = combos.multisets(len(points), order)
+        g, g0 = exact.correlators(points, ms, 1.0, 2.5, 3)
+        one = [exact.correlator([points[i] for i in c], 1.0, 2.5, 3) for c in ms]
+        free = [exact.free_correlator([points[i] for i in c], 1.0, 2.5) for c in ms]
+        assert g.tobytes() == np.array(one).tobytes()
+        assert g0.tobytes() == np.array(free).tobytes()

@@ -47,10 +47,7 @@ def _n_points(labels) -> int:
 @lru_cache(maxsize=None)
 def _exact_point(points: tuple, order: int, sigma_b: float, sigma_w: float, N: int):
     """Exact G^(n), Wick G_0^(n) for every combination of one order at one point."""
-    ms = combos.multisets(len(points), order)
-    g = np.array([exact.correlator([points[i] for i in c], sigma_b, sigma_w, N) for c in ms])
-    g0 = np.array([exact.free_correlator([points[i] for i in c], sigma_b, sigma_w) for c in ms])
-    return g, g0
+    return exact.correlators(points, combos.multisets(len(points), order), sigma_b, sigma_w, N)
 
 
 def deviations(corr: pd.DataFrame, experiments: dict, points: list[float]) -> pd.DataFrame:
@@ -112,6 +109,18 @@ def _jackknife_se(full, leave_one_out):
     return np.sqrt((n - 1) / n * ((leave_one_out - leave_one_out.mean(axis=0)) ** 2).sum(axis=0))
 
 
+@lru_cache(maxsize=None)
+def _coupling_geometry(pts: tuple, sigma_b: float, sigma_w: float):
+    """I_4, I_6, T_6 and the six-point splits of every combination: they do not depend on N, so the
+    points of a sigma_w scan at several N share them."""
+    ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
+    i4 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms4])
+    i6 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms6])
+    t6 = np.array([couplings.T_6([pts[i] for i in c], sigma_w) for c in ms6])
+    split_idx, split_k = _six_point_splits(pts, sigma_b, sigma_w)
+    return i4, i6, t6, split_idx, split_k
+
+
 def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
     """u_4 and u_6 of one point with jackknife errors over bags, and their exact values.
 
@@ -120,13 +129,9 @@ def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
     """
     pts = tuple(points)
     ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
-    i4 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms4])
-    i6 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms6])
-    t6 = np.array([couplings.T_6([pts[i] for i in c], sigma_w) for c in ms6])
     e4, g0_4 = _exact_point(pts, 4, sigma_b, sigma_w, N)
     e6, g0_6 = _exact_point(pts, 6, sigma_b, sigma_w, N)
-    split_idx, split_k = _six_point_splits(pts, sigma_b, sigma_w)
-    args = (g0_4, g0_6, i4, i6, t6, split_idx, split_k)
+    args = (g0_4, g0_6, *_coupling_geometry(pts, float(sigma_b), float(sigma_w)))
     n = values4.shape[0]
     u4, u6 = _u4_u6(values4.mean(axis=0), values6.mean(axis=0), *args)
     loo4 = (values4.sum(axis=0) - values4) / (n - 1)
