@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.requirements-installed
 SLURM_VENV  ?= .venv-slurm
 SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 
-.PHONY: venv venv-slurm reproduce quick dry-run test bench clean-results slurm-start slurm-stop
+.PHONY: venv venv-slurm reproduce quick dry-run test bench bench-cuda clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -52,6 +52,9 @@ clean-results:
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
 	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench
+
+bench-cuda: venv       ## GPU benchmark (needs a CUDA GPU): writes results/bench/cuda.parquet
+	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench_cuda --end-to-end
 
 slurm-start:           ## install and start a single-node SLURM cluster on this machine (root, Debian)
 	bash tests/slurm/start_cluster.sh

@@ -10,12 +10,13 @@ from nnqft import tables
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
 sm = snakemake  # noqa: F821
 expected = {"seed": sm.params.seed, "n_nets": sm.params.n_nets, "points": list(sm.params.points),
-            "orders": list(sm.params.orders)}
+            "orders": list(sm.params.orders), "backend": sm.params.backend}
 
 parts = []
 for path in sm.input:
     part = tables.read_table(path)
-    params = json.loads(part.schema.metadata[tables.METADATA_KEY])["params"]
+    meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
+    params = {**meta["params"], "backend": meta.get("backend", "cpu")}
     for key, want in expected.items():
         if params[key] != want:
             raise tables.TableError(f"{path} was sampled with {key} = {params[key]} but the config says {want}; "
@@ -26,7 +27,7 @@ table = table.take(pc.sort_indices(table, [(k, "ascending") for k in ("sigma_b",
 table = table.combine_chunks()
 tables.check_finite(table.select(["sigma_b", "sigma_w", "N", "bag", "combo", "value"]).to_pandas(), ["value"],
                     ["sigma_b", "sigma_w", "N", "bag", "combo"])
-meta = tables.provenance(seed=sm.params.seed, n_nets=sm.params.n_nets, points=list(sm.params.points),
+meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, n_nets=sm.params.n_nets, points=list(sm.params.points),
                          orders=list(sm.params.orders), experiments=sm.params.experiments)
 tables.write_table(table, sm.output[0], meta)
 logging.info("gathered %d blocks, %d rows", len(parts), table.num_rows)

@@ -25,11 +25,11 @@ if "SLURM_JOB_ID" in os.environ:
 
 start = time.perf_counter()
 table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,
-                             threads=sm.threads)
+                             threads=sm.threads, backend=sm.params.backend)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
+meta = tables.provenance(backend=sm.params.backend, seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
                          bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
 tables.write_table(table, sm.output[0], meta)
-logging.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, %d threads", N, sigma_w, bags.start,
-             bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.threads)
+logging.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads", N, sigma_w,
+             bags.start, bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

@@ -1,8 +1,14 @@
 """Shared by the tests: the repository root, the quick config and a local run of it."""
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+# The CUDA backend's tests run in numba's CUDA simulator unless asked to use a real GPU. numba reads
+# this when it is imported, so it is set here, before any test module imports numba.
+if os.environ.get("NNQFT_CUDA_TESTS_ON_GPU") != "1":
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 import pytest
 import yaml

@@ -69,18 +69,22 @@ def cluster():
     assert stop.returncode == 0, stop.stdout + stop.stderr
 
 
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory):
-    """The shipped profile with its placeholders filled in as a user would: partition `debug`, and the
+def filled_profile(name, tmp_path_factory):
+    """A shipped profile with its placeholders filled in as a user would: partition `debug`, and the
     account line removed (this cluster has no accounting)."""
-    target = tmp_path_factory.mktemp("profile") / "slurm"
-    shutil.copytree(ROOT / "workflow" / "profiles" / "slurm", target)
+    target = tmp_path_factory.mktemp("profile") / name
+    shutil.copytree(ROOT / "workflow" / "profiles" / name, target)
     text = (target / "config.yaml").read_text()
     assert "CHANGE_ME_partition" in text and "CHANGE_ME_account" in text
     text = text.replace("CHANGE_ME_partition", "debug")
     text = "\n".join(line for line in text.splitlines() if "CHANGE_ME_account" not in line) + "\n"
     (target / "config.yaml").write_text(text)
     return target
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    return filled_profile("slurm", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +162,17 @@ def test_a_failing_job_is_reported_with_its_rule_and_retried(cluster, profile, t
     submissions = set(re.findall(r"SLURM jobid (\d+)", out))
     assert len(submissions) == 1 + yaml.safe_load((profile / "config.yaml").read_text())["retries"], out
     assert not (tmp_path / "fail_on_purpose.txt").exists()
+
+
+def test_gpu_profile_plans_one_gpu_job_per_point(cluster, tmp_path_factory):
+    """Dry run only: this cluster has no GPU. One sampling job per point, each asking for one GPU."""
+    gpu_profile = filled_profile("slurm-gpu", tmp_path_factory)
+    workdir = tmp_path_factory.mktemp("slurm-gpu")
+    dry = cluster_snakemake(workdir, QUICK, gpu_profile, "-n")
+    samples = {p for p in scheduled_outputs(dry) if p.startswith("results/samples/")}
+    assert len(samples) == len(design.sampling_points(QUICK))
+    assert all("/bags0-" in p for p in samples)
+    assert re.search(r"resources: .*gpu=1", dry.stdout), dry.stdout[-2000:]
 
 
 def test_no_slurm_client_runs_without_the_config(tmp_path):

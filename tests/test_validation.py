@@ -47,6 +47,9 @@ BAD = {
     "experiment missing n_bags": (lambda c: c["experiments"]["width_scan"].pop("n_bags"), ["n_bags", "required"]),
     "sigma_w that overflows": (lambda c: exp(c, "sigma_w", [5000.0]), ["sigma_w", "5000.0", "overflow"]),
     "too little memory per job": (lambda c: c.__setitem__("mem_mb_per_job", 100), ["mem_mb_per_job", "100"]),
+    "unknown backend": (lambda c: c.__setitem__("backend", "opencl"), ["backend", "opencl", "cuda"]),
+    "cuda with too many points": (lambda c: c.update(backend="cuda", points=[0.001 * k for k in range(9)]),
+                                  ["points", "cuda", "at most 8"]),
 }
 
 

@@ -67,11 +67,15 @@ def check_config(config: dict) -> None:
                     f"experiments.{name}.sigma_w: {sigma_w} (with sigma_b = {exp['sigma_b']}, points up to "
                     f"|x| = {max(abs(p) for p in points)}, order {max(config['orders'])}) can overflow float64: "
                     f"log of the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}")
+    if config.get("backend") == "cuda" and len(points) > CUDA_MAX_POINTS:
+        raise ConfigError(f"points: the cuda backend handles at most {CUDA_MAX_POINTS} points, got {len(points)}")
     need, have = job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
     if need > have:
         raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
 
 
+#: Evaluation points one GPU thread keeps in registers (nnqft.cuda_kernel).
+CUDA_MAX_POINTS = 8
 #: Largest exponent that products of activations may reach before float64 overflows (exp(709) ~ 1e308).
 EXP_LIMIT = 700.0
 #: Draws beyond this many standard deviations do not occur in 10^12 normals (P ~ 1e-23 each).

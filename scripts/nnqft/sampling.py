@@ -32,7 +32,27 @@ def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets) -> np.
     return out
 
 
-def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None):
+#: Sampling backends: ``cpu`` (numba, :mod:`nnqft.kernel`) and ``cuda`` (numba.cuda, :mod:`nnqft.cuda_kernel`).
+BACKENDS = ("cpu", "cuda")
+
+
+def block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu"):
+    """G_exp^(n) of the bags ``bags`` of one point: float64[len(bags), n_combinations].
+
+    The CUDA backend draws the same networks (same stream layout) and computes a whole block on the GPU.
+    """
+    if backend == "cpu":
+        return np.stack([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads)
+                         for b in bags])
+    if backend == "cuda":
+        from . import cuda_kernel  # imported only here: CPU jobs never load numba.cuda
+
+        keys = np.array([seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, b) for b in bags], dtype=np.uint64)
+        return cuda_kernel.block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders)
+    raise ValueError(f"unknown backend {backend!r}: expected one of {BACKENDS}")
+
+
+def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu"):
     """Correlators of the bags ``bags`` of one point as a long pyarrow table (one row per bag and combination).
 
     Columns: sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
@@ -41,8 +61,7 @@ def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads
 
     labelled = combos.output_combos(len(points), list(orders))
     n_combo = len(labelled)
-    values = np.concatenate([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads)
-                             for b in bags])
+    values = block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads, backend).ravel()
     n_rows = n_combo * len(bags)
     return pa.table({
         "sigma_b": np.full(n_rows, float(sigma_b)),

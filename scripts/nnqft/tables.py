@@ -23,9 +23,10 @@ def versions() -> dict[str, str]:
             "pyarrow": pa.__version__, "python": platform.python_version()}
 
 
-def provenance(**params) -> dict:
-    """Metadata block stored under the ``nnqft`` key of every table."""
-    return {"params": params, "backend": "cpu", "stream_version": STREAM_VERSION, "versions": versions()}
+def provenance(backend: str = "cpu", **params) -> dict:
+    """Metadata block stored under the ``nnqft`` key of every table: the parameters, the sampling
+    backend (both backends use random-stream layout ``STREAM_VERSION``) and the package versions."""
+    return {"params": params, "backend": backend, "stream_version": STREAM_VERSION, "versions": versions()}
 
 
 class TableError(RuntimeError):

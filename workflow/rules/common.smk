@@ -17,8 +17,9 @@ design.check_config(config)
 
 BLOCK = design.BLOCK_PATTERN
 
-# Estimated cost of one neuron (3 normals, one exp per point) on one core, for job resources.
-SECONDS_PER_NEURON = 1.5e-7
+# Estimated cost of one neuron (3 normals, one exp per point), for job resources: on one CPU core,
+# and on a GPU (measured elsewhere at ~4e10 neurons/s on an H100; 1e9 leaves room for small GPUs).
+SECONDS_PER_NEURON = {"cpu": 1.5e-7, "cuda": 1e-9}
 
 
 def block_work(wildcards):
@@ -43,7 +44,10 @@ def sample_mem_mb(wildcards):
 
 def sample_runtime(wildcards, attempt):
     """Minutes asked for one sampling job: 4x the estimate plus start-up, doubled on each retry."""
-    seconds = block_work(wildcards) * SECONDS_PER_NEURON / config["threads_per_job"]
+    if config["backend"] == "cuda":
+        seconds = block_work(wildcards) * SECONDS_PER_NEURON["cuda"]
+    else:
+        seconds = block_work(wildcards) * SECONDS_PER_NEURON["cpu"] / config["threads_per_job"]
     return math.ceil((4 * seconds + 60) / 60) * attempt
 
 

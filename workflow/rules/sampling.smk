@@ -21,6 +21,7 @@ rule sample_bags:
     params:
         points=config["points"],
         orders=config["orders"],
+        backend=config["backend"],
     threads: config["threads_per_job"]
     resources:
         mem_mb=sample_mem_mb,
@@ -45,6 +46,7 @@ rule gather_correlators:
         n_nets=config["n_nets"],
         points=config["points"],
         orders=config["orders"],
+        backend=config["backend"],
         experiments=config["experiments"],
     localrule: True
     conda:

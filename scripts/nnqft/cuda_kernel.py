@@ -1,0 +1,197 @@
+"""CUDA backend (numba.cuda): the sampling kernel of :mod:`nnqft.kernel` on a GPU, a block of bags at once.
+
+Same model, estimator and random-stream layout (version 1) as the CPU kernel (see its docstring):
+network ``a`` of a bag keyed (k0, k1) runs SplitMix64 from ``mix64(k0 ^ mix64(k1 + a))``, normals
+come from the same 256-layer ziggurat, drawn in the order b1, then (W0_j, b0_j, W1_j) for j = 0..N-1,
+and each activation sum runs over j in order. Then the correlator sums use the CPU's reduction order:
+per chunk of ``CHUNK`` networks, network ``a`` into lane ``a % LANES``, lanes summed in order, then chunks
+in order. So the GPU draws the very same networks as the CPU; the sums differ from the CPU's only by
+rounding, because the GPU uses CUDA's exp (not :func:`nnqft.kernel.fast_exp`) and may fuse a*b + c.
+Nothing is summed with atomics, so the results are bit-identical from run to run on the same GPU.
+
+Three kernels per block of bags: one thread per (bag, network) for the network outputs f_a(x_i),
+one thread per (bag, chunk, combination) for the chunk sums, one thread per (bag, combination) for the
+final sum; only the 609 correlators per bag are copied back.
+
+``numba.cuda.random`` is not used (on numpy >= 2 some numba-cuda versions call the removed
+``np.row_stack`` there). Tests run these kernels in numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, float64, int64, uint64
+
+from . import combos, design
+from .kernel import _GAMMA, _INV_2_53, _M1, _M2, _MASK52, _ZIG_F, _ZIG_K, _ZIG_R, _ZIG_W, CHUNK, LANES
+
+#: Evaluation points one thread keeps in registers (the paper uses 6).
+MAX_POINTS = design.CUDA_MAX_POINTS
+#: Highest correlator order.
+MAX_ORDER = 6
+THREADS_PER_BLOCK = 128
+
+
+@cuda.jit(device=True, inline=True)
+def _mix64(z):
+    z = (z ^ (z >> uint64(30))) * _M1
+    z = (z ^ (z >> uint64(27))) * _M2
+    return z ^ (z >> uint64(31))
+
+
+@cuda.jit(device=True, inline=True)
+def _uniform(s):
+    s = s + _GAMMA
+    r = _mix64(s)
+    return s, float64(int64(r >> uint64(11))) * _INV_2_53
+
+
+@cuda.jit(device=True)
+def _normal(s, zig_k, zig_w, zig_f):
+    """One N(0, 1) draw by the ziggurat of :func:`nnqft.kernel._normal`, slow path included."""
+    while True:
+        s = s + _GAMMA
+        r = _mix64(s)
+        idx = int64(r & uint64(0xFF))
+        r = r >> uint64(8)
+        negative = (r & uint64(1)) != uint64(0)
+        rabs = (r >> uint64(1)) & _MASK52
+        x = float64(int64(rabs)) * zig_w[idx]
+        if negative:
+            x = -x
+        if rabs < zig_k[idx]:
+            return s, x
+        if idx == 0:
+            while True:
+                s, u1 = _uniform(s)
+                s, u2 = _uniform(s)
+                xx = -math.log1p(-u1) / _ZIG_R
+                yy = -math.log1p(-u2)
+                if yy + yy > xx * xx:
+                    z = _ZIG_R + xx
+                    return s, -z if negative else z
+        s, u = _uniform(s)
+        if (zig_f[idx - 1] - zig_f[idx]) * u + zig_f[idx] < math.exp(-0.5 * x * x):
+            return s, x
+
+
+@cuda.jit
+def _outputs_kernel(keys, n_nets, N, sigma_b, sigma_w, x, log_norm, zig_k, zig_w, zig_f, out):
+    """out[bag, a, i] = f_a(x_i) for every network ``a`` of every bag of the block."""
+    t = cuda.grid(1)
+    if t >= keys.shape[0] * n_nets:
+        return
+    bag = t // n_nets
+    a = t - bag * n_nets
+    s = _mix64(keys[bag, 0] ^ _mix64(keys[bag, 1] + uint64(a)))
+    n_points = x.shape[0]
+    h = cuda.local.array(MAX_POINTS, float64)
+    for i in range(n_points):
+        h[i] = 0.0
+    s, z = _normal(s, zig_k, zig_w, zig_f)
+    b1 = sigma_b * z
+    sigma_w1 = sigma_w / math.sqrt(float64(N))
+    for _ in range(N):
+        s, z0 = _normal(s, zig_k, zig_w, zig_f)
+        s, z1 = _normal(s, zig_k, zig_w, zig_f)
+        s, z2 = _normal(s, zig_k, zig_w, zig_f)
+        w0 = sigma_w * z0
+        b0 = sigma_b * z1
+        w1 = sigma_w1 * z2
+        for i in range(n_points):
+            h[i] += w1 * math.exp(w0 * x[i] + b0 - log_norm[i])
+    for i in range(n_points):
+        out[bag, a, i] = h[i] + b1
+
+
+@cuda.jit
+def _chunk_sums_kernel(outputs, combo_idx, combo_len, partial):
+    """partial[bag, c, o]: sum over the networks of chunk c of the product of outputs over combination o."""
+    t = cuda.grid(1)
+    n_bags, n_nets = outputs.shape[0], outputs.shape[1]
+    n_chunks, n_out = partial.shape[1], partial.shape[2]
+    if t >= n_bags * n_chunks * n_out:
+        return
+    o = t % n_out
+    c = (t // n_out) % n_chunks
+    bag = t // (n_out * n_chunks)
+    lanes = cuda.local.array(LANES, float64)
+    for lane in range(LANES):
+        lanes[lane] = 0.0
+    length = combo_len[o]
+    for a in range(c * CHUNK, min(n_nets, (c + 1) * CHUNK)):
+        p = outputs[bag, a, combo_idx[o, 0]]
+        for k in range(1, length):
+            p *= outputs[bag, a, combo_idx[o, k]]
+        lanes[a % LANES] += p
+    total = 0.0
+    for lane in range(LANES):
+        total += lanes[lane]
+    partial[bag, c, o] = total
+
+
+@cuda.jit
+def _bag_sums_kernel(partial, n_nets, out):
+    """out[bag, o] = (sum over chunks of partial[bag, c, o], in order) / n_nets."""
+    t = cuda.grid(1)
+    n_bags, n_chunks, n_out = partial.shape
+    if t >= n_bags * n_out:
+        return
+    o = t % n_out
+    bag = t // n_out
+    total = 0.0
+    for c in range(n_chunks):
+        total += partial[bag, c, o]
+    out[bag, o] = total / n_nets
+
+
+def _blocks(n_threads):
+    return (n_threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, THREADS_PER_BLOCK
+
+
+def combo_arrays(n_points: int, orders) -> tuple[np.ndarray, np.ndarray]:
+    """Point indices (padded) and lengths of the output combinations, in the order of combos.output_combos."""
+    labelled = combos.output_combos(n_points, list(orders))
+    idx = np.zeros((len(labelled), MAX_ORDER), dtype=np.int64)
+    length = np.zeros(len(labelled), dtype=np.int64)
+    for o, (n, c) in enumerate(labelled):
+        idx[o, :n] = c
+        length[o] = n
+    return idx, length
+
+
+def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.ndarray:
+    """G_exp^(n) of a block of bags on the GPU: float64[n_bags, n_combinations].
+
+    ``keys``: uint64[n_bags, 2], the bag keys of :func:`nnqft.seeding.bag_key`.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    if len(x) > MAX_POINTS:
+        raise ValueError(f"the CUDA backend handles at most {MAX_POINTS} points, got {len(x)}")
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    n_bags, n_nets, N = keys.shape[0], int(n_nets), int(N)
+    sigma_b, sigma_w = float(sigma_b), float(sigma_w)
+    log_norm = sigma_b * sigma_b + sigma_w * sigma_w * x * x  # as nnqft.kernel._log_norm (d_in = 1)
+    combo_idx, combo_len = combo_arrays(len(x), orders)
+    n_chunks = (n_nets + CHUNK - 1) // CHUNK
+    n_out = combo_idx.shape[0]
+
+    d_outputs = cuda.device_array((n_bags, n_nets, len(x)), dtype=np.float64)
+    d_partial = cuda.device_array((n_bags, n_chunks, n_out), dtype=np.float64)
+    d_result = cuda.device_array((n_bags, n_out), dtype=np.float64)
+    tables = [cuda.to_device(t) for t in (_ZIG_K, _ZIG_W, _ZIG_F)]
+    _outputs_kernel[_blocks(n_bags * n_nets)](cuda.to_device(keys), n_nets, N, sigma_b, sigma_w, cuda.to_device(x),
+                                              cuda.to_device(log_norm), *tables, d_outputs)
+    _chunk_sums_kernel[_blocks(n_bags * n_chunks * n_out)](d_outputs, cuda.to_device(combo_idx),
+                                                           cuda.to_device(combo_len), d_partial)
+    _bag_sums_kernel[_blocks(n_bags * n_out)](d_partial, float(n_nets), d_result)
+    return d_result.copy_to_host()
+
+
+def available() -> bool:
+    """True where numba sees a CUDA GPU (or runs its simulator)."""
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a missing driver raises on some platforms instead of returning False
+        return False

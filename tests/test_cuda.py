@@ -1,0 +1,89 @@
+"""The CUDA backend (nnqft.cuda_kernel), in numba's CUDA simulator unless NNQFT_CUDA_TESTS_ON_GPU=1.
+
+The GPU draws the same networks as the CPU kernel (same stream layout), so on tiny sizes its correlators
+must equal the CPU's up to rounding (the GPU uses CUDA's exp, the CPU a polynomial exp: ~1e-16 relative
+per term); a different stream, layout or reduction would differ at O(1). The statistical check against
+the exact finite-N theory is the CPU's (exact standard errors, Bonferroni at alpha = 1e-3), on fewer
+networks. Sizes are tiny because the simulator runs every GPU thread in Python.
+"""
+import numpy as np
+import pytest
+
+from nnqft import checks, combos, sampling
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # uint64 wrap-around in the simulator
+
+POINTS = [-0.01, 0.002, 0.01]
+SEED = 11
+
+
+def both(N, n_nets, bags, orders, sigma_b=1.0, sigma_w=2.0, points=POINTS):
+    args = (SEED, sigma_b, sigma_w, N, n_nets, bags, points, orders)
+    return (sampling.block_correlators(*args, backend="cuda"), sampling.block_correlators(*args, backend="cpu"))
+
+
+def test_cuda_draws_the_same_networks_as_the_cpu_kernel():
+    # 600 networks: two chunks (512 + 88), lanes partly filled; N = 3 neurons; all orders
+    gpu, cpu = both(3, 600, range(2), [2, 4, 6])
+    assert gpu.shape == cpu.shape == (2, len(combos.output_combos(len(POINTS), [2, 4, 6])))
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-13, atol=0)
+    other_bag = sampling.block_correlators(SEED, 1.0, 2.0, 3, 600, [5], POINTS, [2, 4, 6], backend="cpu")
+    assert np.abs(other_bag[0] - gpu[0]).max() > 1e-3 * np.abs(gpu[0]).max()  # the comparison can fail
+
+
+def test_cuda_results_are_bit_identical_from_run_to_run():
+    first = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, range(3), POINTS, [2, 4], backend="cuda")
+    second = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, range(3), POINTS, [2, 4], backend="cuda")
+    assert first.tobytes() == second.tobytes()
+    # and a bag does not depend on the block it is computed in
+    alone = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, [1], POINTS, [2, 4], backend="cuda")
+    assert alone[0].tobytes() == first[1].tobytes()
+
+
+def test_cuda_correlators_agree_with_the_exact_finite_width_theory():
+    sigma_b, sigma_w, N, n_nets, n_bags = 0.5, 1.0, 2, 2000, 2
+    orders = [2, 4]
+    measured = sampling.block_correlators(SEED, sigma_b, sigma_w, N, n_nets, range(n_bags), POINTS, orders,
+                                          backend="cuda").mean(axis=0)
+    combos_ = [c for _, c in combos.output_combos(len(POINTS), orders)]
+    z = checks.exact_zscores(measured, n_nets * n_bags, combos_, POINTS, sigma_b, sigma_w, N)
+    bound = checks.normal_bonferroni_bound(len(combos_), 1e-3)
+    assert np.abs(z).max() < bound
+    wrong = checks.exact_zscores(measured, n_nets * n_bags, combos_, POINTS, sigma_b, 2 * sigma_w, N)
+    assert np.abs(wrong).max() > bound  # a wrong sigma_w (x2) is seen at this size
+
+
+def test_cuda_backend_refuses_more_points_than_it_keeps_in_registers():
+    from nnqft import cuda_kernel
+
+    with pytest.raises(ValueError, match="at most"):
+        sampling.block_correlators(SEED, 1.0, 1.0, 2, 10, [0], list(np.linspace(-1, 1, cuda_kernel.MAX_POINTS + 1)),
+                                   [2], backend="cuda")
+    with pytest.raises(ValueError, match="unknown backend"):
+        sampling.block_correlators(SEED, 1.0, 1.0, 2, 10, [0], POINTS, [2], backend="opencl")
+
+
+TINY = {
+    "seed": SEED, "points": POINTS, "orders": [2, 4], "n_nets": 300, "threads_per_job": 1,
+    "experiments": {"scan": {"sigma_b": 1.0, "sigma_w": [1.0, 2.0], "N": [2], "n_bags": 2}},
+}
+
+
+@pytest.mark.workflow
+def test_backend_cuda_through_the_workflow_records_itself_and_matches_the_cpu(tmp_path):
+    import pyarrow.parquet as pq
+
+    from conftest import run_snakemake
+    from nnqft import tables
+
+    target = "results/tables/correlators.parquet"
+    found = {}
+    for backend in ("cpu", "cuda"):
+        workdir = tmp_path / backend
+        workdir.mkdir()
+        result = run_snakemake(workdir, {**TINY, "backend": backend}, "--cores", "2", target)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert tables.read_metadata(workdir / target)["backend"] == backend
+        found[backend] = pq.read_table(workdir / target).to_pandas()
+    assert (found["cuda"].drop(columns="value").astype(str) == found["cpu"].drop(columns="value").astype(str)).all().all()
+    np.testing.assert_allclose(found["cuda"]["value"], found["cpu"]["value"], rtol=1e-13)
