@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnqft import analysis, claims, combos, exact
+from nnqft import analysis, claims, exact
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
