@@ -8,8 +8,10 @@ STAMP   = $(VENV)/.requirements-installed
 
 SLURM_VENV  ?= .venv-slurm
 SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
+CUDA_VENV   ?= .venv-cuda
+CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-slurm reproduce quick dry-run test bench bench-cuda clean-results slurm-start slurm-stop
+.PHONY: venv venv-slurm venv-cuda reproduce reproduce-gpu quick dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -17,15 +19,26 @@ venv: $(STAMP)
 # packages on the path, and only the plugin is installed here. Kept apart from .venv: see requirements-slurm.txt.
 venv-slurm: $(SLURM_STAMP)
 
-$(SLURM_STAMP): $(STAMP) requirements-slurm.txt
-	rm -rf $(SLURM_VENV)
-	$(BIN)/python -m venv --without-pip $(SLURM_VENV)
+# .venv plus numba-cuda and the CUDA toolkit wheels (requirements-cuda.txt), the same kind of overlay.
+venv-cuda: $(CUDA_STAMP)
+
+# An overlay venv on top of .venv: $(call overlay,DIR,REQUIREMENTS)
+define overlay
+	rm -rf $(1)
+	$(BIN)/python -m venv --without-pip $(1)
 	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
-	  "$$($(SLURM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nnqft-base-venv.pth"
-	$(SLURM_VENV)/bin/python -m pip install --quiet --no-deps \
-	  $$(grep -E '^[A-Za-z0-9_.-]+==' requirements-slurm.txt)
-	$(SLURM_VENV)/bin/python -m pip check
-	@touch $@
+	  "$$($(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nnqft-base-venv.pth"
+	$(BIN)/python -m pip --python $(1)/bin/python install --quiet --no-deps \
+	  $$(grep -E '^[A-Za-z0-9_.-]+==' $(2))
+	$(BIN)/python -m pip --python $(1)/bin/python check
+	@touch $(1)/.requirements-installed
+endef
+
+$(SLURM_STAMP): $(STAMP) requirements-slurm.txt
+	$(call overlay,$(SLURM_VENV),requirements-slurm.txt)
+
+$(CUDA_STAMP): $(STAMP) requirements-cuda.txt
+	$(call overlay,$(CUDA_VENV),requirements-cuda.txt)
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
@@ -44,7 +57,7 @@ quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minut
 dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules
 
-test: venv venv-slurm  ## the whole test suite (the SLURM test installs and starts a local cluster)
+test: venv venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
 	$(BIN)/python -m pytest -ra
 
 clean-results:
@@ -53,8 +66,14 @@ clean-results:
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
 	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench
 
-bench-cuda: venv       ## GPU benchmark (needs a CUDA GPU): writes results/bench/cuda.parquet
-	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench_cuda --end-to-end
+reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
+	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)
+
+bench-cuda: venv-cuda  ## GPU benchmark (needs a CUDA GPU): writes results/bench/cuda.parquet
+	PYTHONPATH=scripts $(CUDA_VENV)/bin/python -m nnqft.bench_cuda --end-to-end
+
+cuda-compile: venv-cuda  ## compile the CUDA kernels for A100/H100 without a GPU; print registers and spills
+	PYTHONPATH=scripts $(CUDA_VENV)/bin/python -m nnqft.cuda_compile
 
 slurm-start:           ## install and start a single-node SLURM cluster on this machine (root, Debian)
 	bash tests/slurm/start_cluster.sh

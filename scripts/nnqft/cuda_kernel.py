@@ -78,14 +78,18 @@ def _normal(s, zig_k, zig_w, zig_f):
 
 @cuda.jit
 def _outputs_kernel(keys, n_nets, N, sigma_b, sigma_w, x, log_norm, zig_k, zig_w, zig_f, out):
-    """out[bag, a, i] = f_a(x_i) for every network ``a`` of every bag of the block."""
+    """out[bag, a, i] = f_a(x_i) for every network ``a`` of every bag of the block.
+
+    ``x`` and ``log_norm`` are tuples: their length is then a compile-time constant, the loops over the
+    points unroll and the accumulators ``h`` live in registers (checked by :mod:`nnqft.cuda_compile`).
+    """
     t = cuda.grid(1)
     if t >= keys.shape[0] * n_nets:
         return
     bag = t // n_nets
     a = t - bag * n_nets
     s = _mix64(keys[bag, 0] ^ _mix64(keys[bag, 1] + uint64(a)))
-    n_points = x.shape[0]
+    n_points = len(x)
     h = cuda.local.array(MAX_POINTS, float64)
     for i in range(n_points):
         h[i] = 0.0
@@ -116,18 +120,19 @@ def _chunk_sums_kernel(outputs, combo_idx, combo_len, partial):
     o = t % n_out
     c = (t // n_out) % n_chunks
     bag = t // (n_out * n_chunks)
-    lanes = cuda.local.array(LANES, float64)
-    for lane in range(LANES):
-        lanes[lane] = 0.0
     length = combo_len[o]
-    for a in range(c * CHUNK, min(n_nets, (c + 1) * CHUNK)):
-        p = outputs[bag, a, combo_idx[o, 0]]
-        for k in range(1, length):
-            p *= outputs[bag, a, combo_idx[o, k]]
-        lanes[a % LANES] += p
+    end = min(n_nets, (c + 1) * CHUNK)
     total = 0.0
+    # lane by lane: the CPU's lane sums (networks a = lane mod LANES, in order), added in lane order,
+    # without a per-thread array in local memory
     for lane in range(LANES):
-        total += lanes[lane]
+        lane_sum = 0.0
+        for a in range(c * CHUNK + lane, end, LANES):
+            p = outputs[bag, a, combo_idx[o, 0]]
+            for k in range(1, length):
+                p *= outputs[bag, a, combo_idx[o, k]]
+            lane_sum += p
+        total += lane_sum
     partial[bag, c, o] = total
 
 
@@ -161,10 +166,11 @@ def combo_arrays(n_points: int, orders) -> tuple[np.ndarray, np.ndarray]:
     return idx, length
 
 
-def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.ndarray:
-    """G_exp^(n) of a block of bags on the GPU: float64[n_bags, n_combinations].
+def launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, to_device, empty):
+    """The three kernel launches for a block of bags: ([(kernel, n_threads, args), ...], result array).
 
-    ``keys``: uint64[n_bags, 2], the bag keys of :func:`nnqft.seeding.bag_key`.
+    ``to_device``/``empty`` place and allocate arrays: ``cuda.to_device``/``cuda.device_array`` for a
+    run, numpy's for :mod:`nnqft.cuda_compile`, which types the very arguments a run passes.
     """
     x = np.asarray(points, dtype=np.float64)
     if len(x) > MAX_POINTS:
@@ -177,16 +183,29 @@ def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.n
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     n_out = combo_idx.shape[0]
 
-    d_outputs = cuda.device_array((n_bags, n_nets, len(x)), dtype=np.float64)
-    d_partial = cuda.device_array((n_bags, n_chunks, n_out), dtype=np.float64)
-    d_result = cuda.device_array((n_bags, n_out), dtype=np.float64)
-    tables = [cuda.to_device(t) for t in (_ZIG_K, _ZIG_W, _ZIG_F)]
-    _outputs_kernel[_blocks(n_bags * n_nets)](cuda.to_device(keys), n_nets, N, sigma_b, sigma_w, cuda.to_device(x),
-                                              cuda.to_device(log_norm), *tables, d_outputs)
-    _chunk_sums_kernel[_blocks(n_bags * n_chunks * n_out)](d_outputs, cuda.to_device(combo_idx),
-                                                           cuda.to_device(combo_len), d_partial)
-    _bag_sums_kernel[_blocks(n_bags * n_out)](d_partial, float(n_nets), d_result)
-    return d_result.copy_to_host()
+    outputs = empty((n_bags, n_nets, len(x)), dtype=np.float64)
+    partial = empty((n_bags, n_chunks, n_out), dtype=np.float64)
+    result = empty((n_bags, n_out), dtype=np.float64)
+    tables = [to_device(t) for t in (_ZIG_K, _ZIG_W, _ZIG_F)]
+    return [
+        (_outputs_kernel, n_bags * n_nets,
+         (to_device(keys), n_nets, N, sigma_b, sigma_w, tuple(x.tolist()), tuple(log_norm.tolist()), *tables,
+          outputs)),
+        (_chunk_sums_kernel, n_bags * n_chunks * n_out,
+         (outputs, to_device(combo_idx), to_device(combo_len), partial)),
+        (_bag_sums_kernel, n_bags * n_out, (partial, float(n_nets), result)),
+    ], result
+
+
+def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.ndarray:
+    """G_exp^(n) of a block of bags on the GPU: float64[n_bags, n_combinations].
+
+    ``keys``: uint64[n_bags, 2], the bag keys of :func:`nnqft.seeding.bag_key`.
+    """
+    steps, result = launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, cuda.to_device, cuda.device_array)
+    for kernel, n_threads, args in steps:
+        kernel[_blocks(n_threads)](*args)
+    return result.copy_to_host()
 
 
 def available() -> bool:

@@ -1,0 +1,79 @@
+"""The CUDA backend with the toolchain a GPU node runs it with (.venv-cuda: numba-cuda and the CUDA wheels).
+
+No GPU is needed: the kernels are compiled by NVVM and ptxas for A100 (sm_80) and H100 (sm_90), which
+catches everything the simulator cannot (typing on the CUDA target, unsupported functions, local-memory
+arrays, register spills), and the simulator tests of test_cuda.py are rerun under numba-cuda's simulator.
+They run in subprocesses because .venv-cuda is another interpreter; without it (`make venv-cuda`) they skip.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+CUDA_PYTHON = ROOT / ".venv-cuda" / "bin" / "python"
+
+pytestmark = pytest.mark.skipif(not CUDA_PYTHON.exists(), reason="no .venv-cuda: run `make venv-cuda`")
+
+
+def run_cuda_python(*args, simulator=False, timeout=600):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    env.pop("NUMBA_ENABLE_CUDASIM", None)  # compile for real targets, not the simulator
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    return subprocess.run([str(CUDA_PYTHON), *args], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=timeout)
+
+
+def test_the_cuda_venv_uses_numba_cuda():
+    result = run_cuda_python("-c", "import numba.cuda; print(numba.cuda.implementation)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "NVIDIA"
+
+
+def test_kernels_compile_for_a100_and_h100_with_accumulators_in_registers():
+    result = run_cuda_python("-m", "nnqft.cuda_compile", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(result.stdout)
+    assert {(r["kernel"], r["arch"], r["n_points"]) for r in rows} == {
+        (k, a, n) for k in ("_outputs_kernel", "_chunk_sums_kernel", "_bag_sums_kernel")
+        for a in ("sm_80", "sm_90") for n in (6, 8)}
+    for row in rows:
+        assert row["stack_frame_bytes"] == 0, row  # a per-thread array left in local memory
+        assert row["spill_store_bytes"] == row["spill_load_bytes"] == 0, row
+        assert row["registers"] <= 128, row  # keeps at least 4 blocks of 128 threads per SM
+
+
+CONTROL = """
+import json
+from numba import cuda, float64, types
+from nnqft import cuda_compile
+
+def kernel(x, n, out):  # the accumulators of the network kernel as it was: a local array, run-time indices
+    h = cuda.local.array(8, float64)
+    for i in range(n):
+        h[i] = 0.0
+    for j in range(100):
+        for i in range(n):
+            h[i] += x[i] * j
+    for i in range(n):
+        out[i] = h[i]
+
+with cuda_compile._pretend_device((9, 0)):
+    print(json.dumps(cuda_compile.compile_kernel(kernel, (types.float64[::1], types.int64, types.float64[::1]), (9, 0))))
+"""
+
+
+def test_the_register_check_sees_a_local_array():
+    result = run_cuda_python("-c", CONTROL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["stack_frame_bytes"] > 0
+
+
+def test_simulator_tests_pass_under_numba_cuda_too():
+    result = run_cuda_python("-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "test_cuda.py"),
+                             "-k", "not workflow", simulator=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
