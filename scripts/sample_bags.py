@@ -30,6 +30,11 @@ elapsed = time.perf_counter() - start
 meta = tables.provenance(backend=sm.params.backend, seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
                          bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
+if sm.params.backend == "cuda":
+    from nnqft import cuda_kernel
+
+    meta["device"] = cuda_kernel.device_info()
+    logging.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
 logging.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads", N, sigma_w,
              bags.start, bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

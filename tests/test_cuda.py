@@ -6,14 +6,27 @@ per term); a different stream, layout or reduction would differ at O(1). The sta
 the exact finite-N theory is the CPU's (exact standard errors, Bonferroni at alpha = 1e-3), on fewer
 networks. Sizes are tiny because the simulator runs every GPU thread in Python.
 """
+import os
+
 import numpy as np
 import pytest
 
-from nnqft import checks, combos, sampling
+from numba import cuda
+
+from nnqft import checks, combos, cuda_kernel, kernel, sampling
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # uint64 wrap-around in the simulator
 
 POINTS = [-0.01, 0.002, 0.01]
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def check_device(device):
+    """The ``device`` metadata of a table sampled by the CUDA backend names the simulator or a real GPU."""
+    if SIMULATED:
+        assert device["gpu"] == "simulator", device
+    else:
+        assert device["gpu"] != "simulator" and device["compute_capability"], device
 SEED = 11
 
 
@@ -84,6 +97,35 @@ def test_backend_cuda_through_the_workflow_records_itself_and_matches_the_cpu(tm
         result = run_snakemake(workdir, {**TINY, "backend": backend}, "--cores", "2", target)
         assert result.returncode == 0, result.stdout + result.stderr
         assert tables.read_metadata(workdir / target)["backend"] == backend
+        samples = sorted((workdir / "results" / "samples").rglob("*.parquet"))
+        assert samples
+        for sample in samples:
+            device = tables.read_metadata(sample).get("device")
+            if backend == "cpu":
+                assert device is None
+            else:
+                check_device(device)
         found[backend] = pq.read_table(workdir / target).to_pandas()
     assert (found["cuda"].drop(columns="value").astype(str) == found["cpu"].drop(columns="value").astype(str)).all().all()
     np.testing.assert_allclose(found["cuda"]["value"], found["cpu"]["value"], rtol=1e-13)
+
+
+@cuda.jit
+def _draw_normals_kernel(states, n, zig_k, zig_w, zig_f, out):
+    t = cuda.grid(1)
+    if t < states.shape[0]:
+        s = states[t]
+        for i in range(n):
+            s, out[t, i] = cuda_kernel._normal(s, zig_k, zig_w, zig_f)
+
+
+def test_cuda_ziggurat_draws_the_cpu_normals_slow_paths_included():
+    # The ziggurat is written twice (kernel.py for the CPU, cuda_kernel.py for the GPU): this compares them
+    # draw by draw, over enough draws (64,000) that the wedge test (~0.7%) and the base-strip tail run.
+    threads, n = 16, 4000
+    states = np.array([kernel.network_state(np.uint64(3), np.uint64(4), a) for a in range(threads)], dtype=np.uint64)
+    out = np.zeros((threads, n))
+    _draw_normals_kernel[1, threads](states, n, kernel._ZIG_K, kernel._ZIG_W, kernel._ZIG_F, out)
+    cpu = np.array([kernel.draw_normals(s, n) for s in states])
+    assert (np.abs(cpu) > kernel._ZIG_R).sum() >= 1  # the base-strip tail ran (P(|z| > 3.654) = 2.6e-4 per draw)
+    np.testing.assert_allclose(out, cpu, rtol=1e-15, atol=0)

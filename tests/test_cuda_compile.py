@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_snakemake
 
 CUDA_PYTHON = ROOT / ".venv-cuda" / "bin" / "python"
 
@@ -77,3 +77,20 @@ def test_simulator_tests_pass_under_numba_cuda_too():
                              "-k", "not workflow", simulator=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
+
+
+@pytest.mark.workflow
+def test_a_workflow_run_from_the_cuda_venv_samples_through_numba_cuda(tmp_path):
+    # what `make reproduce-gpu` runs, on a tiny config, in numba-cuda's simulator (or the GPU, see test_cuda.py)
+    from nnqft import tables
+    from test_cuda import TINY, check_device
+
+    result = run_snakemake(tmp_path, {**TINY, "backend": "cuda"}, "--cores", "2",
+                           "results/tables/correlators.parquet", python=CUDA_PYTHON)
+    assert result.returncode == 0, result.stdout + result.stderr
+    samples = sorted((tmp_path / "results" / "samples").rglob("*.parquet"))
+    assert samples
+    for sample in samples:
+        device = tables.read_metadata(sample)["device"]
+        assert device["cuda_target"] == "NVIDIA" and device["numba_cuda"], device
+        check_device(device)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, float64, int64, uint64
+from numba import config, cuda, float64, int64, uint64
 
 from . import combos, design
 from .kernel import _GAMMA, _INV_2_53, _M1, _M2, _MASK52, _ZIG_F, _ZIG_K, _ZIG_R, _ZIG_W, CHUNK, LANES
@@ -206,6 +206,25 @@ def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.n
     for kernel, n_threads, args in steps:
         kernel[_blocks(n_threads)](*args)
     return result.copy_to_host()
+
+
+def device_info() -> dict:
+    """What runs the kernels, for the tables' metadata: numba's CUDA target and the GPU (or the simulator)."""
+    from importlib import metadata
+
+    info = {"cuda_target": getattr(cuda, "implementation", "unknown")}
+    try:
+        info["numba_cuda"] = metadata.version("numba-cuda")
+    except metadata.PackageNotFoundError:
+        pass
+    if config.ENABLE_CUDASIM:
+        info["gpu"] = "simulator"
+    else:
+        device = cuda.get_current_device()
+        name = device.name
+        info["gpu"] = name.decode() if isinstance(name, bytes) else str(name)
+        info["compute_capability"] = "{}.{}".format(*device.compute_capability)
+    return info
 
 
 def available() -> bool:
