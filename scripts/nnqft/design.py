@@ -134,6 +134,12 @@ def bags_per_block(N: int, n_nets: int, neurons_per_job: int) -> int:
     return max(1, int(neurons_per_job) // (int(N) * int(n_nets)))
 
 
+def sampling_env(config: dict) -> str:
+    """Conda environment file of the sampling rule (``--sdm conda``), relative to the repository root:
+    the CUDA backend needs numba-cuda and the CUDA toolkit wheels on top of the common environment."""
+    return "envs/nnqft-cuda.yaml" if config.get("backend", "cpu") == "cuda" else "envs/nnqft.yaml"
+
+
 def sampling_group(config: dict, N: int, first: int, last: int) -> str:
     """Cluster group of a sampling job: "sampling" for blocks of at least half the target work
     (neurons_per_job), "sampling_small" for the short blocks of points that ran out of bags (small N).

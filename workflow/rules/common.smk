@@ -33,6 +33,10 @@ def sampling_group(wildcards):
     return design.sampling_group(config, wildcards.N, wildcards.first, wildcards.last)
 
 
+#: Conda environment of the sampling rule (--sdm conda), relative to this folder: see design.sampling_env.
+SAMPLING_ENV = os.path.join("..", "..", design.sampling_env(config))
+
+
 def sample_mem_mb(wildcards):
     """Memory asked for one sampling job: mem_mb_per_job if the config sets it, else the estimate for
     this block (fixed part + per-thread scratch + its rows; weights are never stored)."""

@@ -29,7 +29,7 @@ rule sample_bags:
     group:
         sampling_group
     conda:
-        "../../envs/nnqft.yaml"
+        SAMPLING_ENV
     script:
         "../../scripts/sample_bags.py"
 
