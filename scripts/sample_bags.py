@@ -23,6 +23,15 @@ if sm.threads > 1:
 if "SLURM_JOB_ID" in os.environ:
     logging.info("running in SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
 
+if sm.params.backend == "cuda":
+    from nnqft import cuda_kernel
+
+    try:
+        cuda_kernel.require_gpu()
+    except cuda_kernel.NoGPUError as err:
+        logging.error("%s", err)
+        raise
+
 start = time.perf_counter()
 table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,
                              threads=sm.threads, backend=sm.params.backend)
@@ -31,8 +40,6 @@ meta = tables.provenance(backend=sm.params.backend, seed=seed, sigma_b=sigma_b, 
                          bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
 if sm.params.backend == "cuda":
-    from nnqft import cuda_kernel
-
     meta["device"] = cuda_kernel.device_info()
     logging.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)

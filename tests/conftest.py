@@ -19,14 +19,15 @@ with open(ROOT / "config" / "quick.yaml") as fh:
     QUICK = yaml.safe_load(fh)
 
 
-def run_snakemake(workdir, config, *args, python=sys.executable, timeout=600):
-    """`snakemake` on the project's Snakefile in `workdir` with `config` written to a file there."""
+def run_snakemake(workdir, config, *args, python=sys.executable, timeout=600, env=None):
+    """`snakemake` on the project's Snakefile in `workdir` with `config` written to a file there
+    (`env`: the environment, default this one)."""
     configfile = Path(workdir) / "test-config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     cmd = [str(python), "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--configfile", str(configfile), *args]
     # `timeout -k` because a hung snakemake may ignore SIGTERM
-    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True)
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True, env=env)
 
 
 def scheduled_outputs(result):

@@ -109,6 +109,16 @@ def test_backend_cuda_through_the_workflow_records_itself_and_matches_the_cpu(tm
     assert (found["cuda"].drop(columns="value").astype(str) == found["cpu"].drop(columns="value").astype(str)).all().all()
     np.testing.assert_allclose(found["cuda"]["value"], found["cpu"]["value"], rtol=1e-13)
 
+    # a block of the other backend in the folder (say, after --rerun-triggers mtime): the gather refuses it
+    import shutil
+
+    block = sorted((tmp_path / "cuda" / "results" / "samples").rglob("*.parquet"))[0]
+    shutil.copy(block, tmp_path / "cpu" / block.relative_to(tmp_path / "cuda"))
+    result = run_snakemake(tmp_path / "cpu", {**TINY, "backend": "cpu"}, "--cores", "1", "--forcerun",
+                           "gather_correlators", target)
+    assert result.returncode != 0
+    assert "was sampled with backend = cuda but the config says cpu" in result.stdout + result.stderr
+
 
 @cuda.jit
 def _draw_normals_kernel(states, n, zig_k, zig_w, zig_f, out):
@@ -129,3 +139,51 @@ def test_cuda_ziggurat_draws_the_cpu_normals_slow_paths_included():
     cpu = np.array([kernel.draw_normals(s, n) for s in states])
     assert (np.abs(cpu) > kernel._ZIG_R).sum() >= 1  # the base-strip tail ran (P(|z| > 3.654) = 2.6e-4 per draw)
     np.testing.assert_allclose(out, cpu, rtol=1e-15, atol=0)
+
+
+@pytest.mark.workflow
+def test_the_gpu_benchmark_runs_as_is(tmp_path):
+    # the script `make bench-cuda` runs on a GPU node, on tiny sizes (the simulator runs threads in Python)
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+
+    from conftest import ROOT
+
+    # the smallest config the whole analysis accepts (fits need 3 widths and 2 sigma_w)
+    mini = {"seed": SEED, "points": [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01], "orders": [2, 4, 6],
+            "n_nets": 100, "threads_per_job": 1,
+            "experiments": {"width_scan": {"sigma_b": 1.0, "sigma_w": [1.0], "N": [2, 3, 4], "n_bags": 2},
+                            "sigma_scan": {"sigma_b": 1.0, "sigma_w": [1.0, 2.0], "N": [2, 3], "n_bags": 2}}}
+    config = tmp_path / "mini.yaml"
+    config.write_text(yaml.safe_dump(mini))
+    out = tmp_path / "cuda.parquet"
+    result = subprocess.run([sys.executable, "-m", "nnqft.bench_cuda", "--widths", "2", "3", "--n-nets", "5",
+                             "--bags", "2", "--big-width", "2", "--end-to-end", "--configfile", str(config),
+                             "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = pd.read_parquet(out)
+    assert list(table["case"]) == ["block", "block", "100x n_nets", "end to end, mini.yaml (snakemake, backend cuda)"]
+    assert (table["gpu_s"] > 0).all() and (table["gpu_neurons_per_s"].iloc[:3] > 0).all()
+
+
+def without_simulator():
+    return {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+
+
+@pytest.mark.workflow
+@pytest.mark.skipif(not SIMULATED, reason="a GPU is present")
+def test_backend_cuda_without_a_gpu_fails_with_a_message_that_says_what_to_do(tmp_path):
+    from conftest import run_snakemake
+
+    result = run_snakemake(tmp_path, {**TINY, "backend": "cuda"}, "--cores", "1",
+                           "results/tables/correlators.parquet", env=without_simulator())
+    assert result.returncode != 0
+    logs = "".join(p.read_text() for p in (tmp_path / "logs" / "sample_bags").rglob("*.log"))
+    for text in (result.stderr, logs):
+        assert "backend 'cuda' needs a CUDA GPU" in text
+        assert "run from .venv-cuda" in text  # numba's built-in CUDA target: the hint names the overlay
+    assert not list((tmp_path / "results" / "samples").rglob("*.parquet"))

@@ -94,3 +94,16 @@ def test_a_workflow_run_from_the_cuda_venv_samples_through_numba_cuda(tmp_path):
         device = tables.read_metadata(sample)["device"]
         assert device["cuda_target"] == "NVIDIA" and device["numba_cuda"], device
         check_device(device)
+
+
+@pytest.mark.workflow
+def test_backend_cuda_from_the_cuda_venv_without_a_gpu_names_the_driver(tmp_path):
+    from test_cuda import SIMULATED, TINY, without_simulator
+
+    if not SIMULATED:
+        pytest.skip("a GPU is present")
+    result = run_snakemake(tmp_path, {**TINY, "backend": "cuda"}, "--cores", "1",
+                           "results/tables/correlators.parquet", python=CUDA_PYTHON, env=without_simulator())
+    assert result.returncode != 0
+    assert "backend 'cuda' needs a CUDA GPU" in result.stderr
+    assert "check the NVIDIA driver" in result.stderr

@@ -38,7 +38,7 @@ def timed(fn, repeat=3):
     return best
 
 
-def kernel_rows(widths, n_nets, bags):
+def kernel_rows(widths, n_nets, bags, big_width=1000):
     rows = []
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     sampling.block_correlators(1, 1.0, 1.0, 2, 100, range(2), POINTS, ORDERS, backend="cuda")  # compile
@@ -50,16 +50,16 @@ def kernel_rows(widths, n_nets, bags):
                      "gpu_neurons_per_s": N * n_nets * bags / gpu, "cpu_threads": numba.get_num_threads(),
                      "cpu_neurons_per_s": N * n_nets / cpu, "gpu_over_cpu": (N * n_nets * bags / gpu) / (N * n_nets / cpu)})
     big = 100 * n_nets
-    gpu = timed(lambda: sampling.block_correlators(1, 1.0, 1.0, 1000, big, [0], POINTS, ORDERS, backend="cuda"), 1)
-    rows.append({"case": "100x n_nets", "N": 1000, "n_nets": big, "bags": 1, "gpu_s": gpu,
-                 "gpu_neurons_per_s": 1000 * big / gpu})
+    gpu = timed(lambda: sampling.block_correlators(1, 1.0, 1.0, big_width, big, [0], POINTS, ORDERS, backend="cuda"), 1)
+    rows.append({"case": "100x n_nets", "N": big_width, "n_nets": big, "bags": 1, "gpu_s": gpu,
+                 "gpu_neurons_per_s": big_width * big / gpu})
     return rows
 
 
-def end_to_end():
+def end_to_end(configfile):
     with tempfile.TemporaryDirectory() as work:
         cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", work,
-               "--configfile", str(ROOT / "config" / "config.yaml"), "--workflow-profile",
+               "--configfile", str(configfile), "--workflow-profile",
                str(ROOT / "workflow" / "profiles" / "gpu"), "--cores", str(os.cpu_count())]
         start = time.perf_counter()
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -67,7 +67,7 @@ def end_to_end():
         if result.returncode != 0:
             print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
             raise SystemExit("the end-to-end run failed")
-    return {"case": "paper end to end (snakemake, backend cuda)", "gpu_s": wall}
+    return {"case": f"end to end, {configfile.name} (snakemake, backend cuda)", "gpu_s": wall}
 
 
 def main(argv=None):
@@ -75,19 +75,20 @@ def main(argv=None):
     parser.add_argument("--widths", type=int, nargs="+", default=[2, 10, 100, 1000])
     parser.add_argument("--n-nets", type=int, default=30000)
     parser.add_argument("--bags", type=int, default=10)
+    parser.add_argument("--big-width", type=int, default=1000, help="N of the 100x n_nets case")
     parser.add_argument("--end-to-end", action="store_true", help="also time the paper-scale Snakemake run")
+    parser.add_argument("--configfile", default=str(ROOT / "config" / "config.yaml"),
+                        help="config of the end-to-end run (default: the paper's)")
     parser.add_argument("--out", default="results/bench/cuda.parquet")
     args = parser.parse_args(argv)
     if not cuda_kernel.available():
         print("no CUDA GPU visible to numba: nothing to measure (the CUDA backend needs one)")
         return 1
-    from numba import cuda
-
-    print(f"GPU: {cuda.get_current_device().name}, numba {numba.__version__}, {os.cpu_count()} CPUs, "
+    print(f"GPU: {cuda_kernel.device_info()}, numba {numba.__version__}, {os.cpu_count()} CPUs, "
           f"orders {ORDERS}, {len(POINTS)} points")
-    rows = kernel_rows(args.widths, args.n_nets, args.bags)
+    rows = kernel_rows(args.widths, args.n_nets, args.bags, args.big_width)
     if args.end_to_end:
-        rows.append(end_to_end())
+        rows.append(end_to_end(Path(args.configfile).resolve()))
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3g}".format):
         print(table.to_string(index=False))

@@ -233,3 +233,19 @@ def available() -> bool:
         return bool(cuda.is_available())
     except Exception:  # a missing driver raises on some platforms instead of returning False
         return False
+
+
+class NoGPUError(RuntimeError):
+    """``backend: cuda`` where numba sees no CUDA GPU; the message says what to check."""
+
+
+def require_gpu() -> None:
+    """Raise :class:`NoGPUError` unless numba sees a CUDA GPU (or runs its simulator)."""
+    if available():
+        return
+    hint = ("numba's built-in CUDA target is in use: run from .venv-cuda (make venv-cuda, make reproduce-gpu) "
+            "or install requirements-cuda.txt" if getattr(cuda, "implementation", "") != "NVIDIA" else
+            "check the NVIDIA driver (nvidia-smi) and, on a cluster, that the job was given a GPU "
+            "(profile slurm-gpu)")
+    raise NoGPUError(f"backend 'cuda' needs a CUDA GPU visible to numba and none is: {hint}; "
+                     f"or set backend: cpu")
