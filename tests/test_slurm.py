@@ -178,3 +178,20 @@ def test_gpu_profile_plans_one_gpu_job_per_point(cluster, tmp_path_factory):
 def test_no_slurm_client_runs_without_the_config(tmp_path):
     with pytest.raises(RuntimeError, match="DNS"):
         require_slurm_conf(tmp_path / "slurm.conf")
+
+
+def test_start_script_refuses_to_replace_a_config_it_did_not_write(tmp_path):
+    # a stand-in for a real cluster's /etc/slurm/slurm.conf; the script must stop before installing or
+    # starting anything (the state directory stays empty)
+    if os.geteuid() != 0:
+        pytest.skip("the start script needs root")
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=production\n")
+    state = tmp_path / "state"
+    result = subprocess.run(["timeout", "-k", "10", "60", "bash", str(ROOT / "tests/slurm/start_cluster.sh")],
+                            capture_output=True, text=True,
+                            env={**os.environ, "NNQFT_SLURM_CONF": str(conf), "NNQFT_SLURM_STATE": str(state)})
+    assert result.returncode != 0
+    assert "refusing to replace a real cluster's config" in result.stderr
+    assert conf.read_text() == "ClusterName=production\n"
+    assert not state.exists() or not any(state.iterdir())

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 STATE_DIR=${NNQFT_SLURM_STATE:-/run/nnqft-slurm}
-CONF=/etc/slurm/slurm.conf
+CONF=${NNQFT_SLURM_CONF:-/etc/slurm/slurm.conf}   # overridden only by the test of the refusal below
 MARKER="# written by nnqft tests/slurm/start_cluster.sh"
 CPUS=${NNQFT_SLURM_CPUS:-8}            # advertised CPUs: a group of K components asks for K of them
 MEMORY_MB=${NNQFT_SLURM_MEMORY_MB:-16000}
@@ -37,7 +37,7 @@ if [ -e "$CONF" ] && ! grep -qxF "$MARKER" "$CONF"; then
   die "$CONF exists and was not written by this script: refusing to replace a real cluster's config"
 fi
 HOST=$(hostname -s)
-mkdir -p /etc/slurm
+mkdir -p "$(dirname "$CONF")"
 cat > "$CONF.tmp" <<EOF
 $MARKER
 # A single-node test cluster on loopback; see tests/slurm/start_cluster.sh.
