@@ -3,7 +3,7 @@
 Each kernel of :mod:`nnqft.cuda_kernel` is typed with the very arguments a run passes (built by
 :func:`nnqft.cuda_kernel.launches` on the host), compiled to PTX by NVVM for compute capability ``cc``,
 then assembled by ``ptxas``, whose report gives the registers per thread, the stack frame and the spills.
-A kernel that compiles here is one the GPU driver will accept; "stack frame 0" means the per-thread
+A kernel that passes here is one the CUDA toolchain turns into GPU code; "stack frame 0" means the per-thread
 accumulators stay in registers, which the throughput of the network kernel depends on.
 
 Needs numba-cuda and the CUDA toolkit wheels (``requirements-cuda.txt``, ``make venv-cuda``); the numba
