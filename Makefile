@@ -31,7 +31,7 @@ define overlay
 	$(BIN)/python -m pip --python $(1)/bin/python install --quiet --no-deps \
 	  $$(grep -E '^[A-Za-z0-9_.-]+==' $(2))
 	$(BIN)/python -m pip --python $(1)/bin/python check
-	@touch $(1)/.requirements-installed
+	@touch $@
 endef
 
 $(SLURM_STAMP): $(STAMP) requirements-slurm.txt
