@@ -58,7 +58,7 @@ dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules
 
 test: venv venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 clean-results:
 	rm -rf results/samples results/tables logs
