@@ -73,29 +73,33 @@ def test_the_register_check_sees_a_local_array():
     assert json.loads(result.stdout)["stack_frame_bytes"] > 0
 
 
-SIMULATED_DRAWS = """
+# seed, sigma_b, sigma_w, N, n_nets, bags, points, orders
+DRAWS = (11, 1.0, 2.0, 3, 40, [0, 1], [-0.01, 0.002, 0.01], [2, 4, 6])
+SIMULATED_DRAWS = f"""
 import json
 import numba.cuda
 from nnqft import sampling
-args = (11, 1.0, 2.0, 3, 40, [0, 1], [-0.01, 0.002, 0.01], [2, 4, 6])
-print(json.dumps({"simulator": numba.cuda.__file__, "gpu": sampling.block_correlators(*args, backend="cuda").tolist()}))
+gpu = sampling.block_correlators(*{DRAWS!r}, backend="cuda")
+print(json.dumps({{"simulator": numba.cuda.__file__, "gpu": gpu.tolist()}}))
 """
 
 
 def test_numba_cuda_simulator_draws_the_cpu_networks():
     # The simulator tests of test_cuda.py run under numba's built-in simulator; this reruns their core under
-    # numba-cuda's. Sizes stay small on purpose: numba-cuda's simulator takes a module-wide lock on every
-    # device-function call, and a whole rerun of test_cuda.py (~10^5 contended calls) once ran past 600 s
-    # on a CI machine while taking 18 s here.
+    # numba-cuda's, on small sizes on purpose: a whole rerun of test_cuda.py in it once ran past 600 s on a
+    # CI machine while taking 18 s here (suspected: numba-cuda's simulator takes a module-wide lock on every
+    # device-function call, and the simulator runs 128 Python threads per block).
     from nnqft import sampling
 
     result = run_cuda_python("-c", SIMULATED_DRAWS, simulator=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     answer = json.loads(result.stdout)
     assert "numba_cuda" in answer["simulator"], answer["simulator"]
-    cpu = sampling.block_correlators(11, 1.0, 2.0, 3, 40, [0, 1], [-0.01, 0.002, 0.01], [2, 4, 6], backend="cpu")
+    cpu = sampling.block_correlators(*DRAWS, backend="cpu")
     np.testing.assert_allclose(np.array(answer["gpu"]), cpu, rtol=1e-13, atol=0)
-    other = sampling.block_correlators(11, 1.0, 2.0, 3, 40, [2, 3], [-0.01, 0.002, 0.01], [2, 4, 6], backend="cpu")
+    seed, sigma_b, sigma_w, N, n_nets, bags, points, orders = DRAWS
+    other = sampling.block_correlators(seed, sigma_b, sigma_w, N, n_nets, [b + 2 for b in bags], points, orders,
+                                       backend="cpu")
     assert np.abs(other - cpu).max() > 1e-3 * np.abs(cpu).max()  # the comparison can fail
 
 
