@@ -16,7 +16,7 @@ parts = []
 for path in sm.input:
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
-    params = {**meta["params"], "backend": meta.get("backend", "cpu")}
+    params = {**meta["params"], "backend": meta["backend"]}
     for key, want in expected.items():
         if params[key] != want:
             raise tables.TableError(f"{path} was sampled with {key} = {params[key]} but the config says {want}; "
@@ -27,7 +27,8 @@ table = table.take(pc.sort_indices(table, [(k, "ascending") for k in ("sigma_b",
 table = table.combine_chunks()
 tables.check_finite(table.select(["sigma_b", "sigma_w", "N", "bag", "combo", "value"]).to_pandas(), ["value"],
                     ["sigma_b", "sigma_w", "N", "bag", "combo"])
-meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, n_nets=sm.params.n_nets, points=list(sm.params.points),
-                         orders=list(sm.params.orders), experiments=sm.params.experiments)
+meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, n_nets=sm.params.n_nets,
+                         points=list(sm.params.points), orders=list(sm.params.orders),
+                         experiments=sm.params.experiments)
 tables.write_table(table, sm.output[0], meta)
 logging.info("gathered %d blocks, %d rows", len(parts), table.num_rows)
