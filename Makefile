@@ -1,19 +1,24 @@
 # Two commands on a fresh machine: `make reproduce` (paper) and `make test` (test suite).
-# Both bootstrap a local virtual environment in .venv from the pinned requirements.txt.
+# Both bootstrap a local virtual environment in .venv from the pinned requirements.txt, with the nnqft
+# package installed into it in editable mode (`pip install -e .`); `make test` adds requirements-dev.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= all
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.requirements-installed
+DEV_STAMP = $(VENV)/.dev-requirements-installed
 
 SLURM_VENV  ?= .venv-slurm
 SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-slurm venv-cuda reproduce reproduce-gpu quick dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
+
+# .venv plus the development tools (snakefmt), pinned in requirements-dev.txt.
+venv-dev: $(DEV_STAMP)
 
 # .venv plus the SLURM executor plugin (requirements-slurm.txt), as an overlay: a .pth file puts .venv's
 # packages on the path, and only the plugin is installed here. Kept apart from .venv: see requirements-slurm.txt.
@@ -22,11 +27,12 @@ venv-slurm: $(SLURM_STAMP)
 # .venv plus numba-cuda and the CUDA toolkit wheels (requirements-cuda.txt), the same kind of overlay.
 venv-cuda: $(CUDA_STAMP)
 
-# An overlay venv on top of .venv: $(call overlay,DIR,REQUIREMENTS)
+# An overlay venv on top of .venv: $(call overlay,DIR,REQUIREMENTS). Its .pth file adds .venv's
+# site-packages as a site directory, so that .venv's own .pth files (the editable nnqft) are read too.
 define overlay
 	rm -rf $(1)
 	$(BIN)/python -m venv --without-pip $(1)
-	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+	$(BIN)/python -c 'import sysconfig; print("import site; site.addsitedir(%r)" % sysconfig.get_paths()["purelib"])' > \
 	  "$$($(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nnqft-base-venv.pth"
 	$(BIN)/python -m pip --python $(1)/bin/python install --quiet --no-deps \
 	  $$(grep -E '^[A-Za-z0-9_.-]+==' $(2))
@@ -40,12 +46,18 @@ $(SLURM_STAMP): $(STAMP) requirements-slurm.txt
 $(CUDA_STAMP): $(STAMP) requirements-cuda.txt
 	$(call overlay,$(CUDA_VENV),requirements-cuda.txt)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { echo "python3 -m venv failed: on Debian/Ubuntu run 'apt-get install python3-venv' first"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	@touch $@
 
 reproduce: venv        ## the paper-scale run (config/config.yaml)
@@ -57,23 +69,28 @@ quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minut
 dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules
 
-test: venv venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
+test: venv-dev venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
 	$(BIN)/python -m pytest -ra --durations=15
+
+lint: venv-dev         ## snakemake --lint (paper and quick configs) and snakefmt --check, as the tests run them
+	$(BIN)/snakemake --lint --configfile config/config.yaml
+	$(BIN)/snakemake --lint --configfile config/quick.yaml
+	$(BIN)/snakefmt --check .
 
 clean-results:
 	rm -rf results/samples results/tables logs
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
-	PYTHONPATH=scripts $(BIN)/python -m nnqft.bench
+	$(BIN)/python -m nnqft.bench
 
 reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
 	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)
 
 bench-cuda: venv-cuda  ## GPU benchmark (needs a CUDA GPU): writes results/bench/cuda.parquet
-	PYTHONPATH=scripts $(CUDA_VENV)/bin/python -m nnqft.bench_cuda --end-to-end
+	$(CUDA_VENV)/bin/python -m nnqft.bench_cuda --end-to-end
 
 cuda-compile: venv-cuda  ## compile the CUDA kernels for A100/H100 without a GPU; print registers and spills
-	PYTHONPATH=scripts $(CUDA_VENV)/bin/python -m nnqft.cuda_compile
+	$(CUDA_VENV)/bin/python -m nnqft.cuda_compile
 
 slurm-start:           ## install and start a single-node SLURM cluster on this machine (root, Debian)
 	bash tests/slurm/start_cluster.sh

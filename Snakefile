@@ -1,11 +1,17 @@
 # NN-QFT correspondence: reproduction workflow (Erbin, Lahoche, Samary 2022).
-# Rules are split by stage in workflow/rules; the science lives in scripts/nnqft.
+# Rules are split by stage in workflow/rules; the science lives in the nnqft package (scripts/nnqft,
+# installed with `pip install -e .`). The profiles are in workflow/profiles; `profiles` at the top is a
+# link to that folder, where Snakemake looks for the default profile of a top-level Snakefile.
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The paper's config, unless --configfile names others: a config given on the command line replaces
+# it (keys it omits take the schema's defaults) instead of being merged into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -20,4 +26,4 @@ rule all:
     input:
         "results/tables/correlators.parquet",
         "results/claims.md",
-        expand("results/figures/{figure}.{ext}", figure=FIGURE_INPUTS, ext=["pdf", "png"]),
+        expand("results/figures/{figure}.{ext}", figure=figure_list.names(config["experiments"]), ext=["pdf", "png"]),

@@ -1,12 +1,11 @@
 """Rule script (analyse): deviations, couplings, flow fit and passive flow from the correlator table."""
-import logging
 
 import pandas as pd
 
-from nnqft import analysis, tables
+from nnqft import analysis, logs, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
 sm = snakemake  # noqa: F821
+log = logs.log_to(sm.log[0])
 experiments, points = sm.params.experiments, list(sm.params.points)
 
 corr = tables.read_correlators(sm.input.correlators, seed=sm.params.seed, n_nets=sm.params.n_nets)
@@ -16,13 +15,13 @@ dev = analysis.deviations(corr, experiments, points)
 KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
 tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
-logging.info("deviations: %d rows", len(dev))
+log.info("deviations: %d rows", len(dev))
 
 per_combo, means = analysis.coupling_tables(corr, experiments, points)
 tables.check_finite(per_combo, ["u", "u_se", "u_exact"], KEYS)
 tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
-logging.info("couplings: %d rows", len(per_combo))
+log.info("couplings: %d rows", len(per_combo))
 
 scan = sm.params.sigma_experiment
 fit = analysis.flow_fit(means[means.experiment == scan])
@@ -36,4 +35,4 @@ for N, g in start.groupby("N"):
     flow.insert(0, "N", N)
     flows.append(flow)
 tables.write_frame(pd.concat(flows, ignore_index=True), sm.output.passive_flow, meta)
-logging.info("flow fit and passive flow written")
+log.info("flow fit and passive flow written")

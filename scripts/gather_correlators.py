@@ -1,22 +1,22 @@
 """Rule script (gather_correlators): one long table of all bags of all points."""
 import json
-import logging
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nnqft import tables
+from nnqft import logs, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
 sm = snakemake  # noqa: F821
+log = logs.log_to(sm.log[0])
 expected = {"seed": sm.params.seed, "n_nets": sm.params.n_nets, "points": list(sm.params.points),
-            "orders": list(sm.params.orders), "backend": sm.params.backend}
+            "orders": list(sm.params.orders), "backend": sm.params.backend,
+            "stream_version": sm.params.stream_version}
 
 parts = []
 for path in sm.input:
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
-    params = {**meta["params"], "backend": meta["backend"]}
+    params = {**meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
     for key, want in expected.items():
         if params[key] != want:
             raise tables.TableError(f"{path} was sampled with {key} = {params[key]} but the config says {want}; "
@@ -31,4 +31,4 @@ meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, n_nets=
                          points=list(sm.params.points), orders=list(sm.params.orders),
                          experiments=sm.params.experiments)
 tables.write_table(table, sm.output[0], meta)
-logging.info("gathered %d blocks, %d rows", len(parts), table.num_rows)
+log.info("gathered %d blocks, %d rows", len(parts), table.num_rows)

@@ -1,5 +1,4 @@
 """Rule script (sample_bags): correlators of one block of bags of one parameter point."""
-import logging
 import os
 import sys
 import time
@@ -10,10 +9,13 @@ sys.modules.setdefault("scipy.linalg.cython_blas", None)
 
 import numba
 
-from nnqft import design, sampling, tables
+from nnqft import STREAM_VERSION, design, logs, sampling, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")  # noqa: F821
 sm = snakemake  # noqa: F821
+log = logs.log_to(sm.log[0])
+if sm.params.stream_version != STREAM_VERSION:
+    raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
+                       f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
 wc = sm.wildcards
 seed, n_nets, N = int(wc.seed), int(wc.n_nets), int(wc.N)
 sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w)
@@ -21,16 +23,12 @@ bags = range(int(wc.first), int(wc.last) + 1)
 if sm.threads > 1:
     numba.set_num_threads(sm.threads)
 if "SLURM_JOB_ID" in os.environ:
-    logging.info("running in SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
+    log.info("running in SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
 
 if sm.params.backend == "cuda":
     from nnqft import cuda_kernel
 
-    try:
-        cuda_kernel.require_gpu()
-    except cuda_kernel.NoGPUError as err:
-        logging.error("%s", err)
-        raise
+    cuda_kernel.require_gpu()  # its error, with a hint, goes to the log (nnqft.logs)
 
 start = time.perf_counter()
 table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,
@@ -41,7 +39,7 @@ meta = tables.provenance(backend=sm.params.backend, seed=seed, sigma_b=sigma_b, 
 meta["kernel_seconds"] = elapsed
 if sm.params.backend == "cuda":
     meta["device"] = cuda_kernel.device_info()
-    logging.info("CUDA device: %s", meta["device"])
+    log.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
-logging.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads", N, sigma_w,
+log.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads", N, sigma_w,
              bags.start, bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

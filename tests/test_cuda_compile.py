@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not CUDA_PYTHON.exists(), reason="no .venv-cuda:
 
 
 def run_cuda_python(*args, simulator=False, timeout=600):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    env = dict(os.environ)  # nnqft comes from .venv (editable install), through the overlay's .pth
     env.pop("NUMBA_ENABLE_CUDASIM", None)  # compile for real targets, not the simulator
     if simulator:
         env["NUMBA_ENABLE_CUDASIM"] = "1"

@@ -46,7 +46,8 @@ class ConfigError(ValueError):
 
 
 def check_config(config: dict) -> None:
-    """Checks the JSON schema cannot express: duplicates by value (10 and 10.0), finite points."""
+    """Checks the JSON schema cannot express: duplicates by value (10 and 10.0), finite points, the orders
+    the analysis needs, float64 overflow, the CUDA backend's point limit, the memory of a job."""
     points = [float(p) for p in config["points"]]
     if not all(math.isfinite(p) for p in points):
         raise ConfigError(f"points: every point must be finite, got {config['points']}")
@@ -54,6 +55,9 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"points: repeated value in {config['points']}")
     if len(set(config["orders"])) != len(config["orders"]):
         raise ConfigError(f"orders: repeated value in {config['orders']}")
+    if sorted(config["orders"]) != list(ANALYSED_ORDERS):
+        raise ConfigError(f"orders: the analysis needs orders {list(ANALYSED_ORDERS)} (m_2 and the figures from "
+                          f"order 2, u_4 from order 4, u_6 from order 6), got {config['orders']}")
     for name, exp in config["experiments"].items():
         for key in ("sigma_w", "N"):
             vals = [float(v) for v in exp[key]]
@@ -74,6 +78,8 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
 
 
+#: Correlator orders the analysis uses: every config must measure all of them.
+ANALYSED_ORDERS = (2, 4, 6)
 #: Evaluation points one GPU thread keeps in registers (nnqft.cuda_kernel).
 CUDA_MAX_POINTS = 8
 #: Largest exponent that products of activations may reach before float64 overflows (exp(709) ~ 1e308).

@@ -33,11 +33,17 @@ def save(fig, pdf_path, png_path):
     plt.close(fig)
 
 
+def draw(spec, frames: dict):
+    """The figure ``spec`` (an ``nnqft.figure_list.Figure``) from the tables ``frames`` (name -> DataFrame).
+    The plotting function is looked up by name: the figure rules add it to their code digest themselves."""
+    return globals()[spec.function](*(frames[name] for name in spec.tables), **spec.kwargs())
+
+
 def _subtitle(df):
     return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}"
 
 
-def histograms(dev: pd.DataFrame, experiment="width_scan"):
+def histograms(dev: pd.DataFrame, experiment: str):
     """Fig. 1: histograms of m_2 and m_4 over the combinations, one panel per N (sigma_w = 1)."""
     d = dev[(dev.experiment == experiment) & (dev.sigma_w == 1.0)]
     widths = sorted(d.N.unique())
@@ -66,7 +72,7 @@ def histograms(dev: pd.DataFrame, experiment="width_scan"):
     return fig
 
 
-def mean_deviation_vs_N(dev: pd.DataFrame, experiment="width_scan"):
+def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
     """<|m_n|> vs N for n = 2, 4, 6 (log-log), with the background and the exact finite-N curve."""
     d = dev[(dev.experiment == experiment) & (dev.sigma_w == 1.0)]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -87,7 +93,7 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment="width_scan"):
     return fig
 
 
-def u4_vs_N(means: pd.DataFrame, experiment="width_scan"):
+def u4_vs_N(means: pd.DataFrame, experiment: str):
     """-<u_4> vs N at sigma_w = 1 (mean over combinations, jackknife errors) and the exact curve."""
     m = means[(means.experiment == experiment) & (means.order == 4) & (means.sigma_w == 1.0)].sort_values("N")
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -103,7 +109,7 @@ def u4_vs_N(means: pd.DataFrame, experiment="width_scan"):
     return fig
 
 
-def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experiment="sigma_scan", z_min=2.0):
+def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experiment: str, z_min=2.0):
     """Fig. 2 (order 4) and its u_6 twin: |<u_n>| vs sigma_w, one panel per N, with the fitted power law,
     the flow-equation lines under both sign readings (anchored at the first resolved point) and the
     exact curve. Open markers: below the noise floor (|u| < 2 SE), excluded from the fit."""
@@ -148,7 +154,7 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
     return fig
 
 
-def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment="sigma_scan"):
+def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment: str):
     """Passive-RG flow u_4(k) against sigma_w(k), beside the measured <u_4>(sigma_w), one panel per N."""
     widths = sorted(flows.N.unique())
     fig, axes = plt.subplots(2, len(widths), figsize=(3.6 * len(widths), 6.4), squeeze=False)

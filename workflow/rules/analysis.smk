@@ -1,4 +1,4 @@
-# Stage 2: analysis tables and the paper's claims, downstream of the gathered correlators only.
+# Stage 2: analysis tables, the paper's claims and the figures, downstream of the gathered correlators only.
 
 TABLES = "results/tables"
 FIGURES = "results/figures"
@@ -15,16 +15,16 @@ rule analyse:
         passive_flow=f"{TABLES}/passive_flow.parquet",
     log:
         "logs/analyse.log",
+    localrule: True
+    conda:
+        "../../envs/nnqft.yaml"
     params:
         seed=config["seed"],
         n_nets=config["n_nets"],
         points=config["points"],
         experiments=config["experiments"],
         sigma_experiment=sigma_experiment(),
-        code=code_digest("analysis"),
-    localrule: True
-    conda:
-        "../../envs/nnqft.yaml"
+        code=code_digest("analysis_tables.py"),
     script:
         "../../scripts/analysis_tables.py"
 
@@ -38,44 +38,41 @@ rule claims:
     output:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),
-    params:
-        code=code_digest("claims"),
+    log:
+        "logs/claims.log",
     localrule: True
     conda:
         "../../envs/nnqft.yaml"
+    params:
+        code=code_digest("claims_report.py"),
     script:
         "../../scripts/claims_report.py"
 
 
-FIGURE_INPUTS = {
-    "histograms": ["deviations"],
-    "mean_deviation_vs_N": ["deviations"],
-    "u4_vs_N": ["coupling_means"],
-    "u4_vs_sigma": ["coupling_means", "flow_fit"],
-    "u6_vs_sigma": ["coupling_means", "flow_fit"],
-    "passive_flow": ["passive_flow", "coupling_means"],
-    "validation": ["deviations"],
-}
-FIGURE_FUNCTIONS = {"u4_vs_sigma": "coupling_vs_sigma", "u6_vs_sigma": "coupling_vs_sigma"}
-
-
-# One rule per figure (plot_histograms, plot_u4_vs_sigma, ...), each with its caption; the code param
-# is the digest of that figure's plotting function, so editing one figure reruns only that figure.
-for _figure, _inputs in FIGURE_INPUTS.items():
+# One rule per figure of nnqft.figure_list (plot_histograms, plot_u4_vs_sigma, ...), each with its
+# caption. The script draws the figure by the name of its plotting function, so the code param adds
+# that function (and, through it, every helper and constant it uses) to what the script reaches.
+for spec in figure_list.FIGURES:
 
     rule:
         name:
-            f"plot_{_figure}"
+            f"plot_{spec.name}"
         input:
-            **{name: f"{TABLES}/{name}.parquet" for name in _inputs},
+            **{table: f"{TABLES}/{table}.parquet" for table in spec.tables},
         output:
-            pdf=f"{FIGURES}/{_figure}.pdf",
-            png=report(f"{FIGURES}/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
-        params:
-            figure=_figure,
-            code=code_digest("figures", FIGURE_FUNCTIONS.get(_figure, _figure)),
+            pdf=f"{FIGURES}/{spec.name}.pdf",
+            png=report(
+                f"{FIGURES}/{spec.name}.png",
+                caption=f"../report/{spec.name}.rst",
+                category="Figures",
+            ),
+        log:
+            f"logs/plot/{spec.name}.log",
         localrule: True
         conda:
             "../../envs/nnqft.yaml"
+        params:
+            figure=spec.name,
+            code=code_digest("plot_figure.py", f"figures.{spec.function}"),
         script:
             "../../scripts/plot_figure.py"

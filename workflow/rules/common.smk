@@ -1,18 +1,30 @@
-# Helpers shared by the rule files: config validation, the nnqft package, the list of blocks.
+# Helpers shared by the other .smk files: config validation, the nnqft package, code digests, job resources.
 import math
 import os
-import sys
+from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
-SCRIPTS_DIR = os.path.join(workflow.basedir, "scripts")
-# Rule scripts import the nnqft package from scripts/ (locally and inside cluster jobs).
-sys.path.insert(0, SCRIPTS_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SCRIPTS_DIR, os.environ.get("PYTHONPATH")) if p)
+try:
+    import nnqft
+except ImportError as err:
+    raise WorkflowError(
+        f"the nnqft package is not importable ({err}): install it into this environment with "
+        f"`pip install -e {workflow.basedir}` (make venv does), see the README"
+    )
+from nnqft import STREAM_VERSION, codedeps, design, figure_list
 
-from nnqft import design
+SCRIPTS_DIR = Path(workflow.basedir) / "scripts"
+PACKAGE_DIR = Path(nnqft.__file__).resolve().parent
+if PACKAGE_DIR != (SCRIPTS_DIR / "nnqft").resolve():
+    logger.warning(
+        f"nnqft is imported from {PACKAGE_DIR}, not from this workflow's {SCRIPTS_DIR / 'nnqft'}: "
+        f"the jobs run that code (reinstall with `pip install -e {workflow.basedir}` to use this one)"
+    )
 
-validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 design.check_config(config)
 
 BLOCK = design.BLOCK_PATTERN
@@ -33,7 +45,7 @@ def sampling_group(wildcards):
     return design.sampling_group(config, wildcards.N, wildcards.first, wildcards.last)
 
 
-#: Conda environment of the sampling rule (--sdm conda), relative to this folder: see design.sampling_env.
+#: Conda environment of the sampling jobs (--sdm conda), relative to this folder: see design.sampling_env.
 SAMPLING_ENV = os.path.join("..", "..", design.sampling_env(config))
 
 
@@ -55,20 +67,14 @@ def sample_runtime(wildcards, attempt):
     return math.ceil((4 * seconds + 60) / 60) * attempt
 
 
-def code_digest(module, function=None):
-    """Digest of a module's source, or of one top-level function in it: a param that reruns a rule only
-    when that code changes. Read with ast, not imported, so parsing the Snakefile (also done by every
-    cluster job) does not import matplotlib or scipy."""
-    import ast
-    import hashlib
+CODE = codedeps.Package(PACKAGE_DIR)
 
-    path = os.path.join(SCRIPTS_DIR, "nnqft", f"{module}.py")
-    with open(path) as fh:
-        text = fh.read()
-    if function is not None:
-        node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == function)
-        text = ast.get_source_segment(text, node)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+def code_digest(script, *roots):
+    """The code param of a rule: a digest of everything in nnqft that the rule script (in scripts/)
+    reaches, transitively, plus ``roots`` ("module.name") that it reaches by name only. Read with ast,
+    not imported, so parsing the Snakefile (also done by every cluster job) imports no numba or scipy."""
+    return CODE.digest([*CODE.script_roots(SCRIPTS_DIR / script), *roots])
 
 
 def sigma_experiment():

@@ -18,18 +18,20 @@ rule sample_bags:
         f"logs/sample_bags/{BLOCK}.log",
     benchmark:
         f"results/benchmarks/sample_bags/{BLOCK}.tsv"
-    params:
-        points=config["points"],
-        orders=config["orders"],
-        backend=config["backend"],
-    threads: config["threads_per_job"]
-    resources:
-        mem_mb=sample_mem_mb,
-        runtime=sample_runtime,
     group:
         sampling_group
     conda:
         SAMPLING_ENV
+    threads: config["threads_per_job"]
+    resources:
+        mem_mb=sample_mem_mb,
+        runtime=sample_runtime,
+    params:
+        points=config["points"],
+        orders=config["orders"],
+        backend=config["backend"],
+        stream_version=STREAM_VERSION,
+        code=code_digest("sample_bags.py"),
     script:
         "../../scripts/sample_bags.py"
 
@@ -41,15 +43,17 @@ rule gather_correlators:
         "results/tables/correlators.parquet",
     log:
         "logs/gather_correlators.log",
+    localrule: True
+    conda:
+        "../../envs/nnqft.yaml"
     params:
         seed=config["seed"],
         n_nets=config["n_nets"],
         points=config["points"],
         orders=config["orders"],
         backend=config["backend"],
+        stream_version=STREAM_VERSION,
         experiments=config["experiments"],
-    localrule: True
-    conda:
-        "../../envs/nnqft.yaml"
+        code=code_digest("gather_correlators.py"),
     script:
         "../../scripts/gather_correlators.py"

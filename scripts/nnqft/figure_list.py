@@ -1,0 +1,54 @@
+"""The figures of the reproduction, listed once: the rules (one ``plot_<name>`` rule each, with its report
+caption ``workflow/report/<name>.rst``), the plotting script and the report all read this list.
+
+Importing it imports nothing heavy (no matplotlib), so the Snakefile can read it at parse time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: ``results/figures/<name>.{pdf,png}``, drawn by ``nnqft.figures.<function>`` from the
+    analysis tables ``results/tables/<table>.parquet`` (passed in this order), keyword ``options``, and
+    ``experiment=<experiment>`` when the figure draws one experiment of the config (None: all of them).
+    A config without that experiment does not get the figure."""
+
+    name: str
+    function: str
+    tables: tuple[str, ...]
+    experiment: str | None
+    options: tuple[tuple[str, object], ...] = ()
+
+    def kwargs(self) -> dict:
+        extra = {} if self.experiment is None else {"experiment": self.experiment}
+        return {**extra, **dict(self.options)}
+
+
+#: The paper's width scan (Fig. 1, the mean-value plots, u_4 vs N) and sigma_w scan (Fig. 2, the flow).
+WIDTH_SCAN, SIGMA_SCAN = "width_scan", "sigma_scan"
+
+FIGURES = (
+    Figure("histograms", "histograms", ("deviations",), WIDTH_SCAN),
+    Figure("mean_deviation_vs_N", "mean_deviation_vs_N", ("deviations",), WIDTH_SCAN),
+    Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), WIDTH_SCAN),
+    Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 4),)),
+    Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 6),)),
+    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN),
+    Figure("validation", "validation", ("deviations",), None),
+)
+
+
+def figure(name: str) -> Figure:
+    """The figure called ``name``."""
+    for spec in FIGURES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown figure {name!r}; known: {', '.join(f.name for f in FIGURES)}")
+
+
+def names(experiments=None) -> list[str]:
+    """Names of the figures; with ``experiments`` (the config's), only those it has the experiment for."""
+    return [spec.name for spec in FIGURES
+            if experiments is None or spec.experiment is None or spec.experiment in experiments]
