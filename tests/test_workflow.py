@@ -94,24 +94,6 @@ def test_report_is_self_contained_html(quick_run):
     assert "u4_vs_sigma.png" in html and "claims.md" in html
 
 
-def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
-    """A copy of the workflow whose u4_vs_N plotting function is edited schedules only that plot."""
-    import shutil
-
-    src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".venv-slurm", "results", ".snakemake", "logs", ".git"))
-    figures_py = src / "scripts" / "nnqft" / "figures.py"
-    text = figures_py.read_text()
-    figures_py.write_text(text.replace('ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',
-                                       'ax.set_ylabel("−⟨u_4⟩, mean over combinations")'))
-    configfile = quick_run / "test-config.yaml"
-    configfile.write_text(yaml.safe_dump(QUICK))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(src / "Snakefile"), "-d", str(quick_run),
-           "--configfile", str(configfile), "-n"]
-    result = subprocess.run(["timeout", "-k", "10", "300", *cmd], capture_output=True, text=True)
-    assert scheduled_outputs(result) == {"results/figures/u4_vs_N.pdf", "results/figures/u4_vs_N.png"}
-
-
 def test_config_changes_leave_every_other_row_bit_identical(quick_run, tmp_path):
     """Adding a sigma_w, removing an N and raising n_bags: the rows of every other point and bag are unchanged."""
     import shutil
@@ -171,7 +153,7 @@ def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_p
     killed = [stage for stage, condition in stages.items() if _run_until(work, QUICK, condition)]
     assert "sampling" in killed  # the run really was interrupted mid-way at least once
     assert snakemake(work, QUICK, "--unlock").returncode == 0  # SIGKILL leaves the lock behind
-    result = snakemake(work, QUICK, "--cores", "2", "--rerun-incomplete")
+    result = snakemake(work, QUICK, "--cores", "2")  # rerun-incomplete: from the default profile
     assert result.returncode == 0, result.stdout + result.stderr
     assert not list(results.rglob(".*.tmp-*")), "a temporary file of a killed job survived the rerun"
     for name in ("correlators", "deviations", "couplings"):

@@ -1,0 +1,163 @@
+"""The code digests of the rules (nnqft.codedeps): a digest changes exactly when code its rule can reach does."""
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+from nnqft import codedeps, figure_list
+
+MODULES = {
+    "__init__": '''
+        """Package docstring."""
+        VERSION = 1
+    ''',
+    "helpers": '''
+        """Helpers."""
+        SCALE = 2.0
+        TABLE = {}
+        for k in range(3):
+            TABLE[k] = k * SCALE
+
+
+        def double(x):
+            return SCALE * x
+
+
+        def unused(x):
+            return x
+    ''',
+    "physics": '''
+        from functools import lru_cache
+
+        from . import helpers
+        from .helpers import double
+
+
+        @lru_cache(maxsize=None)
+        def energy(x):
+            return double(x) + 1
+
+
+        def mass(x):
+            return helpers.TABLE[x]
+
+
+        def everything(name):
+            return getattr(helpers, name)
+
+
+        def lonely():
+            return 0
+    ''',
+    "plots": '''
+        import math
+
+        from nnqft import physics
+        from . import VERSION
+
+        COLORS = {2: "blue"}
+
+
+        def _style(ax):
+            return COLORS[2]
+
+
+        def fig_a():
+            return _style(None), physics.energy(1)
+
+
+        def fig_b():
+            return _style(None), VERSION
+
+
+        def fig_c():
+            return math.pi
+    ''',
+}
+
+
+def write_package(root, modules):
+    pkg = root / "nnqft"
+    pkg.mkdir(parents=True, exist_ok=True)
+    for name, text in modules.items():
+        (pkg / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
+    return pkg
+
+
+def edited(tmp_path, module, old, new):
+    """Digest function for the package with one edit applied (and the unedited one)."""
+    before = codedeps.Package(write_package(tmp_path / "before", MODULES))
+    text = MODULES[module]
+    assert old in text, old
+    after = codedeps.Package(write_package(tmp_path / "after", {**MODULES, module: text.replace(old, new)}))
+    return lambda *roots: before.digest(roots) != after.digest(roots)
+
+
+ROOTS = ["plots.fig_a", "plots.fig_b", "plots.fig_c", "physics.energy", "physics.mass", "physics.lonely"]
+
+
+@pytest.mark.parametrize("module, old, new, changed", [
+    # a helper of the same module: the figures that call it, no other
+    ("plots", 'return COLORS[2]', 'return COLORS[2] + "!"', {"plots.fig_a", "plots.fig_b"}),
+    # a constant read by that helper
+    ("plots", 'COLORS = {2: "blue"}', 'COLORS = {2: "red"}', {"plots.fig_a", "plots.fig_b"}),
+    # a function of another module, reached through `from .helpers import double`, two modules away
+    ("helpers", "return SCALE * x", "return SCALE * x * 1.0", {"plots.fig_a", "physics.energy"}),
+    # a constant read by it, and by the module-level loop that fills TABLE (so by mass too)
+    ("helpers", "SCALE = 2.0", "SCALE = 3.0", {"plots.fig_a", "physics.energy", "physics.mass"}),
+    # a name of the package's __init__
+    ("__init__", "VERSION = 1", "VERSION = 2", {"plots.fig_b"}),
+    # a decorator is part of its function
+    ("physics", "@lru_cache(maxsize=None)", "@lru_cache(maxsize=8)", {"plots.fig_a", "physics.energy"}),
+    # code nothing reaches
+    ("helpers", "return x\n", "return -x\n", set()),
+    ("physics", "return 0", "return 1", {"physics.lonely"}),
+    # docstrings of modules are not code
+    ("helpers", '"""Helpers."""', '"""Helper functions."""', set()),
+])
+def test_an_edit_changes_the_digests_of_what_reaches_it_and_no_other(tmp_path, module, old, new, changed):
+    differs = edited(tmp_path, module, old, new)
+    assert {root for root in ROOTS if differs(root)} == changed
+
+
+def test_a_bare_module_reference_depends_on_the_whole_module(tmp_path):
+    differs = edited(tmp_path, "helpers", "return x\n", "return -x\n")
+    assert differs("physics.everything")  # getattr(helpers, name) can reach `unused`
+
+
+def test_script_roots_follow_the_names_a_script_uses(tmp_path):
+    pkg = codedeps.Package(write_package(tmp_path, MODULES))
+    script = tmp_path / "rule_script.py"
+    script.write_text("from nnqft import plots, physics\nimport numpy as np\n\nplots.fig_a()\nphysics.mass(1)\n")
+    assert pkg.script_roots(script) == {("plots", "fig_a"), ("physics", "mass")}
+    assert ("physics", "energy") in pkg.closure(pkg.script_roots(script))  # through fig_a
+    assert ("plots", "fig_b") not in pkg.closure(pkg.script_roots(script))
+
+
+# The rules of the real workflow (workflow/rules/*.smk call code_digest with these scripts and roots).
+REAL = codedeps.Package()
+
+
+def modules_reached(script, *roots):
+    return {module for module, _ in REAL.closure([*REAL.script_roots(ROOT / "scripts" / script), *roots])}
+
+
+def test_sampling_reaches_the_kernels_and_not_the_analysis():
+    reached = modules_reached("sample_bags.py")
+    assert {"kernel", "seeding", "combos", "sampling", "tables"} <= reached
+    assert not reached & {"exact", "analysis", "couplings", "figures", "claims"}
+
+
+def test_the_analysis_reaches_the_exact_theory_through_the_modules_it_imports():
+    assert {"analysis", "exact", "couplings", "combos", "tables"} <= modules_reached("analysis_tables.py")
+
+
+def test_each_figure_reaches_its_own_function_and_helpers_only():
+    closures = {spec.name: REAL.closure([*REAL.script_roots(ROOT / "scripts" / "plot_figure.py"),
+                                         f"figures.{spec.function}"]) for spec in figure_list.FIGURES}
+    assert ("figures", "_subtitle") in closures["u4_vs_N"]
+    assert ("figures", "histograms") not in closures["u4_vs_N"]
+    assert ("analysis", "PREDICTED_EXPONENTS") in closures["u4_vs_sigma"]
+    assert ("analysis", "PREDICTED_EXPONENTS") not in closures["histograms"]
+    assert len({REAL.digest([("figures", spec.function)]) for spec in figure_list.FIGURES}) == len(
+        {spec.function for spec in figure_list.FIGURES})

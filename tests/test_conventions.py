@@ -1,0 +1,228 @@
+"""What a Snakemake user relies on: the default profile, configs that replace the paper's, lint and format,
+logs, an installable package, code digests that rerun exactly what an edit can change, stream versions."""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import QUICK, ROOT, run_snakemake, scheduled_outputs
+from nnqft import design, figure_list, tables
+
+pytestmark = pytest.mark.workflow
+BIN = ROOT / ".venv" / "bin"
+
+
+def snakemake_cli(*args, cwd=ROOT, env=None, timeout=300):
+    """A plain `snakemake` call (no -s, no --configfile unless given), as a user types it."""
+    cmd = [sys.executable, "-m", "snakemake", *args]
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True, cwd=cwd,
+                          env=env)
+
+
+# --- lint and format --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/quick.yaml"])
+def test_snakemake_lint_is_clean(config):
+    result = snakemake_cli("--lint", "--configfile", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_snakefmt_check_passes():
+    snakefmt = BIN / "snakefmt"
+    if not snakefmt.exists():
+        pytest.fail("snakefmt is not installed: `make test` installs requirements-dev.txt into .venv")
+    result = subprocess.run([str(snakefmt), "--check", "."], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- configs ----------------------------------------------------------------------------------------------
+
+MINE = {"experiments": {"mine": {"sigma_b": 0.3, "sigma_w": [0.7, 1.3], "N": [3, 7], "n_bags": 2}},
+        "points": [0.1, 0.35, 0.5]}
+
+
+def test_a_configfile_replaces_the_paper_config_and_omitted_keys_take_the_schema_defaults(tmp_path):
+    (tmp_path / "config").mkdir()  # the working directory holds the paper config, as the repository root does
+    shutil.copy(ROOT / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
+    result = run_snakemake(tmp_path, MINE, "-n")
+    samples = {p for p in scheduled_outputs(result) if p.startswith("results/samples/")}
+    defaults = {"seed": 20221223, "n_nets": 30000, "orders": [2, 4, 6]}
+    expected = set(design.block_paths({**defaults, **MINE}))
+    assert samples == expected
+    assert all("/seed20221223_nnets30000/sb0.3_sw" in p for p in samples)
+    assert len(samples) == 4  # (0.7, 1.3) x (3, 7), one block each
+    # the figures of the paper's experiments are not asked for; the validation figure (all experiments) is
+    figures = {p for p in scheduled_outputs(result) if p.startswith("results/figures/")}
+    assert figures == {"results/figures/validation.pdf", "results/figures/validation.png"}
+
+
+def test_without_a_configfile_the_paper_config_is_used(tmp_path):
+    result = snakemake_cli("-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(ROOT / "config" / "config.yaml") as fh:
+        paper = yaml.safe_load(fh)
+    n_jobs = len(design.block_paths(paper))
+    assert f"sample_bags        {n_jobs}" in result.stdout or f"sample_bags {n_jobs}" in " ".join(
+        result.stdout.split()), result.stdout
+
+
+def test_the_catalog_test_config_runs_end_to_end(tmp_path):
+    """`snakemake --cores 2 --directory .test`, the catalog's standardized test run, on a copy of .test."""
+    work = tmp_path / "test-dir"
+    shutil.copytree(ROOT / ".test", work, ignore=shutil.ignore_patterns("results", "logs", ".snakemake"))
+    result = snakemake_cli("--cores", "2", "--directory", str(work), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in figure_list.names():
+        assert (work / "results" / "figures" / f"{name}.png").stat().st_size > 0
+    assert "| m_2 ≈ 0 at every N |" in (work / "results" / "claims.md").read_text()
+
+
+# --- the default profile ----------------------------------------------------------------------------------
+
+def test_the_default_profile_is_loaded_by_a_plain_call_rerun_incomplete(quick_run, tmp_path):
+    """The default profile (workflow/profiles/default, found through the top-level `profiles` link) sets
+    rerun-incomplete. A run is killed mid-way; the outputs of the jobs it left marked incomplete are then
+    put in place (copied from a complete run), as when a job is killed after writing its output. A plain
+    `snakemake -n` plans them again; the same call without the profile refuses to run."""
+    import base64
+
+    from test_workflow import _run_until
+
+    work = tmp_path / "killed"
+    work.mkdir()
+    marker = work / ".snakemake" / "incomplete"
+    assert _run_until(work, QUICK, lambda: marker.is_dir() and any(marker.iterdir())), "the run was not interrupted"
+    incomplete = [base64.urlsafe_b64decode(p.name).decode() for p in marker.iterdir() if p.is_file()]
+    assert incomplete and all(p.startswith("results/") for p in incomplete), incomplete
+    for path in incomplete:
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(quick_run / path, work / path)
+    assert run_snakemake(work, QUICK, "--unlock").returncode == 0
+    without = run_snakemake(work, QUICK, "-n", "--workflow-profile", "none")
+    assert without.returncode != 0 and "incomplete" in (without.stdout + without.stderr).lower()
+    plain = run_snakemake(work, QUICK, "-n")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert set(incomplete) <= scheduled_outputs(plain)
+
+
+# --- logs and the package ---------------------------------------------------------------------------------
+
+def test_every_rule_writes_its_log(quick_run):
+    logs = quick_run / "logs"
+    expected = ["analyse.log", "claims.log", "gather_correlators.log",
+                *(f"plot/{name}.log" for name in figure_list.names(QUICK["experiments"]))]
+    for name in expected:
+        assert (logs / name).stat().st_size > 0, name
+    sample_logs = list((logs / "sample_bags").rglob("*.log"))
+    assert len(sample_logs) == len(design.block_paths(QUICK))
+    assert all(p.stat().st_size > 0 for p in sample_logs)
+
+
+def test_the_package_imports_from_anywhere_without_a_path_setting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import nnqft, nnqft.exact; print(nnqft.__file__); print(nnqft.exact.correlator([0.1, 0.1], 1, 1, 2))"
+    result = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == str(ROOT / "scripts" / "nnqft" / "__init__.py")
+    for path in [ROOT / "Snakefile", *(ROOT / "workflow" / "rules").glob("*.smk")]:
+        text = path.read_text()
+        assert "sys.path" not in text and "PYTHONPATH" not in text, path
+
+
+# --- code digests -----------------------------------------------------------------------------------------
+
+def edited_copy(tmp_path, relative, old, new):
+    """A copy of the workflow with one edit in one file; returns its root."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv*", "results", ".snakemake", "logs", ".git", "*.egg-info", "__pycache__"))
+    path = src / relative
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not unique in {relative}"
+    path.write_text(text.replace(old, new))
+    return src
+
+
+def planned_by(src, workdir):
+    """What `snakemake -n` of the workflow copy `src` (its own nnqft first on the path) plans in `workdir`."""
+    configfile = workdir / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(QUICK))
+    env = {**os.environ, "PYTHONPATH": str(src / "scripts")}
+    result = subprocess.run(["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s",
+                             str(src / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile), "-n"],
+                            capture_output=True, text=True, env=env)
+    return scheduled_outputs(result)
+
+
+def figure_files(*names):
+    return {f"results/figures/{name}.{ext}" for name in names for ext in ("pdf", "png")}
+
+
+def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", 'ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',
+                      'ax.set_ylabel("−⟨u_4⟩, mean over combinations")')
+    assert planned_by(src, quick_run) == figure_files("u4_vs_N")
+
+
+def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", "ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100)",
+                      "ticks = [t for t in (1, 2, 4, 10, 20, 50, 100)")  # in _plain_log_x
+    assert planned_by(src, quick_run) == figure_files("u4_vs_sigma", "u6_vs_sigma", "passive_flow")
+
+
+def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", 'COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}',
+                      'COLORS = {2: "tab:blue", 4: "tab:red", 6: "tab:green"}')
+    planned = planned_by(src, quick_run)
+    assert planned == figure_files("histograms", "mean_deviation_vs_N")
+
+
+def test_editing_the_exact_theory_reruns_the_analysis_and_not_the_sampling(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/exact.py", "def w1_moment(k, sigma_w, N):",
+                      "def w1_moment(k, sigma_w, N):  # edited")
+    planned = planned_by(src, quick_run)
+    assert "results/tables/deviations.parquet" in planned and "results/claims.md" in planned
+    assert not any(p.startswith("results/samples/") for p in planned)
+    assert "results/tables/correlators.parquet" not in planned
+
+
+def test_editing_the_kernel_reruns_the_sampling(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/kernel.py", "def mix64(z):", "def mix64(z):  # edited")
+    planned = planned_by(src, quick_run)
+    assert {p for p in planned if p.startswith("results/samples/")} == set(design.block_paths(QUICK))
+
+
+# --- random-stream layout ---------------------------------------------------------------------------------
+
+def test_the_stream_version_is_recorded_and_the_gather_refuses_to_mix_versions(quick_run, tmp_path):
+    import nnqft
+
+    work = tmp_path / "mixed"
+    shutil.copytree(quick_run, work, symlinks=True)
+    block = work / design.block_paths(QUICK)[0]
+    assert tables.read_metadata(block)["stream_version"] == nnqft.STREAM_VERSION
+    assert tables.read_metadata(work / "results/tables/correlators.parquet")["stream_version"] == nnqft.STREAM_VERSION
+    table = pq.read_table(block)
+    meta = json.loads(table.schema.metadata[tables.METADATA_KEY])
+    meta["stream_version"] = nnqft.STREAM_VERSION + 1  # a block drawn under another layout
+    tables.write_table(table, block, meta)
+    result = run_snakemake(work, QUICK, "--cores", "1", "--forcerun", "gather_correlators",
+                           "results/tables/correlators.parquet")
+    assert result.returncode != 0
+    log = (work / "logs" / "gather_correlators.log").read_text()
+    assert f"stream_version = {nnqft.STREAM_VERSION + 1}" in log and block.name in log
+
+
+def test_bumping_the_stream_version_reruns_every_sampling_job(quick_run, tmp_path):
+    src = edited_copy(tmp_path, "scripts/nnqft/__init__.py", "STREAM_VERSION = 1", "STREAM_VERSION = 2")
+    planned = planned_by(src, quick_run)
+    assert {p for p in planned if p.startswith("results/samples/")} == set(design.block_paths(QUICK))
