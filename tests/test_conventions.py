@@ -226,3 +226,28 @@ def test_bumping_the_stream_version_reruns_every_sampling_job(quick_run, tmp_pat
     src = edited_copy(tmp_path, "scripts/nnqft/__init__.py", "STREAM_VERSION = 1", "STREAM_VERSION = 2")
     planned = planned_by(src, quick_run)
     assert {p for p in planned if p.startswith("results/samples/")} == set(design.block_paths(QUICK))
+
+
+def test_catalog_citation_and_license_files():
+    catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())
+    assert catalog["usage"]["software-stack-deployment"]["conda"] is True and catalog["usage"]["report"] is True
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
+    cited = {ref["identifiers"][0]["value"] for ref in citation["references"]}
+    readme = (ROOT / "README.md").read_text()
+    references = readme.split("## References")[1]
+    for arxiv in cited:
+        assert arxiv in references, arxiv
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    science = (ROOT / "docs" / "science.md").read_text()
+    assert "## References" in science and "arXiv:2212.11811" in science
+
+
+def test_every_figure_has_a_caption_and_a_rule():
+    result = snakemake_cli("--list-rules", "--configfile", "config/quick.yaml")
+    assert result.returncode == 0, result.stderr
+    rules = set(result.stdout.split())
+    for name in figure_list.names():
+        assert (ROOT / "workflow" / "report" / f"{name}.rst").exists(), name
+        assert f"plot_{name}" in rules
+    assert {r for r in rules if r.startswith("plot_")} == {f"plot_{n}" for n in figure_list.names()}

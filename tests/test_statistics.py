@@ -1,4 +1,4 @@
-"""The sampled ensemble against the exact finite-width theory (SCIENCE.md §5).
+"""The sampled ensemble against the exact finite-width theory (docs/science.md §5).
 
 Bounds: z-scores use the exact standard error sqrt(Var/n) with Var = G^(2n)(xs, xs) - G^(n)(xs)^2,
 never the sample's own error estimate. With sigma_b = 0.5 the products have light enough tails

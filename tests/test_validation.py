@@ -41,6 +41,10 @@ BAD = {
     "odd order": (lambda c: c.__setitem__("orders", [2, 3]), ["orders", "3", "[2, 4, 6]"]),
     "order 8": (lambda c: c.__setitem__("orders", [8]), ["orders", "8", "[2, 4, 6]"]),
     "order 0": (lambda c: c.__setitem__("orders", [0]), ["orders", "0", "[2, 4, 6]"]),
+    "orders without 6 (the analysis needs u_6)": (lambda c: c.__setitem__("orders", [2, 4]),
+                                                 ["orders", "[2, 4]", "[2, 4, 6]", "u_6"]),
+    "orders without 2": (lambda c: c.__setitem__("orders", [4, 6]), ["orders", "[4, 6]", "[2, 4, 6]"]),
+    "no experiments": (lambda c: c.pop("experiments"), ["experiments", "required"]),
     "unknown key sigma_W": (lambda c: c["experiments"]["width_scan"].__setitem__("sigma_W", [1.0]), ["sigma_W"]),
     "unknown top-level key": (lambda c: c.__setitem__("n_net", 10), ["n_net"]),
     "string for a number": (lambda c: c.__setitem__("n_nets", "2000"), ["n_nets", "'2000'", "integer"]),
@@ -69,6 +73,16 @@ def test_the_shipped_configs_are_valid():
     for name in ("config.yaml", "quick.yaml"):
         with open(ROOT / "config" / name) as fh:
             check(yaml.safe_load(fh))
+
+
+def test_keys_left_out_take_the_schema_defaults():
+    config = {"experiments": copy.deepcopy(QUICK["experiments"])}
+    check(config)
+    with open(ROOT / "config" / "config.yaml") as fh:
+        paper = yaml.safe_load(fh)
+    for key in ("seed", "points", "orders", "n_nets"):
+        assert config[key] == paper[key], key
+    assert config["backend"] == "cpu" and config["threads_per_job"] == 1
 
 
 def test_file_names_come_from_validated_numbers():

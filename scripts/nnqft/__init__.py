@@ -1,13 +1,22 @@
 """nnqft: sampling and exact theory for the NN-QFT correspondence reproduction.
 
-The package imports without Snakemake. Sub-modules:
+Install it with ``pip install -e .`` from the repository root; it imports without Snakemake
+(``from nnqft import exact`` in a notebook gives the exact finite-width theory). Sub-modules:
 
-- ``combos``   multisets of evaluation points and the product tree used by the kernel
-- ``seeding``  per-bag random keys derived from the point's identity (never from execution order)
-- ``kernel``   numba kernels: GaussNet sampling and correlator accumulation (SCIENCE.md §1-§2)
-- ``exact``    exact finite-width correlators (SCIENCE.md §5)
-- ``design``   expansion of a validated config into parameter points and bag blocks
-- ``tables``   Parquet tables with metadata, written atomically
+- ``combos``       multisets of evaluation points and the product tree used by the kernel
+- ``seeding``      per-bag random keys derived from the point's identity (never from execution order)
+- ``kernel``       numba kernels: GaussNet sampling and correlator accumulation (docs/science.md §1-§2)
+- ``cuda_kernel``  the same on a GPU (numba.cuda)
+- ``sampling``     a bag or a block of bags, from a point's identity to its correlators
+- ``exact``        exact finite-width correlators (docs/science.md §5)
+- ``couplings``    u_4, u_6 and the vertex integrals (docs/science.md §3)
+- ``analysis``     deviations, couplings, flow fits and the passive flow (docs/science.md §2-§4)
+- ``claims``       the paper's claims with computed verdicts
+- ``figures``      the figures; ``figure_list`` lists them once for the rules, the script and the report
+- ``design``       expansion of a validated config into parameter points and bag blocks
+- ``tables``       Parquet tables with metadata, written atomically
+- ``codedeps``     what each rule's output depends on in this package (the rules' ``code`` params)
+- ``logs``         logging of the rule scripts to their ``log:`` files
 """
 
 __version__ = "0.1.0"

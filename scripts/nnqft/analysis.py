@@ -1,4 +1,4 @@
-"""From the gathered correlator table to deviations, couplings and their running (SCIENCE.md §2-§5).
+"""From the gathered correlator table to deviations, couplings and their running (docs/science.md §2-§5).
 
 Every function takes pandas DataFrames and plain parameters and returns a DataFrame; nothing reads
 files. Conventions: ``experiment`` names a parameter set of the config; each experiment uses its
@@ -51,7 +51,7 @@ def _exact_point(points: tuple, order: int, sigma_b: float, sigma_w: float, N: i
 
 
 def deviations(corr: pd.DataFrame, experiments: dict, points: list[float]) -> pd.DataFrame:
-    """Per experiment, point, order and combination (SCIENCE.md §2, §5):
+    """Per experiment, point, order and combination (docs/science.md §2, §5):
 
     g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
     delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact.
@@ -93,7 +93,7 @@ def _u4_u6(g4, g6, g0_4, g0_6, i4, i6, t6, split_idx, split_k):
     """u_4 per 4-combination and u_6 per 6-combination from mean correlators (last axis: combinations).
 
     u_4 = -Delta G^(4) / I_4; u_6 = (<u_4>^2 T_6 - G_c^(6)) / I_6 with <u_4> the mean over 4-combinations
-    and G_c^(6) = Delta G^(6) - sum_15 Delta G^(4) K (SCIENCE.md §3).
+    and G_c^(6) = Delta G^(6) - sum_15 Delta G^(4) K (docs/science.md §3).
     """
     d4 = g4 - g0_4
     u4 = -d4 / i4
@@ -171,7 +171,7 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict, points: list[float]):
     return pd.concat(per_combo, ignore_index=True), pd.concat(means, ignore_index=True)
 
 
-# --- running with sigma_w: fitted exponents (SCIENCE.md §4) -------------------------------------
+# --- running with sigma_w: fitted exponents (docs/science.md §4) -------------------------------------
 
 D_IN = 1
 #: Exponents of |u_4| and |u_6| vs sigma_w under the two sign readings of the active-RG equation (eq. 4.6).
@@ -215,7 +215,7 @@ def flow_fit(u_means: pd.DataFrame, z_min: float = 2.0) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-# --- passive RG (talk, "Passive RG: deep IR"; SCIENCE.md §4) ---------------------------------------
+# --- passive RG (talk, "Passive RG: deep IR"; docs/science.md §4) ---------------------------------------
 
 def K_d(d: int = D_IN) -> float:
     """K_d = pi^(d/2) / ((2 pi)^d Gamma(d/2 + 1))."""

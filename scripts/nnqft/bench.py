@@ -24,7 +24,7 @@ POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
 
 def numpy_bag(rng, sigma_b, sigma_w, N, n_nets, points, orders, block=1000):
-    """The same estimator in plain batched numpy (SCIENCE.md §1-§2), streaming blocks of networks."""
+    """The same estimator in plain batched numpy (docs/science.md §1-§2), streaming blocks of networks."""
     x = np.asarray(points)
     parent, last, out_nodes = combos.product_tree(len(x), list(orders))
     sums = np.zeros(len(out_nodes))

@@ -1,4 +1,4 @@
-"""Checks of measured correlators against the exact finite-width theory (SCIENCE.md §5)."""
+"""Checks of measured correlators against the exact finite-width theory (docs/science.md §5)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +13,7 @@ def exact_zscores(measured, n_networks, combos, points, sigma_b, sigma_w, N):
     ``measured[k]`` is the mean of the product over ``n_networks`` i.i.d. networks for combination
     ``combos[k]`` (a tuple of point indices). The standard error comes from the exact variance of one
     network's product, G^(2n)(xs, xs) - G^(n)(xs)^2, not from the sample: the sample variance of
-    these heavy-tailed products is itself biased low (SCIENCE.md §6).
+    these heavy-tailed products is itself biased low (docs/science.md §6).
     """
     z = np.empty(len(combos))
     for k, combo in enumerate(combos):

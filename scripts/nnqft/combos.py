@@ -1,4 +1,4 @@
-"""Multisets of evaluation points ("all inequivalent combinations", SCIENCE.md §2).
+"""Multisets of evaluation points ("all inequivalent combinations", docs/science.md §2).
 
 A combination of order n is a multiset of n point indices, stored as an ascending tuple
 (``(0, 0, 3, 5)``) and written in tables as ``"0,0,3,5"``.

@@ -1,4 +1,4 @@
-"""Couplings of the 1PI action ansatz Gamma = S_0 + (u_4/4!) int f^4 + (u_6/6!) int f^6 (SCIENCE.md §3).
+"""Couplings of the 1PI action ansatz Gamma = S_0 + (u_4/4!) int f^4 + (u_6/6!) int f^6 (docs/science.md §3).
 
 All integrals are Gaussian for d_in = 1 and are evaluated in closed form.
 """
@@ -60,5 +60,5 @@ def connected_6(delta_g6, delta_g4_of, xs, sigma_b, sigma_w):
 
 
 def u6_from_connected(g_c6, u4, xs, sigma_w):
-    """u_6 from G_c^(6) = -u_6 I_6 + u_4^2 T_6 (tree level, SCIENCE.md §3)."""
+    """u_6 from G_c^(6) = -u_6 I_6 + u_4^2 T_6 (tree level, docs/science.md §3)."""
     return (u4**2 * T_6(xs, sigma_w) - g_c6) / I_n(xs, sigma_w)

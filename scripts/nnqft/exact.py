@@ -1,4 +1,4 @@
-"""Exact finite-width correlators of the GaussNet ensemble (SCIENCE.md §5).
+"""Exact finite-width correlators of the GaussNet ensemble (docs/science.md §5).
 
 Neurons are i.i.d., so the cumulants of h = sum_j W1_j g_j(x) are N times single-neuron
 quantities, and every n-point function of f = h + b1 is a finite sum over set partitions.
@@ -16,7 +16,7 @@ D_IN = 1
 
 
 def kernel_K(x, y, sigma_b, sigma_w):
-    """K(x, y) = sigma_b^2 + sigma_w^2 exp(-sigma_w^2 |x - y|^2 / (2 d_in)) (SCIENCE.md §1)."""
+    """K(x, y) = sigma_b^2 + sigma_w^2 exp(-sigma_w^2 |x - y|^2 / (2 d_in)) (docs/science.md §1)."""
     return sigma_b**2 + sigma_w**2 * np.exp(-(sigma_w**2) * (np.asarray(x) - np.asarray(y)) ** 2 / (2 * D_IN))
 
 
@@ -92,7 +92,7 @@ def _h_cumulant(xs, sigma_b, sigma_w, N):
 
 
 def h_cumulant(xs, sigma_b, sigma_w, N):
-    """Joint cumulant of h over the multiset ``xs`` (SCIENCE.md §5):
+    """Joint cumulant of h over the multiset ``xs`` (docs/science.md §5):
 
     kappa_T(h) = N sum_{partitions pi of T} (|pi|-1)! (-1)^(|pi|-1) prod_{B in pi} E[W1^|B|] M_B.
     Only partitions into even blocks contribute since odd moments of W1 vanish.
@@ -128,7 +128,7 @@ def correlator(xs, sigma_b, sigma_w, N):
 
 
 def free_correlator(xs, sigma_b, sigma_w):
-    """Wick / infinite-width G_0^(n): sum over perfect pairings of prod K (full K, SCIENCE.md §2)."""
+    """Wick / infinite-width G_0^(n): sum over perfect pairings of prod K (full K, docs/science.md §2)."""
     xs = [float(x) for x in xs]
     total = 0.0
     for part in _even_partitions_of_range(len(xs)):

@@ -1,10 +1,10 @@
 """Numba kernels: sample GaussNet ensembles and accumulate their correlators.
 
-Model (SCIENCE.md §1, d_in = d_out = 1):
+Model (docs/science.md §1, d_in = d_out = 1):
     f(x) = sum_j W1_j g_j(x) + b1,   g_j(x) = exp(W0_j x + b0_j) / sqrt(exp[2(sigma_b^2 + sigma_w^2 x^2)])
     W0 ~ N(0, sigma_w^2), W1 ~ N(0, sigma_w^2 / N), b0, b1 ~ N(0, sigma_b^2).
 
-Estimator (SCIENCE.md §2): G_exp^(n)(x_1..x_n) = (1/n_nets) sum_alpha f_alpha(x_1)...f_alpha(x_n).
+Estimator (docs/science.md §2): G_exp^(n)(x_1..x_n) = (1/n_nets) sum_alpha f_alpha(x_1)...f_alpha(x_n).
 
 Random stream layout (version ``nnqft.STREAM_VERSION`` = 1):
 - network ``a`` of a bag with key (k0, k1) owns a SplitMix64 sequence started at
@@ -264,7 +264,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, log_norm, parent,
 def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, parent, last, out_nodes):
     """Per-chunk sums of the monomials ``out_nodes`` over the networks of one bag, chunks in parallel.
 
-    Returns float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G_exp^(n) (SCIENCE.md §2).
+    Returns float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G_exp^(n) (docs/science.md §2).
     ``parent``/``last``/``out_nodes`` come from :func:`nnqft.combos.product_tree`.
     """
     n_chunks = (n_nets + CHUNK - 1) // CHUNK

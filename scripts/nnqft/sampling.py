@@ -1,4 +1,4 @@
-"""Sampling a bag: from a point's identity to its correlators G_exp^(n) (SCIENCE.md §1-§2)."""
+"""Sampling a bag: from a point's identity to its correlators G_exp^(n) (docs/science.md §1-§2)."""
 from __future__ import annotations
 
 import numpy as np
