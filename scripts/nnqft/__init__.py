@@ -8,7 +8,9 @@ Install it with ``pip install -e .`` from the repository root; it imports withou
 - ``kernel``       numba kernels: GaussNet sampling and correlator accumulation (docs/science.md §1-§2)
 - ``cuda_kernel``  the same on a GPU (numba.cuda)
 - ``sampling``     a bag or a block of bags, from a point's identity to its correlators
-- ``exact``        exact finite-width correlators (docs/science.md §5)
+- ``exact``        exact finite-width correlators (docs/science.md §5); ``exact.Theory`` for GaussNet,
+                   ReLU and Erf at any d_in ≤ 3 (docs/science.md §8)
+- ``neurons``      single-neuron theory: kernels in closed form, moments by converged quadrature
 - ``couplings``    u_4, u_6 and the vertex integrals (docs/science.md §3)
 - ``analysis``     deviations, couplings, flow fits and the passive flow (docs/science.md §2-§4)
 - ``claims``       the paper's claims with computed verdicts

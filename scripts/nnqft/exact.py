@@ -189,3 +189,98 @@ def estimator_variance(xs, sigma_b, sigma_w, N):
     """
     xs = list(xs)
     return correlator(xs + xs, sigma_b, sigma_w, N) - correlator(xs, sigma_b, sigma_w, N) ** 2
+
+
+class Theory:
+    """The exact finite-width theory of one family of ensembles: an activation (``gauss``, ``relu``,
+    ``erf``), a point set (numbers for d_in = 1, or rows of d_in numbers) and (σ_b, σ_W), at any width N
+    (docs/science.md §5, §8).
+
+    The single-neuron moments M_S (:mod:`nnqft.neurons`) do not depend on N and are computed once per
+    multiset of point indices; the cumulants of h = Σ_j W1_j φ_j are N times single-neuron cumulants, and
+    G^(n) sums products of cumulants over the partitions of the points into even blocks, as above.
+    Combinations are tuples of point indices (as in :mod:`nnqft.combos`).
+    """
+
+    def __init__(self, activation: str, points, sigma_b: float, sigma_w: float, nodes: int | None = None):
+        from . import neurons
+
+        self.activation = activation
+        self.points = neurons.as_points(points)
+        self.sigma_b, self.sigma_w = float(sigma_b), float(sigma_w)
+        self.nodes = nodes
+        self.cov = neurons.preactivation_covariance(self.points, self.sigma_b, self.sigma_w)
+        self.K = neurons.kernel_matrix(activation, self.points, self.sigma_b, self.sigma_w)
+        self._moments: dict[tuple, float] = {}
+
+    @property
+    def d_in(self) -> int:
+        return self.points.shape[1]
+
+    def moments(self, multisets) -> np.ndarray:
+        """M_S for multisets of point indices, computed once each (all missing ones in one batch)."""
+        from . import neurons
+
+        keys = [tuple(sorted(m)) for m in multisets]
+        missing = sorted({k for k in keys if k not in self._moments})
+        if missing:
+            values = neurons.moments(self.activation, self.cov, missing, self.nodes)
+            self._moments.update(zip(missing, values))
+        return np.array([self._moments[k] for k in keys])
+
+    def _blocks(self, combos) -> list:
+        """The even blocks (sorted index tuples) of every even partition of every combination."""
+        return [tuple(sorted(c[i] for i in block)) for c in combos
+                for part in _even_partitions_of_range(len(c)) for block in part]
+
+    def cumulant(self, block, N: int) -> float:
+        """Joint cumulant of f over a multiset of point indices: K for two points, N x the single-neuron
+        cumulant of W1 φ for four or more, 0 for odd sizes."""
+        block = tuple(sorted(block))
+        k = len(block)
+        if k % 2:
+            return 0.0
+        if k == 2:
+            return float(self.K[block[0], block[1]])
+        subs = [tuple(sorted(block[i] for i in b)) for _, part in _weighted_partitions(k) for b in part]
+        self.moments(subs)
+        total = 0.0
+        for weight, part in _weighted_partitions(k):
+            term = weight
+            for b in part:
+                sub = tuple(sorted(block[i] for i in b))
+                term *= w1_moment(len(sub), self.sigma_w, N) * self._moments[sub]
+            total += term
+        return N * total
+
+    def correlators(self, combos, N: int) -> tuple[np.ndarray, np.ndarray]:
+        """(G, G_0): the exact G^(n) at width N and the free (Wick) G_0^(n) of each combination."""
+        combos = [tuple(c) for c in combos]
+        blocks = {b for b in self._blocks(combos) if len(b) >= 4}
+        needed = {tuple(sorted(b[i] for i in sub)) for b in blocks
+                  for _, part in _weighted_partitions(len(b)) for sub in part}
+        self.moments(sorted(needed))
+        kappa: dict[tuple, float] = {}
+        g = np.empty(len(combos))
+        g0 = np.empty(len(combos))
+        for r, c in enumerate(combos):
+            total = free = 0.0
+            for part in _even_partitions_of_range(len(c)):
+                term = 1.0
+                pairs_only = all(len(b) == 2 for b in part)
+                for b in part:
+                    key = tuple(sorted(c[i] for i in b))
+                    if key not in kappa:
+                        kappa[key] = self.cumulant(key, N)
+                    term *= kappa[key]
+                total += term
+                if pairs_only:
+                    free += term
+            g[r], g0[r] = total, free
+        return g, g0
+
+    def estimator_variance(self, combo, N: int) -> float:
+        """Variance of one network's product f(x_1)...f(x_n): G^(2n)(combo, combo) − G^(n)(combo)²."""
+        combo = tuple(combo)
+        (g2n, g), _ = self.correlators([combo + combo, combo], N)
+        return g2n - g * g
