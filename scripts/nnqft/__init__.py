@@ -5,7 +5,8 @@ Install it with ``pip install -e .`` from the repository root; it imports withou
 
 - ``combos``       multisets of evaluation points and the product tree used by the kernel
 - ``seeding``      per-bag random keys derived from the point's identity (never from execution order)
-- ``kernel``       numba kernels: GaussNet sampling and correlator accumulation (docs/science.md §1-§2)
+- ``kernel``       numba kernels: sampling GaussNet, ReLU and Erf networks at any d_in and accumulating
+                   their correlators (docs/science.md §1-§2, §8)
 - ``cuda_kernel``  the same on a GPU (numba.cuda)
 - ``sampling``     a bag or a block of bags, from a point's identity to its correlators
 - ``exact``        exact finite-width correlators (docs/science.md §5); ``exact.Theory`` for GaussNet,

@@ -4,8 +4,10 @@ Measures in one run, on the same cores:
 - the numba kernel for one bag (all correlators of the requested orders) at several N;
 - numpy's ``Generator.standard_normal`` drawing the 3 N n_nets numbers that bag needs (the floor);
 - a plain batched numpy implementation of the same bag;
-- scaling with n_nets and with the number of threads.
-Prints a table and writes it to ``results/bench/kernel.parquet``. Ratios, not absolute times, are
+- scaling with n_nets and with the number of threads;
+- the three activations (GaussNet, ReLU, Erf) at d_in = 1, 2, 3, timed against GaussNet at d_in = 1 in
+  the same run (``--activations-only`` for just these rows).
+Prints the tables and writes them to ``results/bench/kernel.parquet`` and ``results/bench/activations.parquet``. Ratios, not absolute times, are
 the comparable numbers: absolute times drift on shared machines.
 """
 from __future__ import annotations
@@ -67,6 +69,26 @@ def run(widths, n_nets, orders, repeat, threads, with_numpy):
     return rows
 
 
+def activation_rows(N, n_nets, orders, repeat, threads):
+    """One bag at width N for each activation and d_in (the paper's six points, each repeated along the
+    d_in axes: [x, ..., x]), with its time relative to GaussNet at the same d_in and at d_in = 1."""
+    numba.set_num_threads(threads)
+    rows = []
+    for d_in in (1, 2, 3):
+        pts = [[x] * d_in for x in POINTS]
+        for activation in sampling.ACTIVATION_CODES:
+            sampling.bag_correlators(1, 1.0, 1.0, 2, 100, 0, pts, orders, activation=activation)  # compile
+            t = best_of(lambda: sampling.bag_correlators(1, 1.0, 1.0, N, n_nets, 0, pts, orders,
+                                                         activation=activation), repeat)
+            rows.append({"activation": activation, "d_in": d_in, "N": N, "n_nets": n_nets, "threads": threads,
+                         "kernel_s": t, "neurons_per_s": N * n_nets / t})
+    table = pd.DataFrame(rows)
+    gauss = table[table.activation == "gauss"].set_index("d_in").kernel_s
+    table["over_gauss_same_d_in"] = table.kernel_s / table.d_in.map(gauss)
+    table["over_gauss_d_in_1"] = table.kernel_s / gauss[1]
+    return table
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=int, nargs="+", default=[2, 10, 100, 1000])
@@ -75,8 +97,23 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-numpy", action="store_true", help="skip the plain numpy implementation")
     parser.add_argument("--out", default="results/bench/kernel.parquet")
+    parser.add_argument("--activations-only", action="store_true", help="only the activation and d_in rows")
     args = parser.parse_args(argv)
     max_threads = numba.config.NUMBA_NUM_THREADS
+    pd.set_option("display.width", 200)
+    if not args.activations_only:
+        kernel_table(args, max_threads)
+    acts = activation_rows(max(args.widths), args.n_nets, args.orders, args.repeat, max_threads)
+    print(f"\nactivations at N = {max(args.widths)}, n_nets = {args.n_nets}, {max_threads} threads "
+          f"(points: the paper's six, repeated along the d_in axes)")
+    print(acts.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    out = os.path.join(os.path.dirname(args.out) or ".", "activations.parquet")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    acts.to_parquet(out)
+    print(f"written {out}")
+
+
+def kernel_table(args, max_threads):
     rows = run(args.widths, args.n_nets, args.orders, args.repeat, max_threads, not args.no_numpy)
     # scaling: n_nets at the largest width, and threads
     N = max(args.widths)
@@ -85,7 +122,6 @@ def main(argv=None):
     for threads in range(1, max_threads):
         rows += run([N], args.n_nets, args.orders, args.repeat, threads, False)
     table = pd.DataFrame(rows)
-    pd.set_option("display.width", 200)
     print(f"numba {numba.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"orders {args.orders}, {len(combos.output_combos(len(POINTS), args.orders))} correlators per bag")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -5,30 +5,49 @@ import numpy as np
 
 from . import combos, kernel, seeding
 
+#: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes.
+ACTIVATION_CODES = {"gauss": kernel.GAUSS, "relu": kernel.RELU, "erf": kernel.ERF}
 
-def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders, threads=None) -> np.ndarray:
+
+def as_points(points) -> np.ndarray:
+    """Points as a C-contiguous float64[n_points, d_in] array: plain numbers are points of d_in = 1."""
+    x = np.asarray(points, dtype=np.float64)
+    return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
+
+
+def activation_code(activation: str) -> int:
+    if activation not in ACTIVATION_CODES:
+        raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATION_CODES)}")
+    return ACTIVATION_CODES[activation]
+
+
+def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders, threads=None,
+                    activation="gauss") -> np.ndarray:
     """G_exp^(n) of one bag for every combination of :func:`nnqft.combos.output_combos`.
 
-    ``threads=1`` runs the serial kernel (no threading layer to start); otherwise numba's current
-    thread count is used. The result is bit-identical either way.
+    ``points``: numbers (d_in = 1) or rows of d_in numbers; ``activation``: gauss, relu or erf. The draws
+    of a network depend on the bag's key and on d_in only, so at one point (σ_b, σ_W, N, n_nets, bag) the
+    three activations see the same weights. ``threads=1`` runs the serial kernel (no threading layer to
+    start); otherwise numba's current thread count is used. The result is bit-identical either way.
     """
     key0, key1 = seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, bag)
-    x = np.asarray(points, dtype=np.float64)
+    x = as_points(points)
     parent, last, out_nodes = combos.product_tree(len(x), list(orders))
     sums = kernel.bag_chunk_sums_serial if threads == 1 else kernel.bag_chunk_sums
-    partial = sums(np.uint64(key0), np.uint64(key1), int(n_nets), int(N),
-                                    float(sigma_b), float(sigma_w), x, parent, last, out_nodes)
+    partial = sums(np.uint64(key0), np.uint64(key1), int(n_nets), int(N), float(sigma_b), float(sigma_w), x,
+                   activation_code(activation), parent, last, out_nodes)
     return partial.sum(axis=0) / n_nets
 
 
-def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets) -> np.ndarray:
+def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets, activation="gauss") -> np.ndarray:
     """f_a(x_i) for the networks ``nets`` of a bag: float64[len(nets), n_points] (for tests and checks)."""
     key0, key1 = seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, bag)
-    x = np.asarray(points, dtype=np.float64)
+    x = as_points(points)
+    code = activation_code(activation)
     out = np.empty((len(nets), len(x)))
     for r, a in enumerate(nets):
-        kernel.network_outputs(np.uint64(key0), np.uint64(key1), int(a), int(N),
-                               float(sigma_b), float(sigma_w), x, out[r])
+        kernel.network_outputs(np.uint64(key0), np.uint64(key1), int(a), int(N), float(sigma_b), float(sigma_w), x,
+                               code, out[r])
     return out
 
 
@@ -36,15 +55,20 @@ def network_outputs(seed, sigma_b, sigma_w, N, n_nets, bag, points, nets) -> np.
 BACKENDS = ("cpu", "cuda")
 
 
-def block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu"):
+def block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu",
+                      activation="gauss"):
     """G_exp^(n) of the bags ``bags`` of one point: float64[len(bags), n_combinations].
 
-    The CUDA backend draws the same networks (same stream layout) and computes a whole block on the GPU.
+    The CUDA backend draws the same networks (same stream layout) and computes a whole block on the GPU;
+    it samples GaussNet at d_in = 1 only.
     """
     if backend == "cpu":
-        return np.stack([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads)
+        return np.stack([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads, activation)
                          for b in bags])
     if backend == "cuda":
+        if activation != "gauss" or as_points(points).shape[1] != 1:
+            raise ValueError(f"the cuda backend samples GaussNet at d_in = 1 only, not {activation!r} at "
+                             f"d_in = {as_points(points).shape[1]}: use backend cpu")
         from . import cuda_kernel  # imported only here: CPU jobs never load numba.cuda
 
         keys = np.array([seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, b) for b in bags], dtype=np.uint64)

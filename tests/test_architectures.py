@@ -1,0 +1,153 @@
+"""The sampling kernel for GaussNet, ReLU and Erf at d_in = 1, 2, 3 against the exact theory (nnqft.exact.Theory),
+its erf, and the guarantees it keeps: the first version's numbers, thread-independence."""
+import math
+from statistics import NormalDist
+
+import numba
+import numpy as np
+import pytest
+from numpy.polynomial import chebyshev
+from scipy.special import erf, erfc
+
+from nnqft import combos, exact, kernel, sampling
+from test_neurons import POINTS
+
+PAPER_POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
+
+
+def test_the_first_versions_numbers_are_unchanged():
+    """GaussNet at d_in = 1 draws and sums exactly as the first version did (random-stream layout 1):
+    values recorded from it, bit for bit."""
+    a = sampling.bag_correlators(20221223, 1.0, 1.5, 7, 3000, 2, PAPER_POINTS, [2, 4, 6])
+    assert [v.hex() for v in a[:3]] == ["0x1.6ff17052969aap+1", "0x1.6fec084d04d35p+1", "0x1.6fe4522392f46p+1"]
+    b = sampling.bag_correlators(5, 0.5, 20.0, 1000, 600, 0, PAPER_POINTS, [2, 4, 6], threads=1)
+    assert [v.hex() for v in b[:2]] == ["0x1.8a8a8a1150c60p+8", "0x1.898dd3d181704p+8"]
+
+
+def test_fast_erf_against_scipy_and_its_coefficients_recomputed():
+    x = np.concatenate([np.linspace(-8, 8, 200001), np.geomspace(1e-300, 1, 2000), -np.geomspace(1e-300, 1, 2000),
+                        [0.0, 1.0, -1.0, 6.0, np.nextafter(1.0, 0)]])
+    got, want = kernel.erf_array(x), erf(x)
+    assert (np.abs(got - want) <= 5e-16 * np.maximum(np.abs(want), 1e-300)).all()
+    # the Chebyshev interpolant of log(erfc(x)/t) + x^2 in v = (t - 0.625)/0.375, t = 2/(2 + x), at 21 nodes
+    v = np.cos(np.pi * (np.arange(21) + 0.5) / 21)
+    t = 0.625 + 0.375 * v
+    a = 2 / t - 2
+    coef = chebyshev.cheb2poly(chebyshev.chebfit(v, np.log(erfc(a) / t) + a * a, 20))
+    np.testing.assert_allclose(kernel._ERF_H, coef, rtol=1e-12, atol=1e-20)
+    taylor = [2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(19)]
+    np.testing.assert_allclose(kernel._ERF_TAYLOR, taylor, rtol=1e-15)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@pytest.mark.parametrize("activation, d_in", [("relu", 2), ("erf", 3), ("gauss", 3)])
+def test_other_architectures_are_bit_identical_with_1_and_2_threads(activation, d_in):
+    pts = POINTS[activation][d_in]
+    runs = [sampling.bag_correlators(3, 1.0, 1.0, 5, 2000, 1, pts, [2, 4, 6], threads=t, activation=activation)
+            for t in (1, 2)]
+    assert runs[0].tobytes() == runs[1].tobytes()
+
+
+@pytest.mark.parametrize("activation", ["gauss", "relu", "erf"])
+@pytest.mark.parametrize("d_in", [1, 2, 3])
+def test_a_network_is_the_model_of_the_science_doc_drawn_in_the_documented_order(activation, d_in):
+    """f(x) rebuilt in numpy from the network's own normal stream, consumed as b1, then (W0_j[0..d_in-1],
+    b0_j, W1_j) for each neuron j, with W0 of variance σ_W²/d_in (docs/science.md §8)."""
+    from nnqft import seeding
+
+    sigma_b, sigma_w, N, n_nets, bag, a = 0.8, 1.3, 3, 50, 2, 17
+    pts = np.array(POINTS[activation][d_in], dtype=float)
+    got = sampling.network_outputs(5, sigma_b, sigma_w, N, n_nets, bag, pts, [a], activation=activation)[0]
+    k0, k1 = seeding.bag_key(5, sigma_b, sigma_w, N, n_nets, bag)
+    z = kernel.draw_normals(kernel.network_state(np.uint64(k0), np.uint64(k1), a), 1 + N * (d_in + 2))
+    f = np.full(len(pts), sigma_b * z[0])
+    for j in range(N):
+        draw = z[1 + j * (d_in + 2): 1 + (j + 1) * (d_in + 2)]
+        w0, b0, w1 = sigma_w / math.sqrt(d_in) * draw[:d_in], sigma_b * draw[d_in], sigma_w / math.sqrt(N) * draw[-1]
+        pre = pts @ w0 + b0
+        if activation == "gauss":
+            phi = np.exp(pre - (sigma_b**2 + sigma_w**2 * (pts * pts).sum(axis=1) / d_in))
+        elif activation == "relu":
+            phi = np.maximum(pre, 0.0)
+        else:
+            phi = erf(pre)
+        f += w1 * phi
+    np.testing.assert_allclose(got, f, rtol=1e-13, atol=1e-15)
+
+
+def sample(activation, pts, N, n_nets, seed=7):
+    """Per-network products for every combination of orders 2 and 4 of one bag of the production kernel,
+    after checking that the fused kernel's means equal those of the per-network reference path."""
+    outputs = sampling.network_outputs(seed, 1.0, 1.0, N, n_nets, 0, pts, range(n_nets), activation=activation)
+    cs = [c for n in (2, 4) for c in combos.multisets(len(pts), n)]
+    fused = sampling.bag_correlators(seed, 1.0, 1.0, N, n_nets, 0, pts, [2, 4], activation=activation)
+    prods = np.stack([np.prod(outputs[:, list(c)], axis=1) for c in cs], axis=1)
+    np.testing.assert_allclose(fused, prods.mean(axis=0), rtol=1e-11)
+    return cs, prods
+
+
+def zscores(cs, prods, theory, N):
+    """z of the sampled G^(2), G^(4) against ``theory`` at width N, with the sample standard error of the
+    network products (the products of ReLU and Erf networks have light tails)."""
+    g, _ = theory.correlators(cs, N)
+    return (prods.mean(axis=0) - g) / (prods.std(axis=0, ddof=1) / math.sqrt(len(prods)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+@pytest.mark.parametrize("d_in", [1, 2, 3])
+def test_sampled_correlators_match_the_exact_theory_and_wrong_models_fail(activation, d_in):
+    """The production kernel at N = 2 (σ_b = σ_W = 1, 200,000 networks): every G^(2) and G^(4) within the
+    Bonferroni bound (α = 10⁻³) of Theory; the 1/N part is resolved (the Wick theory fails), and the other
+    activation's theory, and (d_in > 1) the theory of W0 without its 1/d_in, fail too."""
+    pts = POINTS[activation][d_in][:4]
+    N = 2
+    cs, prods = sample(activation, pts, N, 200_000)
+    z = zscores(cs, prods, exact.Theory(activation, pts, 1.0, 1.0), N)
+    bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(z)))
+    assert np.abs(z).max() < bound, z
+    assert np.abs(zscores(cs, prods, exact.Theory(activation, pts, 1.0, 1.0), 10**9)).max() > bound
+    other = "erf" if activation == "relu" else "relu"
+    assert np.abs(zscores(cs, prods, exact.Theory(other, pts, 1.0, 1.0), N)).max() > bound
+    if d_in > 1:  # W0 of variance σ_W² instead of σ_W²/d_in is the theory at points scaled by √d_in
+        wrong = exact.Theory(activation, np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
+        assert np.abs(zscores(cs, prods, wrong, N)).max() > bound
+
+
+@pytest.mark.parametrize("d_in", [2, 3])
+def test_gaussnet_at_higher_d_in_matches_its_exact_two_point_function(d_in):
+    """GaussNet's products are heavy-tailed (docs/science.md §6): test G^(2) only, with the exact
+    variance of the estimator (G^(4)(x, x, y, y) − G^(2)²) rather than the sample one."""
+    pts = (60 * np.array(POINTS["gauss"][d_in])).tolist()  # corners at ±0.6: the d_in scaling is visible
+    N, n_nets = 3, 100_000
+    theory = exact.Theory("gauss", pts, 1.0, 1.0)
+    cs = combos.multisets(len(pts), 2)
+    got = sampling.bag_correlators(11, 1.0, 1.0, N, n_nets, 0, pts, [2], activation="gauss")
+    g, _ = theory.correlators(cs, N)
+    se = np.sqrt([theory.estimator_variance(c, N) / n_nets for c in cs])
+    bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(cs)))
+    assert np.abs((got - g) / se).max() < bound
+    wrong = exact.Theory("gauss", np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
+    gw, _ = wrong.correlators(cs, N)
+    assert np.abs((got - gw) / se).max() > bound
+
+
+def test_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        sampling.bag_correlators(1, 1.0, 1.0, 2, 10, 0, [0.1], [2], activation="tanh")
+
+
+def test_the_benchmark_times_every_activation_and_d_in(tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    out = tmp_path / "kernel.parquet"
+    result = subprocess.run([sys.executable, "-m", "nnqft.bench", "--activations-only", "--widths", "3",
+                             "--n-nets", "64", "--repeat", "1", "--out", str(out)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_parquet(tmp_path / "activations.parquet")
+    assert sorted(zip(table.activation, table.d_in)) == sorted(
+        (a, d) for a in ("gauss", "relu", "erf") for d in (1, 2, 3))
+    assert (table.kernel_s > 0).all() and (table[table.activation == "gauss"].over_gauss_same_d_in == 1).all()
