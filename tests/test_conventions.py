@@ -74,6 +74,17 @@ def test_without_a_configfile_the_paper_config_is_used(tmp_path):
         result.stdout.split()), result.stdout
 
 
+def test_the_gpu_profile_still_applies_with_workflow_profile():
+    """`--workflow-profile workflow/profiles/gpu` replaces the default profile and sets backend cuda and one
+    sampling job per point, on the paper config (a dry run: no GPU here)."""
+    result = snakemake_cli("-n", "--quiet", "rules", "--workflow-profile", "workflow/profiles/gpu")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(ROOT / "config" / "config.yaml") as fh:
+        paper = yaml.safe_load(fh)
+    n_points = len(design.sampling_points(paper))
+    assert result.stdout.split("sample_bags")[1].split()[0] == str(n_points)  # not 126, the CPU layout
+
+
 def test_the_catalog_test_config_runs_end_to_end(tmp_path):
     """`snakemake --cores 2 --directory .test`, the catalog's standardized test run, on a copy of .test."""
     work = tmp_path / "test-dir"
