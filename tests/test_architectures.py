@@ -10,7 +10,7 @@ from numpy.polynomial import chebyshev
 from scipy.special import erf, erfc
 
 from nnqft import combos, exact, kernel, sampling
-from test_neurons import POINTS
+from test_neurons import POINTS, products, zscores
 
 PAPER_POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
@@ -79,18 +79,10 @@ def sample(activation, pts, N, n_nets, seed=7):
     """Per-network products for every combination of orders 2 and 4 of one bag of the production kernel,
     after checking that the fused kernel's means equal those of the per-network reference path."""
     outputs = sampling.network_outputs(seed, 1.0, 1.0, N, n_nets, 0, pts, range(n_nets), activation=activation)
-    cs = [c for n in (2, 4) for c in combos.multisets(len(pts), n)]
+    cs, prods = products(outputs)
     fused = sampling.bag_correlators(seed, 1.0, 1.0, N, n_nets, 0, pts, [2, 4], activation=activation)
-    prods = np.stack([np.prod(outputs[:, list(c)], axis=1) for c in cs], axis=1)
     np.testing.assert_allclose(fused, prods.mean(axis=0), rtol=1e-11)
     return cs, prods
-
-
-def zscores(cs, prods, theory, N):
-    """z of the sampled G^(2), G^(4) against ``theory`` at width N, with the sample standard error of the
-    network products (the products of ReLU and Erf networks have light tails)."""
-    g, _ = theory.correlators(cs, N)
-    return (prods.mean(axis=0) - g) / (prods.std(axis=0, ddof=1) / math.sqrt(len(prods)))
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf"])
@@ -129,6 +121,13 @@ def test_gaussnet_at_higher_d_in_matches_its_exact_two_point_function(d_in):
     wrong = exact.Theory("gauss", np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
     gw, _ = wrong.correlators(cs, N)
     assert np.abs((got - gw) / se).max() > bound
+
+
+def test_activation_codes_follow_the_list_of_activations():
+    from nnqft import neurons
+
+    assert [neurons.ACTIVATIONS[code] for code in (kernel.GAUSS, kernel.RELU, kernel.ERF)] == ["gauss", "relu", "erf"]
+    assert sampling.ACTIVATION_CODES == {"gauss": kernel.GAUSS, "relu": kernel.RELU, "erf": kernel.ERF}
 
 
 def test_unknown_activation_is_refused():

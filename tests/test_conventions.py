@@ -1,6 +1,5 @@
 """What a Snakemake user relies on: the default profile, configs that replace the paper's, lint and format,
 logs, an installable package, code digests that rerun exactly what an edit can change, stream versions."""
-import copy
 import json
 import os
 import shutil

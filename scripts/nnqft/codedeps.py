@@ -217,9 +217,3 @@ class Package:
         script = parse_module("<script>", text, set(self.modules))
         return {ref for ref in _references(script, [tree]) if ref[0] != "<script>"}
 
-
-def rule_digest(script: str | Path, *extra_roots: str, package_dir: str | Path | None = None) -> str:
-    """The ``code`` param of a rule: the digest of everything in nnqft that ``script`` reaches, plus
-    ``extra_roots`` ("module.name") for what it reaches by name only."""
-    package = Package(package_dir)
-    return package.digest([*package.script_roots(script), *extra_roots])

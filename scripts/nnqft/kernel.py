@@ -166,7 +166,7 @@ def fast_exp(x):
     return p * _bits_to_float((int64(n) + 1023) << 52)
 
 
-#: Activation codes of the kernels, in the order of ``nnqft.neurons.ACTIVATIONS``.
+#: Activation codes of the kernels: positions in ``nnqft.neurons.ACTIVATIONS`` (tests/test_architectures.py).
 GAUSS, RELU, ERF = 0, 1, 2
 
 # fast_erf: erf(x) = 1 - t exp(-x^2 + h(v)) for |x| >= 1, with t = 2 / (2 + |x|) and

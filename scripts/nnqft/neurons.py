@@ -45,9 +45,9 @@ def erf_nodes(max_variance: float) -> int:
 
 
 def as_points(points) -> np.ndarray:
-    """Points as a float array of shape (n_points, d_in): numbers are points of d_in = 1."""
-    x = np.asarray(points, dtype=float)
-    return x[:, None] if x.ndim == 1 else x
+    """Points as a C-contiguous float64 array of shape (n_points, d_in): plain numbers are points of d_in = 1."""
+    x = np.asarray(points, dtype=np.float64)
+    return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
 
 
 def preactivation_covariance(points, sigma_b: float, sigma_w: float) -> np.ndarray:

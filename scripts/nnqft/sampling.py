@@ -4,15 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import combos, kernel, seeding
+from .neurons import ACTIVATIONS, as_points
 
-#: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes.
-ACTIVATION_CODES = {"gauss": kernel.GAUSS, "relu": kernel.RELU, "erf": kernel.ERF}
-
-
-def as_points(points) -> np.ndarray:
-    """Points as a C-contiguous float64[n_points, d_in] array: plain numbers are points of d_in = 1."""
-    x = np.asarray(points, dtype=np.float64)
-    return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
+#: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes (their positions
+#: in ``nnqft.neurons.ACTIVATIONS``: kernel.GAUSS, RELU, ERF).
+ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 
 
 def activation_code(activation: str) -> int:
