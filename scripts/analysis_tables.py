@@ -6,33 +6,40 @@ from nnqft import analysis, logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
-experiments, points = sm.params.experiments, list(sm.params.points)
+experiments = sm.params.experiments
 
-corr = tables.read_correlators(sm.input.correlators, seed=sm.params.seed, n_nets=sm.params.n_nets)
-meta = tables.provenance(seed=sm.params.seed, n_nets=sm.params.n_nets, points=points, experiments=experiments)
+corr = tables.read_correlators(sm.input.correlators, seed=sm.params.seed)
+meta = tables.provenance(seed=sm.params.seed, experiments=experiments)
 
-dev = analysis.deviations(corr, experiments, points)
+dev = analysis.deviations(corr, experiments)
 KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
 tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
 log.info("deviations: %d rows", len(dev))
 
-per_combo, means = analysis.coupling_tables(corr, experiments, points)
+per_combo, means = analysis.coupling_tables(corr, experiments)
 tables.check_finite(per_combo, ["u", "u_se", "u_exact"], KEYS)
+tables.check_finite(means[means.note == ""], ["u", "u_se", "u_exact"], KEYS)
 tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
-log.info("couplings: %d rows", len(per_combo))
+log.info("couplings: %d rows; skipped: %s", len(per_combo), sorted(set(means[means.note != ""].experiment)))
 
+# The flow fit and the passive flow of the sigma_w scan (a GaussNet experiment; none: empty tables).
 scan = sm.params.sigma_experiment
-fit = analysis.flow_fit(means[means.experiment == scan])
-tables.write_frame(fit, sm.output.flow_fit, meta)
-
-start = means[(means.experiment == scan)]
-start = start[start.sigma_w == start.sigma_w.min()]
 flows = []
-for N, g in start.groupby("N"):
-    flow = analysis.passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0])
-    flow.insert(0, "N", N)
-    flows.append(flow)
-tables.write_frame(pd.concat(flows, ignore_index=True), sm.output.passive_flow, meta)
-log.info("flow fit and passive flow written")
+if scan is None:
+    fit = pd.DataFrame(columns=analysis.FLOW_FIT_COLUMNS)
+    log.info("no GaussNet experiment: no flow fit, no passive flow")
+else:
+    d_in = experiments[scan]["d_in"]
+    fit = analysis.flow_fit(means[means.experiment == scan], d_in=d_in)
+    start = means[(means.experiment == scan)]
+    start = start[start.sigma_w == start.sigma_w.min()]
+    for N, g in start.groupby("N"):
+        flow = analysis.passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0], d=d_in)
+        flow.insert(0, "N", N)
+        flows.append(flow)
+tables.write_frame(fit, sm.output.flow_fit, meta)
+tables.write_frame(pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["N", "t", "k"]),
+                   sm.output.passive_flow, meta)
+log.info("flow fit and passive flow written (experiment %s)", scan)

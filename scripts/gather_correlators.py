@@ -1,5 +1,6 @@
 """Rule script (gather_correlators): one long table of all bags of all points."""
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -8,27 +9,32 @@ from nnqft import logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
-expected = {"seed": sm.params.seed, "n_nets": sm.params.n_nets, "points": list(sm.params.points),
-            "orders": list(sm.params.orders), "backend": sm.params.backend,
-            "stream_version": sm.params.stream_version}
+common = {"seed": sm.params.seed, "orders": list(sm.params.orders), "backend": sm.params.backend,
+          "stream_version": sm.params.stream_version}
 
 parts = []
 for path in sm.input:
+    # results/samples/seed{seed}/{ensemble}/sb..._sw..._N.../bags....parquet: the ensemble the path names
+    ensemble = sm.params.ensembles[Path(path).parts[-3]]
+    expected = {**common, "activation": ensemble["activation"], "d_in": ensemble["d_in"],
+                "points": ensemble["points"], "n_nets": ensemble["n_nets"]}
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
     params = {**meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
     for key, want in expected.items():
-        if params[key] != want:
-            raise tables.TableError(f"{path} was sampled with {key} = {params[key]} but the config says {want}; "
+        if params.get(key) != want:
+            raise tables.TableError(f"{path} was sampled with {key} = {params.get(key)} but the config says {want}; "
                                     f"delete it and rerun, or restore the config")
     parts.append(part)
 table = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
-table = table.take(pc.sort_indices(table, [(k, "ascending") for k in ("sigma_b", "sigma_w", "N", "bag", "order")]))
+order_by = tables.SAMPLE_KEYS + ["bag", "order"]
+keys = pa.table({k: pc.cast(table[k], pa.string()) if pa.types.is_dictionary(table[k].type) else table[k]
+                 for k in order_by})  # arrow sorts no dictionary columns: their text instead
+table = table.take(pc.sort_indices(keys, [(k, "ascending") for k in order_by]))
 table = table.combine_chunks()
-tables.check_finite(table.select(["sigma_b", "sigma_w", "N", "bag", "combo", "value"]).to_pandas(), ["value"],
-                    ["sigma_b", "sigma_w", "N", "bag", "combo"])
-meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, n_nets=sm.params.n_nets,
-                         points=list(sm.params.points), orders=list(sm.params.orders),
-                         experiments=sm.params.experiments)
+tables.check_finite(table.select(tables.SAMPLE_KEYS + ["bag", "combo", "value"]).to_pandas(), ["value"],
+                    tables.SAMPLE_KEYS + ["bag", "combo"])
+meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, orders=list(sm.params.orders),
+                         ensembles=sm.params.ensembles, experiments=sm.params.experiments)
 tables.write_table(table, sm.output[0], meta)
 log.info("gathered %d blocks, %d rows", len(parts), table.num_rows)

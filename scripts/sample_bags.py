@@ -17,7 +17,10 @@ if sm.params.stream_version != STREAM_VERSION:
     raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
                        f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
 wc = sm.wildcards
-seed, n_nets, N = int(wc.seed), int(wc.n_nets), int(wc.N)
+seed, n_nets, N, activation = int(wc.seed), int(wc.n_nets), int(wc.N), wc.activation
+points = design.point_rows(sm.params.points)
+if len(points[0]) != int(wc.d_in):
+    raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {len(points[0])} coordinates")
 sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w)
 bags = range(int(wc.first), int(wc.last) + 1)
 if sm.threads > 1:
@@ -31,15 +34,17 @@ if sm.params.backend == "cuda":
     cuda_kernel.require_gpu()  # its error, with a hint, goes to the log (nnqft.logs)
 
 start = time.perf_counter()
-table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, sm.params.points, sm.params.orders,
-                             threads=sm.threads, backend=sm.params.backend)
+table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, sm.params.orders,
+                             threads=sm.threads, backend=sm.params.backend, activation=activation)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(backend=sm.params.backend, seed=seed, sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
-                         bags=[bags.start, bags.stop - 1], points=list(sm.params.points), orders=list(sm.params.orders))
+meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=activation, d_in=len(points[0]),
+                         points=[list(p) for p in points], sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
+                         bags=[bags.start, bags.stop - 1], orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
 if sm.params.backend == "cuda":
     meta["device"] = cuda_kernel.device_info()
     log.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
-log.info("N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads", N, sigma_w,
-             bags.start, bags.stop - 1, elapsed, N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)
+log.info("%s d_in=%d N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads",
+         activation, len(points[0]), N, sigma_w, bags.start, bags.stop - 1, elapsed,
+         N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

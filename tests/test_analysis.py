@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnqft import analysis, claims, exact
+from nnqft import analysis, claims, combos, exact, neurons
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
@@ -46,19 +46,32 @@ def test_exact_correlator_matches_brute_force(xs, N):
                                                                       rel=1e-10)
 
 
-def exact_bags(sigma_b, sigma_w, N, n_bags=3):
+def exact_bags(sigma_b, sigma_w, N, n_bags=3, points=POINTS):
     """Per-bag correlator matrices that all equal the exact values (a noise-free measurement)."""
-    g4, _ = analysis._exact_point(tuple(POINTS), 4, sigma_b, sigma_w, N)
-    g6, _ = analysis._exact_point(tuple(POINTS), 6, sigma_b, sigma_w, N)
+    pj = neurons.points_json(points)
+    g4, _ = analysis._exact_point("gauss", pj, 4, sigma_b, sigma_w, N)
+    g6, _ = analysis._exact_point("gauss", pj, 6, sigma_b, sigma_w, N)
     return np.tile(g4, (n_bags, 1)), np.tile(g6, (n_bags, 1))
 
 
-def test_couplings_recover_exact_values_from_exact_correlators():
-    v4, v6 = exact_bags(1.0, 2.0, 10)
-    (u4, u6), means = analysis.point_couplings(v4, v6, POINTS, 1.0, 2.0, 10)
+@pytest.mark.parametrize("points", [POINTS, [[-0.01, -0.01], [-0.01, 0.01], [0.01, -0.01], [0.01, 0.01]],
+                                    [[-0.01, -0.01, -0.01], [0.01, 0.01, -0.01], [-0.01, 0.01, 0.01]]])
+def test_couplings_recover_exact_values_from_exact_correlators(points):
+    v4, v6 = exact_bags(1.0, 2.0, 10, points=points)
+    (u4, u6), means = analysis.point_couplings(v4, v6, points, 1.0, 2.0, 10)
     np.testing.assert_allclose(u4.u, u4.u_exact, rtol=1e-12)
     np.testing.assert_allclose(u6.u, u6.u_exact, rtol=1e-9)
     assert np.all(u4.u_se < 1e-9 * np.abs(u4.u)) and np.all(u4.u < 0)
+
+
+def test_the_exact_theory_of_the_analysis_is_the_papers_at_d_in_1():
+    """analysis._exact_point (nnqft.exact.Theory) against the first version's GaussNet d_in = 1 sums."""
+    pj = neurons.points_json(POINTS)
+    for order in (2, 4, 6):
+        g, g0 = analysis._exact_point("gauss", pj, order, 1.0, 2.0, 10)
+        g_old, g0_old = exact.correlators(POINTS, combos.multisets(6, order), 1.0, 2.0, 10)
+        np.testing.assert_allclose(g, g_old, rtol=1e-13)
+        np.testing.assert_allclose(g0, g0_old, rtol=1e-13)
 
 
 def synthetic_means(exponent, sigma_ws=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0), n_bags=30, noise=0.02, seed=1, N=10):

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
-from scipy.special import erf, erfc
+from scipy.special import erf, erfcx
 
 from nnqft import combos, exact, kernel, sampling
 from test_neurons import POINTS, products, zscores
@@ -28,12 +28,10 @@ def test_fast_erf_against_scipy_and_its_coefficients_recomputed():
     x = np.concatenate([np.linspace(-8, 8, 200001), np.geomspace(1e-300, 1, 2000), -np.geomspace(1e-300, 1, 2000),
                         [0.0, 1.0, -1.0, 6.0, np.nextafter(1.0, 0)]])
     got, want = kernel.erf_array(x), erf(x)
-    assert (np.abs(got - want) <= 5e-16 * np.maximum(np.abs(want), 1e-300)).all()
-    # the Chebyshev interpolant of log(erfc(x)/t) + x^2 in v = (t - 0.625)/0.375, t = 2/(2 + x), at 21 nodes
-    v = np.cos(np.pi * (np.arange(21) + 0.5) / 21)
-    t = 0.625 + 0.375 * v
-    a = 2 / t - 2
-    coef = chebyshev.cheb2poly(chebyshev.chebfit(v, np.log(erfc(a) / t) + a * a, 20))
+    assert (np.abs(got - want) <= 7e-16 * np.maximum(np.abs(want), 1e-300)).all()
+    # the Chebyshev interpolant of log(erfcx(x)) in v = (x - 3.5) / 2.5 at 25 nodes
+    v = np.cos(np.pi * (np.arange(25) + 0.5) / 25)
+    coef = chebyshev.cheb2poly(chebyshev.chebfit(v, np.log(erfcx(3.5 + 2.5 * v)), 24))
     np.testing.assert_allclose(kernel._ERF_H, coef, rtol=1e-12, atol=1e-20)
     taylor = [2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(19)]
     np.testing.assert_allclose(kernel._ERF_TAYLOR, taylor, rtol=1e-15)

@@ -157,7 +157,7 @@ def test_each_figure_reaches_its_own_function_and_helpers_only():
                                          f"figures.{spec.function}"]) for spec in figure_list.FIGURES}
     assert ("figures", "_subtitle") in closures["u4_vs_N"]
     assert ("figures", "histograms") not in closures["u4_vs_N"]
-    assert ("analysis", "PREDICTED_EXPONENTS") in closures["u4_vs_sigma"]
-    assert ("analysis", "PREDICTED_EXPONENTS") not in closures["histograms"]
+    assert ("figures", "_plain_log_x") in closures["u4_vs_sigma"]
+    assert ("figures", "_plain_log_x") not in closures["histograms"]
     assert len({REAL.digest([("figures", spec.function)]) for spec in figure_list.FIGURES}) == len(
         {spec.function for spec in figure_list.FIGURES})

@@ -1,3 +1,5 @@
+from itertools import combinations
+
 import numpy as np
 import pytest
 from scipy import integrate
@@ -61,3 +63,46 @@ def test_connected_6_removes_the_disconnected_4_plus_2_part():
     g_c6 = couplings.connected_6(dg(XS6), dg, XS6, sigma_b, sigma_w)
     # G^(6) = Wick + sum_15 kappa_4 K + kappa_6 and Delta G^(4) = kappa_4, so G_c^(6) = kappa_6
     assert g_c6 == pytest.approx(exact.h_cumulant(XS6, sigma_b, sigma_w, N), rel=1e-9)
+
+
+# --- d_in > 1 (docs/science.md §8): the closed forms against quadrature on a grid -----------------------
+# The integrands are Gaussians in the integration variables, for which the trapezoid rule on a grid of
+# spacing well below their width converges faster than any power: agreement to 1e-10 checks the formulas.
+
+def _grid(d, half=9.0, n=61):
+    axis = np.linspace(-half, half, n)
+    h = axis[1] - axis[0]
+    mesh = np.stack(np.meshgrid(*[axis] * d, indexing="ij"), axis=-1).reshape(-1, d)
+    return mesh, h**d
+
+
+def _K_W(x, y, sigma_w, d):
+    return sigma_w**2 * np.exp(-(sigma_w**2) * ((x - y) ** 2).sum(axis=-1) / (2 * d))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_I_n_at_any_d_in_matches_quadrature(d):
+    rng = np.random.default_rng(d)
+    sigma_w = 1.3
+    for n in (4, 6):
+        xs = rng.normal(size=(n, d)) * 0.6
+        mesh, w = _grid(d, n=121 if d < 3 else 41)
+        integrand = np.prod([_K_W(mesh, x, sigma_w, d) for x in xs], axis=0)
+        assert couplings.I_n(xs, sigma_w) == pytest.approx(integrand.sum() * w, rel=1e-10)
+    if d == 1:  # numbers and rows of one number are the same points
+        assert couplings.I_n(xs[:, 0], sigma_w) == couplings.I_n(xs, sigma_w)
+
+
+def test_T_6_at_d_in_2_matches_quadrature():
+    d, sigma_w = 2, 1.1
+    xs = np.random.default_rng(7).normal(size=(6, d)) * 0.5
+    mesh, w = _grid(d, half=7.0, n=36)
+    total = 0.0
+    for a in combinations(range(1, 6), 2):
+        A = (0,) + a
+        B = [i for i in range(6) if i not in A]
+        fy = np.prod([_K_W(mesh, xs[i], sigma_w, d) for i in A], axis=0)  # over y
+        fz = np.prod([_K_W(mesh, xs[j], sigma_w, d) for j in B], axis=0)  # over z
+        kyz = _K_W(mesh[:, None, :], mesh[None, :, :], sigma_w, d)
+        total += fy @ kyz @ fz * w * w
+    assert couplings.T_6(xs, sigma_w) == pytest.approx(total, rel=1e-9)

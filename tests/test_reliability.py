@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from nnqft import tables
+from nnqft import analysis, tables
 
 
 def small_table(path):
@@ -64,12 +64,19 @@ def test_non_finite_values_are_reported_with_point_and_combination():
 
 def test_analysis_refuses_a_table_made_under_another_seed(tmp_path):
     path = tmp_path / "correlators.parquet"
-    tables.write_table(pa.table({"combo": ["0,1"], "value": [1.0]}), path, {"params": {"seed": 1, "n_nets": 10}})
-    tables.read_correlators(path, seed=1, n_nets=10)
+    table = pa.table({"activation": ["gauss"], "d_in": [1], "points": ["[[0.1], [0.2]]"], "n_nets": [10],
+                      "sigma_b": [1.0], "sigma_w": [1.0], "N": [2], "bag": [0], "order": [2], "combo": ["0,1"],
+                      "value": [1.0]})
+    tables.write_table(table, path, {"params": {"seed": 1}})
+    corr = tables.read_correlators(path, seed=1)
     with pytest.raises(tables.TableError, match="seed = 1, the config asks for 2"):
-        tables.read_correlators(path, seed=2, n_nets=10)
-    with pytest.raises(tables.TableError, match="n_nets = 10, the config asks for 20"):
-        tables.read_correlators(path, seed=1, n_nets=20)
+        tables.read_correlators(path, seed=2)
+    # rows of another ensemble (here n_nets) are not this experiment's: the analysis says which lacks them
+    exp = {"activation": "gauss", "points": [[0.1], [0.2]], "n_nets": 20, "sigma_b": 1.0, "sigma_w": [1.0],
+           "N": [2], "n_bags": 1}
+    with pytest.raises(ValueError, match="experiment mine: the correlator table lacks some of its points"):
+        analysis.experiment_rows(corr, {"mine": exp})
+    assert len(analysis.experiment_rows(corr, {"mine": {**exp, "n_nets": 10}})) == 1
 
 
 def test_metadata_records_seed_parameters_backend_and_versions(tmp_path):

@@ -109,9 +109,9 @@ def expected_cluster_jobs(config, profile):
     sizes = dict(item.split("=") for item in yaml.safe_load((profile / "config.yaml").read_text())["group-components"])
     jobs = {}
     for p in design.sampling_points(config):
-        size = design.bags_per_block(p.N, config["n_nets"], design.neurons_per_job(config))
+        size = design.bags_per_block(p.N, p.n_nets, design.neurons_per_job(config))
         for first, last in design.bag_blocks(p.n_bags, size):
-            group = design.sampling_group(config, p.N, first, last)
+            group = design.sampling_group(config, p.N, p.n_nets, first, last)
             jobs[group] = jobs.get(group, 0) + 1
     return sum(-(-n // int(sizes.get(group, 1))) for group, n in jobs.items())
 

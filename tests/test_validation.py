@@ -15,6 +15,7 @@ SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 def check(config):
     """What the Snakefile does before building the DAG (workflow/rules/common.smk)."""
+    design.check_models(config)
     validate(config, SCHEMA)
     design.check_config(config)
 
@@ -36,7 +37,7 @@ BAD = {
     "empty points": (lambda c: c.__setitem__("points", []), ["points", "[]", "non-empty"]),
     "duplicate sigma_w 10 and 10.0": (lambda c: exp(c, "sigma_w", [10, 10.0]), ["sigma_w", "10", "repeated"]),
     "duplicate N": (lambda c: exp(c, "N", [2, 2]), ["N", "2", "repeated"]),
-    "repeated point": (lambda c: c.__setitem__("points", [0.1, 0.1]), ["points", "0.1", "non-unique"]),
+    "repeated point": (lambda c: c.__setitem__("points", [0.1, 0.1]), ["points", "0.1", "repeated"]),
     "infinite point": (lambda c: c.__setitem__("points", [0.1, float("inf")]), ["points", "inf", "finite"]),
     "odd order": (lambda c: c.__setitem__("orders", [2, 3]), ["orders", "3", "[2, 4, 6]"]),
     "order 8": (lambda c: c.__setitem__("orders", [8]), ["orders", "8", "[2, 4, 6]"]),
@@ -54,6 +55,30 @@ BAD = {
     "unknown backend": (lambda c: c.__setitem__("backend", "opencl"), ["backend", "opencl", "cuda"]),
     "cuda with too many points": (lambda c: c.update(backend="cuda", points=[0.001 * k for k in range(9)]),
                                   ["points", "cuda", "at most 8"]),
+    # architectures and input dimensions (docs/science.md §8): each names the experiment, the key, what is allowed
+    "unknown activation": (lambda c: exp(c, "activation", "tanh"),
+                           ["experiments.width_scan.activation", "tanh", "gauss, relu, erf"]),
+    "ragged points": (lambda c: exp(c, "points", [[0.1, 0.2], [0.3]]),
+                      ["experiments.width_scan.points", "ragged", "same number of coordinates"]),
+    "points of mixed dimension": (lambda c: exp(c, "points", [0.1, [0.2, 0.3]]),
+                                  ["experiments.width_scan.points", "mixed dimension", "every point as a list"]),
+    "d_in beyond 3": (lambda c: exp(c, "points", [[0.1, 0.2, 0.3, 0.4]]),
+                      ["experiments.width_scan.points", "d_in = 4", "1 to 3 coordinates"]),
+    "repeated point in d_in = 2 (1 and 1.0)": (lambda c: exp(c, "points", [[1, 2], [0.5, 0.5], [1.0, 2.0]]),
+                                                ["experiments.width_scan.points", "repeated point"]),
+    "coordinate not a number": (lambda c: exp(c, "points", [[0.1, "a"]]),
+                                ["experiments.width_scan.points", "must be a number"]),
+    "GaussNet overflow at d_in = 2": (lambda c: c["experiments"]["width_scan"].update(
+        points=[[3.0, 3.0], [3.0, -3.0]], sigma_w=[5.0]), ["experiments.width_scan.sigma_w", "5.0", "GaussNet",
+                                                           "d_in = 2", "overflow", "allowed"]),
+    "Erf beyond the quadrature's tested variance": (lambda c: c["experiments"]["width_scan"].update(
+        activation="erf", points=[[1.0, 1.0]], sigma_w=[5.0]), ["experiments.width_scan.sigma_w", "5.0", "Erf",
+                                                                "variance 26", "<= 18"]),
+    "cuda with ReLU": (lambda c: (c.update(backend="cuda"), exp(c, "activation", "relu")),
+                       ["experiments.width_scan", "cuda", "GaussNet at d_in = 1 only", "relu", "backend cpu"]),
+    "cuda at d_in = 2": (lambda c: (c.update(backend="cuda"), exp(c, "points", [[0.1, 0.2], [0.2, 0.1]])),
+                         ["experiments.width_scan", "cuda", "d_in = 2"]),
+    "n_nets per experiment below 2": (lambda c: exp(c, "n_nets", 1), ["n_nets", "1", "minimum"]),
 }
 
 
@@ -70,7 +95,7 @@ def test_bad_config_is_rejected_with_a_clear_message(case):
 
 
 def test_the_shipped_configs_are_valid():
-    for name in ("config.yaml", "quick.yaml"):
+    for name in ("config.yaml", "quick.yaml", "architectures_quick.yaml"):
         with open(ROOT / "config" / name) as fh:
             check(yaml.safe_load(fh))
 

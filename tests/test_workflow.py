@@ -24,11 +24,15 @@ def test_quick_config_builds_the_gathered_table(quick_run):
     n_combos = len(combos.output_combos(len(QUICK["points"]), QUICK["orders"]))
     points = design.sampling_points(QUICK)
     assert len(table) == sum(p.n_bags for p in points) * n_combos
-    assert set(table.columns) >= {"sigma_b", "sigma_w", "N", "n_nets", "bag", "order", "combo", "value"}
+    assert set(table.columns) >= {"activation", "d_in", "points", "sigma_b", "sigma_w", "N", "n_nets", "bag", "order",
+                                  "combo", "value"}
     assert table.groupby(["sigma_b", "sigma_w", "N", "bag", "order", "combo"]).size().max() == 1
     assert np.isfinite(table["value"]).all()
+    assert set(table.points) == {"[[-0.01], [-0.006], [-0.002], [0.002], [0.006], [0.01]]"}
+    assert set(table.activation) == {"gauss"} and set(table.d_in) == {1}
     meta = tables.read_metadata(path)
-    assert meta["params"]["seed"] == QUICK["seed"] and meta["params"]["n_nets"] == QUICK["n_nets"]
+    assert meta["params"]["seed"] == QUICK["seed"]
+    assert [e["n_nets"] for e in meta["params"]["ensembles"].values()] == [QUICK["n_nets"]]
     assert {"numpy", "numba", "nnqft"} <= set(meta["versions"])
 
 

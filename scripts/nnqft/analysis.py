@@ -6,22 +6,26 @@ own points and its first ``n_bags`` bags of each point.
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from . import combos, couplings, exact
+from . import combos, couplings, design, exact, neurons
 
 POINT_KEYS = ["sigma_b", "sigma_w", "N"]
 
 
 def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
-    """The rows of every experiment (its points, its first n_bags bags), with an ``experiment`` column."""
+    """The rows of every experiment (its ensemble and points, its first n_bags bags), with an ``experiment``
+    column. ``experiments``: complete experiments (:func:`nnqft.design.experiments`)."""
     parts = []
     for name, exp in experiments.items():
-        sel = (corr.sigma_b == float(exp["sigma_b"])) & corr.sigma_w.isin([float(s) for s in exp["sigma_w"]])
+        ens = design.ensemble_of(exp)
+        sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+        sel &= (corr.sigma_b == float(exp["sigma_b"])) & corr.sigma_w.isin([float(s) for s in exp["sigma_w"]])
         sel &= corr.N.isin([int(n) for n in exp["N"]]) & (corr.bag < int(exp["n_bags"]))
         part = corr[sel].copy()
         bags = part.groupby(POINT_KEYS).bag.nunique()
@@ -45,45 +49,58 @@ def _n_points(labels) -> int:
 
 
 @lru_cache(maxsize=None)
-def _exact_point(points: tuple, order: int, sigma_b: float, sigma_w: float, N: int):
+def theory(activation: str, points_json: str, sigma_b: float, sigma_w: float) -> exact.Theory:
+    """The exact theory of one ensemble family, shared by every N, order and table (its single-neuron
+    moments are computed once)."""
+    return exact.Theory(activation, json.loads(points_json), sigma_b, sigma_w)
+
+
+@lru_cache(maxsize=None)
+def _exact_point(activation: str, points_json: str, order: int, sigma_b: float, sigma_w: float, N: int):
     """Exact G^(n), Wick G_0^(n) for every combination of one order at one point."""
-    return exact.correlators(points, combos.multisets(len(points), order), sigma_b, sigma_w, N)
+    th = theory(activation, points_json, sigma_b, sigma_w)
+    return th.correlators(combos.multisets(len(th.points), order), N)
 
 
-def deviations(corr: pd.DataFrame, experiments: dict, points: list[float]) -> pd.DataFrame:
-    """Per experiment, point, order and combination (docs/science.md §2, §5):
+def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """Per experiment, point, order and combination (docs/science.md §2, §5, §8):
 
     g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
-    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact.
+    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact; and the
+    experiment's activation and d_in.
     """
     out = []
     rows = experiment_rows(corr, experiments)
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+        ens = design.ensemble_of(experiments[name])
         for order in sorted(point_rows.order.unique()):
             values, labels = bag_matrix(point_rows, order)
-            g_exact, g0 = _exact_point(tuple(points), int(order), sb, sw, int(N))
+            g_exact, g0 = _exact_point(ens.activation, ens.points_json, int(order), sb, sw, int(N))
             n_bags = values.shape[0]
             mean = values.mean(axis=0)
             background = values.std(axis=0, ddof=1)
             out.append(pd.DataFrame({
-                "experiment": name, "sigma_b": sb, "sigma_w": sw, "N": N, "order": order, "combo": labels,
-                "n_bags": n_bags, "g_mean": mean, "g_se": background / np.sqrt(n_bags), "background": background,
-                "g0": g0, "delta_g": mean - g0, "m": (mean - g0) / g0, "background_m": background / np.abs(g0),
-                "g_exact": g_exact, "m_exact": (g_exact - g0) / g0,
+                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "sigma_b": sb, "sigma_w": sw,
+                "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
+                "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
+                "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
+                "m_exact": (g_exact - g0) / g0,
             }))
     return pd.concat(out, ignore_index=True)
 
 
-def _six_point_splits(points, sigma_b, sigma_w):
-    """For every 6-combination: indices of its 15 four-point sub-multisets and the K of the remaining pair."""
-    four = {c: k for k, c in enumerate(combos.multisets(len(points), 4))}
+def _six_point_splits(K):
+    """For every 6-combination: indices of its 15 four-point sub-multisets and the K of the remaining pair
+    (``K``: the kernel matrix of the point set)."""
+    n_points = len(K)
+    four = {c: k for k, c in enumerate(combos.multisets(n_points, 4))}
     idx, kval = [], []
-    for c in combos.multisets(len(points), 6):
+    for c in combos.multisets(n_points, 6):
         i_row, k_row = [], []
         for pair in combinations(range(6), 2):
             rest = tuple(c[i] for i in range(6) if i not in pair)
             i_row.append(four[rest])
-            k_row.append(exact.kernel_K(points[c[pair[0]]], points[c[pair[1]]], sigma_b, sigma_w))
+            k_row.append(K[c[pair[0]], c[pair[1]]])
         idx.append(i_row)
         kval.append(k_row)
     return np.array(idx), np.array(kval)
@@ -110,28 +127,33 @@ def _jackknife_se(full, leave_one_out):
 
 
 @lru_cache(maxsize=None)
-def _coupling_geometry(pts: tuple, sigma_b: float, sigma_w: float):
+def _coupling_geometry(points_json: str, sigma_b: float, sigma_w: float):
     """I_4, I_6, T_6 and the six-point splits of every combination: they do not depend on N, so the
     points of a sigma_w scan at several N share them."""
+    th = theory("gauss", points_json, sigma_b, sigma_w)
+    pts = th.points
     ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
-    i4 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms4])
-    i6 = np.array([couplings.I_n([pts[i] for i in c], sigma_w) for c in ms6])
-    t6 = np.array([couplings.T_6([pts[i] for i in c], sigma_w) for c in ms6])
-    split_idx, split_k = _six_point_splits(pts, sigma_b, sigma_w)
+    i4 = np.array([couplings.I_n(pts[list(c)], sigma_w) for c in ms4])
+    i6 = np.array([couplings.I_n(pts[list(c)], sigma_w) for c in ms6])
+    t6 = np.array([couplings.T_6(pts[list(c)], sigma_w) for c in ms6])
+    split_idx, split_k = _six_point_splits(th.K)
     return i4, i6, t6, split_idx, split_k
 
 
 def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
-    """u_4 and u_6 of one point with jackknife errors over bags, and their exact values.
+    """u_4 and u_6 of one GaussNet point with jackknife errors over bags, and their exact values.
 
-    values4, values6: float[n_bags, 126], float[n_bags, 462] per-bag correlators (canonical order).
-    Returns two DataFrames (4-point and 6-point combinations).
+    values4, values6: float[n_bags, n_4], float[n_bags, n_6] per-bag correlators (canonical order);
+    ``points``: numbers (d_in = 1) or rows of d_in numbers. Returns two DataFrames (4-point and 6-point
+    combinations) and the means over combinations.
     """
-    pts = tuple(points)
-    ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
-    e4, g0_4 = _exact_point(pts, 4, sigma_b, sigma_w, N)
-    e6, g0_6 = _exact_point(pts, 6, sigma_b, sigma_w, N)
-    args = (g0_4, g0_6, *_coupling_geometry(pts, float(sigma_b), float(sigma_w)))
+    pj = neurons.points_json(points)
+    sigma_b, sigma_w = float(sigma_b), float(sigma_w)
+    n_points = len(neurons.as_points(points))
+    ms4, ms6 = combos.multisets(n_points, 4), combos.multisets(n_points, 6)
+    e4, g0_4 = _exact_point("gauss", pj, 4, sigma_b, sigma_w, int(N))
+    e6, g0_6 = _exact_point("gauss", pj, 6, sigma_b, sigma_w, int(N))
+    args = (g0_4, g0_6, *_coupling_geometry(pj, sigma_b, sigma_w))
     n = values4.shape[0]
     u4, u6 = _u4_u6(values4.mean(axis=0), values6.mean(axis=0), *args)
     loo4 = (values4.sum(axis=0) - values4) / (n - 1)
@@ -145,38 +167,55 @@ def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
     means = pd.DataFrame({
         "order": [4, 6], "u": [u4.mean(), u6.mean()],
         "u_se": [_jackknife_se(u4.mean(), j4.mean(axis=1)), _jackknife_se(u6.mean(), j6.mean(axis=1))],
-        "u_exact": [x4.mean(), x6.mean()], "u_loo": [j4.mean(axis=1), j6.mean(axis=1)]})
+        "u_exact": [x4.mean(), x6.mean()], "u_loo": [j4.mean(axis=1), j6.mean(axis=1)], "note": ""})
     return per_combo, means
 
 
-def coupling_tables(corr: pd.DataFrame, experiments: dict, points: list[float]):
+#: Why an experiment gets no couplings: u_n = -Delta G^(n) / I_n needs I_n = int over all of R^d_in of
+#: prod K_W(x, x_i), which converges for GaussNet only (K_W decays); for ReLU and Erf K_W does not decay.
+COUPLINGS_SKIPPED = ("skipped: u_4, u_6 divide by I_n = integral over all x of prod_i K_W(x, x_i), finite for "
+                     "GaussNet only ({activation}'s K_W does not decay as |x| grows)")
+
+
+def coupling_tables(corr: pd.DataFrame, experiments: dict):
     """Couplings of every experiment and point.
 
     Returns (per_combination, means): u_4 per 4-point and u_6 per 6-point combination with jackknife
     errors and exact values; and <u_n>, the mean over combinations, with its jackknife error, its
-    exact value and its leave-one-bag-out values ``u_loo`` (for the flow fit).
+    exact value and its leave-one-bag-out values ``u_loo`` (for the flow fit). GaussNet experiments only:
+    the others get rows in ``means`` with NaN couplings and the reason in ``note`` (COUPLINGS_SKIPPED).
     """
     per_combo, means = [], []
     rows = experiment_rows(corr, experiments)
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
-        v4, _ = bag_matrix(point_rows, 4)
-        v6, _ = bag_matrix(point_rows, 6)
-        parts, mean = point_couplings(v4, v6, points, sb, sw, int(N))
+        exp = experiments[name]
+        label = {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"], "sigma_b": sb,
+                 "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"])}
+        if exp["activation"] != "gauss":
+            mean = pd.DataFrame({"order": [4, 6], "u": np.nan, "u_se": np.nan, "u_exact": np.nan, "u_loo": None,
+                                 "note": COUPLINGS_SKIPPED.format(activation=exp["activation"])})
+            parts = []
+        else:
+            v4, _ = bag_matrix(point_rows, 4)
+            v6, _ = bag_matrix(point_rows, 6)
+            parts, mean = point_couplings(v4, v6, exp["points"], sb, sw, int(N))
         for part in parts + [mean]:
-            for col, value in reversed(list({"experiment": name, "sigma_b": sb, "sigma_w": sw, "N": N,
-                                              "n_bags": v4.shape[0]}.items())):
+            for col, value in reversed(list(label.items())):
                 part.insert(0, col, value)
         per_combo += parts
         means.append(mean)
-    return pd.concat(per_combo, ignore_index=True), pd.concat(means, ignore_index=True)
+    per_combo = pd.concat(per_combo, ignore_index=True) if per_combo else pd.DataFrame(
+        columns=list(label) + ["order", "combo", "u", "u_se", "u_exact"])
+    return per_combo, pd.concat(means, ignore_index=True)
 
 
 # --- running with sigma_w: fitted exponents (docs/science.md §4) -------------------------------------
 
-D_IN = 1
-#: Exponents of |u_4| and |u_6| vs sigma_w under the two sign readings of the active-RG equation (eq. 4.6).
-PREDICTED_EXPONENTS = {4: {"paper_print": 4 - D_IN, "authors_code": -(4 - D_IN)},
-                       6: {"paper_print": 6 - 2 * D_IN, "authors_code": -(6 - 2 * D_IN)}}
+def predicted_exponents(order: int, d_in: int) -> dict[str, int]:
+    """Exponent of |u_n| vs sigma_w under the two sign readings of the active-RG equation (eq. 4.6):
+    4 - d_in (u_4) and 6 - 2 d_in (u_6) as printed, their negatives as the authors' code draws them."""
+    dim = {4: 4 - d_in, 6: 6 - 2 * d_in}[int(order)]
+    return {"paper_print": dim, "authors_code": -dim}
 
 
 def fit_power_law(sigma_w, u):
@@ -185,8 +224,9 @@ def fit_power_law(sigma_w, u):
     return slope, intercept
 
 
-def flow_fit(u_means: pd.DataFrame, z_min: float = 2.0) -> pd.DataFrame:
-    """Exponent of |<u_n>| vs sigma_w per (N, order), with a jackknife 95% interval over bags.
+def flow_fit(u_means: pd.DataFrame, d_in: int = 1, z_min: float = 2.0) -> pd.DataFrame:
+    """Exponent of |<u_n>| vs sigma_w per (N, order), with a jackknife 95% interval over bags, beside the
+    exponents eq. 4.6 predicts at ``d_in``.
 
     ``u_means`` has columns N, order, sigma_w, u (mean over combinations, all bags), u_exact, and
     ``u_loo`` (array of leave-one-bag-out means). Points whose |u| < z_min * SE are below the noise
@@ -209,22 +249,26 @@ def flow_fit(u_means: pd.DataFrame, z_min: float = 2.0) -> pd.DataFrame:
             row.update(exponent=slope, exponent_se=slope_se, ci_low=slope - 1.96 * slope_se,
                        ci_high=slope + 1.96 * slope_se, intercept=intercept)
         row["exponent_exact"] = fit_power_law(g.sigma_w.to_numpy(), g.u_exact.to_numpy())[0]
-        for reading, value in PREDICTED_EXPONENTS[int(order)].items():
+        for reading, value in predicted_exponents(int(order), d_in).items():
             row[f"predicted_{reading}"] = value
         out.append(row)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=FLOW_FIT_COLUMNS)
+
+
+FLOW_FIT_COLUMNS = ["N", "order", "n_sigma_w", "n_used", "exponent", "exponent_se", "ci_low", "ci_high", "intercept",
+                    "exponent_exact", "predicted_paper_print", "predicted_authors_code"]
 
 
 # --- passive RG (talk, "Passive RG: deep IR"; docs/science.md §4) ---------------------------------------
 
-def K_d(d: int = D_IN) -> float:
+def K_d(d: int = 1) -> float:
     """K_d = pi^(d/2) / ((2 pi)^d Gamma(d/2 + 1))."""
     from math import gamma, pi
 
     return pi ** (d / 2) / ((2 * pi) ** d * gamma(d / 2 + 1))
 
 
-def passive_flow_rhs(t, y, d=D_IN):
+def passive_flow_rhs(t, y, d=1):
     """k d(u2, u4, u6)/dk for the dimensionless couplings (ubar), with t = ln k."""
     u2, u4, u6 = y
     kd = K_d(d)
@@ -234,7 +278,7 @@ def passive_flow_rhs(t, y, d=D_IN):
 
 
 def passive_flow(sigma_w0: float, u4_0: float, u6_0: float, t_end: float = -3.0, n_steps: int = 121,
-                 d: int = D_IN) -> pd.DataFrame:
+                 d: int = 1) -> pd.DataFrame:
     """Integrate the passive-RG flow from k = 1 (t = ln k = 0) to t_end with scipy's Radau.
 
     Initial conditions: u_2 = m_0^2 = 2 sigma_w0^2 / d, u_4 and u_6 as measured at sigma_w0. Returns

@@ -1,6 +1,6 @@
 """Couplings of the 1PI action ansatz Gamma = S_0 + (u_4/4!) int f^4 + (u_6/6!) int f^6 (docs/science.md §3).
 
-All integrals are Gaussian for d_in = 1 and are evaluated in closed form.
+All integrals are Gaussian (GaussNet at any d_in) and are evaluated in closed form.
 """
 from __future__ import annotations
 
@@ -12,34 +12,42 @@ import numpy as np
 from . import exact
 
 
-def I_n(xs, sigma_w):
-    """I_n(x_1..x_n) = int dx prod_i K_W(x, x_i)
-    = sigma_w^(2n) sqrt(2 pi / (n sigma_w^2)) exp(-(sigma_w^2/2)(sum x_i^2 - (sum x_i)^2 / n))."""
+def _rows(xs) -> np.ndarray:
+    """Points as float[n, d_in] (numbers are d_in = 1)."""
     xs = np.asarray(xs, dtype=float)
-    n = len(xs)
+    return xs[:, None] if xs.ndim == 1 else xs
+
+
+def I_n(xs, sigma_w):
+    """I_n(x_1..x_n) = int d^d x prod_i K_W(x, x_i), K_W(x, y) = sigma_w^2 exp(-sigma_w^2 |x - y|^2 / (2 d))
+    = sigma_w^(2n) (2 pi d / (n sigma_w^2))^(d/2) exp(-(sigma_w^2 / (2 d))(sum |x_i|^2 - |sum x_i|^2 / n))
+    (docs/science.md §3, §8); ``xs``: numbers (d_in = 1) or rows of d_in numbers."""
+    xs = _rows(xs)
+    n, d = xs.shape
     s2 = sigma_w**2
-    return s2**n * sqrt(2 * pi / (n * s2)) * np.exp(-s2 / 2 * ((xs**2).sum() - xs.sum() ** 2 / n))
+    return s2**n * (2 * pi * d / (n * s2)) ** (d / 2) * np.exp(-s2 / (2 * d) * ((xs**2).sum() - (xs.sum(axis=0) ** 2).sum() / n))
 
 
 def T_6(xs, sigma_w):
     """T_6 = sum over the 10 splits A|B of the six points into triples of
-    int dy dz prod_{i in A} K_W(x_i, y) K_W(y, z) prod_{j in B} K_W(x_j, z).
+    int d^d y d^d z prod_{i in A} K_W(x_i, y) K_W(y, z) prod_{j in B} K_W(x_j, z).
 
-    Each term is sigma_w^14 * 2 pi / (sigma_w^2 sqrt(15)) * exp(-(sigma_w^2/2)(Q - (4 S_A^2 + 2 S_A S_B + 4 S_B^2)/15)),
-    with S the sums of the points of A and B and Q the sum of all x_i^2 (the quadratic form in (y, z)
-    has matrix [[4, -1], [-1, 4]], determinant 15).
+    Each term is sigma_w^14 (2 pi d / (sigma_w^2 sqrt(15)))^d exp(-(sigma_w^2/(2d))(Q - (4|S_A|^2 + 2 S_A.S_B
+    + 4|S_B|^2)/15)), with S the sums of the points of A and B and Q the sum of all |x_i|^2 (per coordinate the
+    quadratic form in (y, z) has matrix [[4, -1], [-1, 4]], determinant 15).
     """
-    xs = np.asarray(xs, dtype=float)
+    xs = _rows(xs)
     assert len(xs) == 6
+    d = xs.shape[1]
     s2 = sigma_w**2
     q = (xs**2).sum()
     total = 0.0
     for a in combinations(range(1, 6), 2):  # A holds point 0: each unordered split once
         A = (0,) + a
         B = tuple(i for i in range(6) if i not in A)
-        sa, sb = xs[list(A)].sum(), xs[list(B)].sum()
-        total += np.exp(-s2 / 2 * (q - (4 * sa * sa + 2 * sa * sb + 4 * sb * sb) / 15))
-    return s2**7 * 2 * pi / (s2 * sqrt(15)) * total
+        sa, sb = xs[list(A)].sum(axis=0), xs[list(B)].sum(axis=0)
+        total += np.exp(-s2 / (2 * d) * (q - (4 * sa @ sa + 2 * sa @ sb + 4 * sb @ sb) / 15))
+    return s2**7 * (2 * pi * d / (s2 * sqrt(15))) ** d * total
 
 
 def u4_from_delta(delta_g4, xs, sigma_w):

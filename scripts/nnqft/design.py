@@ -1,8 +1,9 @@
 """From a validated config to the work: parameter points, bag blocks and file names.
 
-A *point* is (sigma_b, sigma_w, N) at the config's n_nets and seed. Experiments that share a
-point share its bags: bag b of a point is the same ensemble whichever experiment asks for it,
-so the point is sampled once, up to the largest n_bags that any experiment wants.
+A *point* is an ensemble (activation, point set, n_nets: :class:`Ensemble`) at (sigma_b, sigma_w, N) and
+the config's seed. Experiments that share a point share its bags: bag b of a point is the same sample
+whichever experiment asks for it, so the point is sampled once, up to the largest n_bags that any
+experiment wants.
 
 A *block* is a run of consecutive bags [first, last] computed by one job. Its size follows the work of
 a bag: ``neurons_per_job // (N * n_nets)`` bags (at least one), so every job carries about the same
@@ -13,16 +14,84 @@ most one job's worth of work per point.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
+
+from .neurons import ACTIVATIONS, MAX_ERF_VARIANCE, MAX_RANK, points_json
+
+
+@dataclass(frozen=True, order=True)
+class Ensemble:
+    """What a sample is drawn from besides (σ_b, σ_W, N): the activation, the point set (rows of d_in
+    numbers, in the config's order: combinations index into it) and the networks per bag."""
+
+    activation: str
+    points: tuple[tuple[float, ...], ...]
+    n_nets: int
+
+    @property
+    def d_in(self) -> int:
+        return len(self.points[0])
+
+    @property
+    def points_json(self) -> str:
+        """The point set as JSON text, always as rows (:func:`nnqft.neurons.points_json`)."""
+        return points_json(self.points)
+
+    @property
+    def points_id(self) -> str:
+        """12 hex digits of the SHA-256 of :attr:`points_json`: the point set's name in file paths."""
+        return hashlib.sha256(self.points_json.encode()).hexdigest()[:12]
+
+    @property
+    def name(self) -> str:
+        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}``."""
+        return f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}"
+
+    def as_dict(self) -> dict:
+        return {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
+                "n_nets": self.n_nets}
+
+
+def point_rows(points) -> tuple[tuple[float, ...], ...]:
+    """Points as given in a config (numbers for d_in = 1, or lists of d_in numbers) as rows of floats."""
+    return tuple(tuple(float(v) for v in p) if isinstance(p, (list, tuple)) else (float(p),) for p in points)
+
+
+def ensemble(config: dict, exp: dict) -> Ensemble:
+    """The ensemble of an experiment: its own activation, points and n_nets, else the config's defaults."""
+    return Ensemble(exp.get("activation", "gauss"), point_rows(exp.get("points", config["points"])),
+                    int(exp.get("n_nets", config["n_nets"])))
+
+
+def experiments(config: dict) -> dict[str, dict]:
+    """Every experiment complete, as plain data for rule params: activation, d_in, points (rows), n_nets,
+    sigma_b, sigma_w, N, n_bags (defaults filled in from the top-level keys)."""
+    out = {}
+    for name, exp in config["experiments"].items():
+        out[name] = {**ensemble(config, exp).as_dict(), "sigma_b": float(exp["sigma_b"]),
+                     "sigma_w": [float(s) for s in exp["sigma_w"]], "N": [int(n) for n in exp["N"]],
+                     "n_bags": int(exp["n_bags"])}
+    return out
+
+
+def ensemble_of(exp: dict) -> Ensemble:
+    """The ensemble of a complete experiment (an entry of :func:`experiments`)."""
+    return Ensemble(exp["activation"], point_rows(exp["points"]), int(exp["n_nets"]))
 
 
 @dataclass(frozen=True, order=True)
 class Point:
+    ensemble: Ensemble
     sigma_b: float
     sigma_w: float
     N: int
     n_bags: int  # the largest n_bags among the experiments that contain the point
+
+    @property
+    def n_nets(self) -> int:
+        return self.ensemble.n_nets
 
 
 def fmt_float(x: float) -> str:
@@ -45,41 +114,112 @@ class ConfigError(ValueError):
     """A config that passed the JSON schema but is inconsistent; the message names key and value."""
 
 
+def check_models(config: dict) -> None:
+    """Run before the JSON schema: the activation and point sets of every experiment (and the top-level
+    points), with messages that name the experiment, the key and what is allowed (the schema's would name
+    neither the experiment nor, for a point of 4 coordinates, the reason). Anything not of the expected
+    shape is left to the schema."""
+    if "points" in config:
+        _check_points("points", config["points"])
+    experiments = config.get("experiments")
+    if not isinstance(experiments, dict):
+        return
+    for name, exp in experiments.items():
+        if not isinstance(exp, dict):
+            continue
+        activation = exp.get("activation", "gauss")
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"experiments.{name}.activation: unknown activation {activation!r}; "
+                              f"allowed: {', '.join(ACTIVATIONS)}")
+        if "points" in exp:
+            _check_points(f"experiments.{name}.points", exp["points"])
+
+
 def check_config(config: dict) -> None:
-    """Checks the JSON schema cannot express: duplicates by value (10 and 10.0), finite points, the orders
-    the analysis needs, float64 overflow, the CUDA backend's point limit, the memory of a job."""
-    points = [float(p) for p in config["points"]]
-    if not all(math.isfinite(p) for p in points):
-        raise ConfigError(f"points: every point must be finite, got {config['points']}")
-    if len(set(points)) != len(points):
-        raise ConfigError(f"points: repeated value in {config['points']}")
+    """Checks the JSON schema cannot express: duplicates by value (10 and 10.0), point sets (finite, one
+    dimension, d_in the kernels and the exact theory support, no repeated point), the orders the analysis
+    needs, float64 overflow of GaussNet, the range of the Erf quadrature, what the CUDA backend samples,
+    the memory of a job. Every message names the experiment, the key and what is allowed."""
+    _check_points("points", config["points"])
     if len(set(config["orders"])) != len(config["orders"]):
         raise ConfigError(f"orders: repeated value in {config['orders']}")
     if sorted(config["orders"]) != list(ANALYSED_ORDERS):
         raise ConfigError(f"orders: the analysis needs orders {list(ANALYSED_ORDERS)} (m_2 and the figures from "
                           f"order 2, u_4 from order 4, u_6 from order 6), got {config['orders']}")
+    backend = config.get("backend", "cpu")
     for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        activation = exp.get("activation", "gauss")
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"{where}.activation: unknown activation {activation!r}; allowed: {list(ACTIVATIONS)}")
+        if "points" in exp:
+            _check_points(f"{where}.points", exp["points"])
+        ens = ensemble(config, exp)
         for key in ("sigma_w", "N"):
             vals = [float(v) for v in exp[key]]
             if len(set(vals)) != len(vals):
-                raise ConfigError(f"experiments.{name}.{key}: repeated value in {exp[key]} (10 and 10.0 count as one)")
-        for sigma_w in exp["sigma_w"]:
-            bound = activation_log_bound(float(exp["sigma_b"]), float(sigma_w), max(exp["N"]), points,
-                                         max(config["orders"]))
-            if bound > EXP_LIMIT:
-                raise ConfigError(
-                    f"experiments.{name}.sigma_w: {sigma_w} (with sigma_b = {exp['sigma_b']}, points up to "
-                    f"|x| = {max(abs(p) for p in points)}, order {max(config['orders'])}) can overflow float64: "
-                    f"log of the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}")
-    if config.get("backend") == "cuda" and len(points) > CUDA_MAX_POINTS:
-        raise ConfigError(f"points: the cuda backend handles at most {CUDA_MAX_POINTS} points, got {len(points)}")
+                raise ConfigError(f"{where}.{key}: repeated value in {exp[key]} (10 and 10.0 count as one)")
+        sigma_b = float(exp["sigma_b"])
+        for sigma_w in map(float, exp["sigma_w"]):
+            if activation == "gauss":
+                bound = activation_log_bound(sigma_b, sigma_w, max(exp["N"]), ens.points, max(config["orders"]))
+                if bound > EXP_LIMIT:
+                    raise ConfigError(
+                        f"{where}.sigma_w: {sigma_w} (GaussNet, sigma_b = {sigma_b}, d_in = {ens.d_in}, points up "
+                        f"to |x| = {max(math.hypot(*p) for p in ens.points):.3g}, order {max(config['orders'])}) can "
+                        f"overflow float64: log of the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}; "
+                        f"allowed: smaller sigma_w, sigma_b or points")
+            if activation == "erf":
+                variance = max(sigma_b**2 + sigma_w**2 * sum(v * v for v in p) / ens.d_in for p in ens.points)
+                if variance > MAX_ERF_VARIANCE:
+                    raise ConfigError(
+                        f"{where}.sigma_w: {sigma_w} (Erf, sigma_b = {sigma_b}) gives a pre-activation variance "
+                        f"{variance:.3g} at one of the points, beyond the {MAX_ERF_VARIANCE} up to which the exact "
+                        f"theory's quadrature is tested; allowed: sigma_b^2 + sigma_w^2 |x|^2 / d_in <= "
+                        f"{MAX_ERF_VARIANCE}")
+        if backend == "cuda":
+            if activation != "gauss" or ens.d_in != 1:
+                raise ConfigError(f"{where}: the cuda backend samples GaussNet at d_in = 1 only, not {activation} at "
+                                  f"d_in = {ens.d_in}; allowed: activation gauss with points of one number each, "
+                                  f"or backend cpu")
+            if len(ens.points) > CUDA_MAX_POINTS:
+                raise ConfigError(f"{where}.points: the cuda backend handles at most {CUDA_MAX_POINTS} points, "
+                                  f"got {len(ens.points)}")
     need, have = job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
     if need > have:
         raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
 
 
+def _check_points(where: str, points) -> None:
+    """A point set: numbers (d_in = 1) or lists of d_in numbers, one d_in for all, 1 <= d_in <= MAX_D_IN,
+    finite, no point twice."""
+    if not isinstance(points, (list, tuple)) or not points:
+        raise ConfigError(f"{where}: expected a non-empty list of numbers or of lists of numbers, got {points!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for p in points for v in (p if isinstance(p, (list, tuple)) else [p])):
+        raise ConfigError(f"{where}: every coordinate must be a number, got {points!r}")
+    lists = [isinstance(p, (list, tuple)) for p in points]
+    if any(lists) and not all(lists):
+        raise ConfigError(f"{where}: points of mixed dimension in {points} (numbers and lists): write every point "
+                          f"as a number (d_in = 1) or every point as a list of d_in numbers")
+    rows = point_rows(points)
+    dims = sorted({len(r) for r in rows})
+    if len(dims) > 1:
+        raise ConfigError(f"{where}: ragged points in {points}: every point needs the same number of coordinates "
+                          f"(found {dims})")
+    if not 1 <= dims[0] <= MAX_D_IN:
+        raise ConfigError(f"{where}: d_in = {dims[0]} in {points}; allowed: 1 to {MAX_D_IN} coordinates per point "
+                          f"(the exact theory's quadrature handles pre-activations of rank up to {MAX_D_IN + 1})")
+    if not all(math.isfinite(v) for r in rows for v in r):
+        raise ConfigError(f"{where}: every coordinate must be finite, got {points}")
+    if len(set(rows)) != len(rows):
+        raise ConfigError(f"{where}: repeated point in {points}")
+
+
 #: Correlator orders the analysis uses: every config must measure all of them.
 ANALYSED_ORDERS = (2, 4, 6)
+#: Largest input dimension: the exact theory integrates pre-activations of rank up to d_in + 1 = MAX_RANK.
+MAX_D_IN = MAX_RANK - 1
 #: Evaluation points one GPU thread keeps in registers (nnqft.cuda_kernel).
 CUDA_MAX_POINTS = 8
 #: Largest exponent that products of activations may reach before float64 overflows (exp(709) ~ 1e308).
@@ -91,18 +231,20 @@ JOB_BASE_MB = 400
 
 
 def activation_log_bound(sigma_b: float, sigma_w: float, N: int, points, max_order: int) -> float:
-    """A bound on log|f(x_1)...f(x_n)| over draws within MAX_SIGMAS: n (MAX_SIGMAS (sigma_w max|x| + sigma_b)
-    + log(MAX_SIGMAS sigma_w sqrt(N) + MAX_SIGMAS sigma_b))."""
-    xmax = max(abs(float(x)) for x in points)
+    """A bound on log|f(x_1)...f(x_n)| of GaussNet over draws within MAX_SIGMAS:
+    n (MAX_SIGMAS (sigma_w ||x||_1 / sqrt(d_in) + sigma_b) + log(MAX_SIGMAS sigma_w sqrt(N) + MAX_SIGMAS sigma_b)),
+    since |W0 . x + b0| <= MAX_SIGMAS (sigma_w / sqrt(d_in)) sum_k |x_k| + MAX_SIGMAS sigma_b."""
+    rows = point_rows(points)
+    xmax = max(sum(abs(v) for v in r) for r in rows) / math.sqrt(len(rows[0]))
     log_g = MAX_SIGMAS * (sigma_w * xmax + sigma_b)
     scale = MAX_SIGMAS * (sigma_w * math.sqrt(N) + sigma_b) + 1.0
     return max_order * (log_g + math.log(scale))
 
 
-def block_memory_mb(config: dict, n_bags: int) -> float:
-    """Estimated peak memory of one sampling job of ``n_bags`` bags: the fixed part, per-thread scratch
-    and the block's rows (the weights are generated on the fly and never stored)."""
-    n_points, max_order = len(config["points"]), max(config["orders"])
+def block_memory_mb(config: dict, n_bags: int, n_points: int) -> float:
+    """Estimated peak memory of one sampling job of ``n_bags`` bags at ``n_points`` points: the fixed part,
+    per-thread scratch and the block's rows (the weights are generated on the fly and never stored)."""
+    max_order = max(config["orders"])
     n_nodes = sum(math.comb(n_points + k - 1, k) for k in range(1, max_order + 1))
     scratch = config.get("threads_per_job", 1) * 2 * n_nodes * 16 * 8
     rows = n_bags * n_nodes * 64
@@ -111,20 +253,31 @@ def block_memory_mb(config: dict, n_bags: int) -> float:
 
 def job_memory_mb(config: dict) -> float:
     """Estimated peak memory of the largest sampling job of the config."""
-    bags = max((min(p.n_bags, bags_per_block(p.N, config["n_nets"], neurons_per_job(config)))
-                for p in sampling_points(config)), default=1)
-    return block_memory_mb(config, bags)
+    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(p.N, p.n_nets, neurons_per_job(config))),
+                                len(p.ensemble.points))
+                for p in sampling_points(config)), default=JOB_BASE_MB)
 
 
 def sampling_points(config: dict) -> list[Point]:
     """The distinct points of all experiments, each with the largest n_bags asked for it."""
-    n_bags: dict[tuple[float, float, int], int] = {}
+    n_bags: dict[tuple, int] = {}
     for exp in config["experiments"].values():
+        ens = ensemble(config, exp)
         for sigma_w in exp["sigma_w"]:
             for N in exp["N"]:
-                key = (float(exp["sigma_b"]), float(sigma_w), int(N))
+                key = (ens, float(exp["sigma_b"]), float(sigma_w), int(N))
                 n_bags[key] = max(n_bags.get(key, 0), int(exp["n_bags"]))
     return sorted(Point(*key, n) for key, n in n_bags.items())
+
+
+def point_sets(config: dict) -> dict[str, list[list[float]]]:
+    """Every point set of the config by its id (:attr:`Ensemble.points_id`), for the sampling rule's params."""
+    return {p.ensemble.points_id: [list(r) for r in p.ensemble.points] for p in sampling_points(config)}
+
+
+def ensembles(config: dict) -> dict[str, dict]:
+    """Every ensemble of the config by its directory name (:attr:`Ensemble.name`), as plain data."""
+    return {p.ensemble.name: p.ensemble.as_dict() for p in sampling_points(config)}
 
 
 #: Default sampling work of one job, in neurons: about 30 s on one core, 10 bags at N = 1000, n_nets = 30000.
@@ -146,11 +299,11 @@ def sampling_env(config: dict) -> str:
     return "envs/nnqft-cuda.yaml" if config.get("backend", "cpu") == "cuda" else "envs/nnqft.yaml"
 
 
-def sampling_group(config: dict, N: int, first: int, last: int) -> str:
+def sampling_group(config: dict, N: int, n_nets: int, first: int, last: int) -> str:
     """Cluster group of a sampling job: "sampling" for blocks of at least half the target work
     (neurons_per_job), "sampling_small" for the short blocks of points that ran out of bags (small N).
     A cluster profile packs a few of the first and many of the second into one cluster job."""
-    work = int(N) * int(config["n_nets"]) * (int(last) - int(first) + 1)
+    work = int(N) * int(n_nets) * (int(last) - int(first) + 1)
     return "sampling" if 2 * work >= neurons_per_job(config) else "sampling_small"
 
 
@@ -160,16 +313,20 @@ def bag_blocks(n_bags: int, block_size: int) -> list[tuple[int, int]]:
 
 
 #: Where a block lives, relative to results/samples (or logs/..., results/benchmarks/...): the rule's
-#: wildcard pattern and the list of inputs of the gather are both made from it.
-BLOCK_PATTERN = "seed{seed}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}"
+#: wildcard pattern and the list of inputs of the gather are both made from it. The second level is the
+#: ensemble (:attr:`Ensemble.name`): activation, d_in, point-set id and n_nets.
+BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/"
+                 "bags{first}-{last}")
 
 
 def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet") -> list[str]:
     """Every block file the config asks for, in a stable order, with numbers in their canonical spelling."""
-    return [
-        f"{root}/" + BLOCK_PATTERN.format(seed=int(config["seed"]), n_nets=int(config["n_nets"]),
-                                          sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
-                                          first=first, last=last) + ext
-        for p in sampling_points(config)
-        for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, config["n_nets"], neurons_per_job(config)))
-    ]
+    paths = []
+    for p in sampling_points(config):
+        ens = p.ensemble
+        for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, ens.n_nets, neurons_per_job(config))):
+            paths.append(f"{root}/" + BLOCK_PATTERN.format(
+                seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
+                n_nets=ens.n_nets, sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
+                first=first, last=last) + ext)
+    return paths

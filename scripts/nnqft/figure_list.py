@@ -21,10 +21,18 @@ class Figure:
     experiment: str | None
     options: tuple[tuple[str, object], ...] = ()
 
+    @property
+    def needs_couplings(self) -> bool:
+        """Drawn from the couplings, which GaussNet experiments alone have (nnqft.analysis.COUPLINGS_SKIPPED)."""
+        return bool(set(self.tables) & COUPLING_TABLES)
+
     def kwargs(self) -> dict:
         extra = {} if self.experiment is None else {"experiment": self.experiment}
         return {**extra, **dict(self.options)}
 
+
+#: Tables with rows for GaussNet experiments only.
+COUPLING_TABLES = {"couplings", "coupling_means", "flow_fit", "passive_flow"}
 
 #: The paper's width scan (Fig. 1, the mean-value plots, u_4 vs N) and sigma_w scan (Fig. 2, the flow).
 WIDTH_SCAN, SIGMA_SCAN = "width_scan", "sigma_scan"
@@ -49,6 +57,12 @@ def figure(name: str) -> Figure:
 
 
 def names(experiments=None) -> list[str]:
-    """Names of the figures; with ``experiments`` (the config's), only those it has the experiment for."""
-    return [spec.name for spec in FIGURES
-            if experiments is None or spec.experiment is None or spec.experiment in experiments]
+    """Names of the figures; with ``experiments`` (the config's), only those it has the experiment for,
+    and of the figures drawn from couplings only those whose experiment is a GaussNet one."""
+    def drawn(spec):
+        if experiments is None or spec.experiment is None:
+            return True
+        exp = experiments.get(spec.experiment)
+        return exp is not None and (not spec.needs_couplings or exp.get("activation", "gauss") == "gauss")
+
+    return [spec.name for spec in FIGURES if drawn(spec)]

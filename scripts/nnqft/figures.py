@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .analysis import PREDICTED_EXPONENTS  # noqa: E402
 
 COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}
 
@@ -133,10 +132,10 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
             r = f.iloc[0]
             ax.plot(sw, np.exp(r.intercept) * sw**r.exponent, color="tab:red",
                     label=f"fit: exponent {r.exponent:.2f} ± {r.exponent_se:.2f}")
-        if ok.any():
+        if ok.any() and len(f):
             s0, u0 = g.sigma_w[ok].iloc[0], abs(g.u[ok].iloc[0])
             for reading, style in (("paper_print", ":"), ("authors_code", "-.")):
-                p = PREDICTED_EXPONENTS[order][reading]
+                p = int(f.iloc[0][f"predicted_{reading}"])
                 ax.plot(sw, u0 * (sw / s0) ** p, style, color="gray", label=f"flow eq. σ^{p:+d} ({reading.replace('_', ' ')})")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -148,8 +147,9 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         ymin = min(np.abs(g.u[ok]).min() if ok.any() else ymax, np.abs(g.u_exact).min())
         ax.set_ylim(ymin / 5, ymax * 5)
         ax.legend(fontsize=6)
+    authors = int(fit[fit.order == order].predicted_authors_code.iloc[0])
     fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({_subtitle(m)}; plotted on log|u|, the authors'-code reading "
-                 f"has slope {PREDICTED_EXPONENTS[order]['authors_code']:+d})", fontsize=10)
+                 f"has slope {authors:+d})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -184,18 +184,31 @@ def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment: str):
     return fig
 
 
+#: Marker of each activation where a figure mixes them.
+MARKERS = {"gauss": ("o", "GaussNet"), "relu": ("s", "ReLU"), "erf": ("^", "Erf")}
+
+
 def validation(dev: pd.DataFrame):
-    """z = (G_measured - G_exact) / SE for every correlator, by order and N: where heavy tails bias the MC."""
-    d = dev.drop_duplicates(["sigma_b", "sigma_w", "N", "order", "combo", "n_bags"])
+    """z = (G_measured - G_exact) / SE for every correlator, by order and N: where heavy tails bias the MC.
+    One marker per activation; a point shared by two experiments is drawn once (at the larger n_bags)."""
+    d = dev.sort_values("n_bags").drop_duplicates(["activation", "d_in", "sigma_b", "sigma_w", "N", "order", "combo",
+                                                   "g_exact"], keep="last")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    vmin, vmax = np.log10(d.sigma_w.min()), np.log10(d.sigma_w.max())
     for ax, order in zip(axes, (2, 4, 6)):
         g = d[d.order == order]
         z = (g.g_mean - g.g_exact) / g.g_se
         rng = np.random.default_rng(0)
         jitter = np.exp(rng.uniform(-0.08, 0.08, len(g)))
-        sc = ax.scatter(g.N * jitter, z, c=np.log10(g.sigma_w), s=3, cmap="viridis", alpha=0.5)
+        for activation, (marker, label) in MARKERS.items():
+            sel = (g.activation == activation).to_numpy()
+            if sel.any():
+                sc = ax.scatter(g.N[sel] * jitter[sel], z[sel], c=np.log10(g.sigma_w[sel]), s=4, marker=marker,
+                                cmap="viridis", vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1, alpha=0.5,
+                                label=f"{label} (d_in = {', '.join(map(str, sorted(set(g.d_in[sel]))))})")
         ax.axhspan(-2, 2, color="gray", alpha=0.2, label="|z| < 2")
         ax.set_xscale("log")
+        _plain_log_x(ax)
         ax.set_yscale("symlog", linthresh=2)
         ax.set_xlabel("width N")
         ax.set_ylabel("z = (G_measured − G_exact) / SE")

@@ -21,6 +21,7 @@ factor, repeated points repeated), so the functions do not care where the covari
 """
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
 from itertools import combinations
@@ -48,6 +49,12 @@ def as_points(points) -> np.ndarray:
     """Points as a C-contiguous float64 array of shape (n_points, d_in): plain numbers are points of d_in = 1."""
     x = np.asarray(points, dtype=np.float64)
     return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
+
+
+def points_json(points) -> str:
+    """A point set as JSON text, always as rows of d_in numbers: ``"[[0.5, 0.5], [0.5, 1.0]]"``, ``"[[0.2], [0.4]]"``
+    (the ``points`` column of the correlator tables)."""
+    return json.dumps(as_points(points).tolist())
 
 
 def preactivation_covariance(points, sigma_b: float, sigma_w: float) -> np.ndarray:

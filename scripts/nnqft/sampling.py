@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import combos, kernel, seeding
-from .neurons import ACTIVATIONS, as_points
+from .neurons import ACTIVATIONS, as_points, points_json
 
 #: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes (their positions
 #: in ``nnqft.neurons.ACTIVATIONS``: kernel.GAUSS, RELU, ERF).
@@ -62,28 +62,36 @@ def block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, t
         return np.stack([bag_correlators(seed, sigma_b, sigma_w, N, n_nets, b, points, orders, threads, activation)
                          for b in bags])
     if backend == "cuda":
-        if activation != "gauss" or as_points(points).shape[1] != 1:
+        x = as_points(points)
+        if activation != "gauss" or x.shape[1] != 1:
             raise ValueError(f"the cuda backend samples GaussNet at d_in = 1 only, not {activation!r} at "
-                             f"d_in = {as_points(points).shape[1]}: use backend cpu")
+                             f"d_in = {x.shape[1]}: use backend cpu")
         from . import cuda_kernel  # imported only here: CPU jobs never load numba.cuda
 
         keys = np.array([seeding.bag_key(seed, sigma_b, sigma_w, N, n_nets, b) for b in bags], dtype=np.uint64)
-        return cuda_kernel.block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders)
+        return cuda_kernel.block_correlators(keys, N, n_nets, sigma_b, sigma_w, x[:, 0], orders)
     raise ValueError(f"unknown backend {backend!r}: expected one of {BACKENDS}")
 
 
-def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu"):
+def block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads=None, backend="cpu",
+                activation="gauss"):
     """Correlators of the bags ``bags`` of one point as a long pyarrow table (one row per bag and combination).
 
-    Columns: sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
+    Columns: activation, d_in, points (the point set as JSON rows, e.g. "[[0.5, 0.5], [0.5, 1.0]]"; ``combo``
+    indexes into it), sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
     """
     import pyarrow as pa
 
-    labelled = combos.output_combos(len(points), list(orders))
+    x = as_points(points)
+    labelled = combos.output_combos(len(x), list(orders))
     n_combo = len(labelled)
-    values = block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, points, orders, threads, backend).ravel()
+    values = block_correlators(seed, sigma_b, sigma_w, N, n_nets, bags, x, orders, threads, backend,
+                               activation).ravel()
     n_rows = n_combo * len(bags)
     return pa.table({
+        "activation": pa.array([activation] * n_rows).dictionary_encode(),
+        "d_in": np.full(n_rows, x.shape[1], dtype=np.int64),
+        "points": pa.array([points_json(x)] * n_rows).dictionary_encode(),
         "sigma_b": np.full(n_rows, float(sigma_b)),
         "sigma_w": np.full(n_rows, float(sigma_w)),
         "N": np.full(n_rows, int(N), dtype=np.int64),

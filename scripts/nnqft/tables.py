@@ -12,6 +12,9 @@ import pyarrow.parquet as pq
 from . import STREAM_VERSION, __version__
 
 METADATA_KEY = b"nnqft"
+#: Columns that identify a sampled point in the correlator table: its ensemble (activation, d_in, point
+#: set as JSON, n_nets) and (sigma_b, sigma_w, N).
+SAMPLE_KEYS = ["activation", "d_in", "points", "n_nets", "sigma_b", "sigma_w", "N"]
 
 
 def versions() -> dict[str, str]:
@@ -100,14 +103,14 @@ def check_finite(frame, value_columns, key_columns) -> None:
             raise TableError(f"{int(bad.sum())} non-finite value(s) in column {col!r}, first at {where}")
 
 
-def read_correlators(path, seed: int, n_nets: int):
-    """The gathered correlator table as pandas, refusing one made under another seed or n_nets."""
+def read_correlators(path, seed: int):
+    """The gathered correlator table as pandas, refusing one made under another seed."""
     table = read_table(path, rebuild="snakemake --cores all --forcerun gather_correlators")
     meta = json.loads(table.schema.metadata[METADATA_KEY])["params"]
-    for key, want in (("seed", seed), ("n_nets", n_nets)):
-        if meta[key] != want:
-            raise TableError(f"{path} was made with {key} = {meta[key]}, the config asks for {want}: "
-                             f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
+    if meta["seed"] != seed:
+        raise TableError(f"{path} was made with seed = {meta['seed']}, the config asks for {seed}: "
+                         f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
     frame = table.to_pandas()
-    frame["combo"] = frame["combo"].astype(str)
+    for col in ("combo", "activation", "points"):
+        frame[col] = frame[col].astype(str)
     return frame

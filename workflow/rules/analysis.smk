@@ -20,9 +20,7 @@ rule analyse:
         "../../envs/nnqft.yaml"
     params:
         seed=config["seed"],
-        n_nets=config["n_nets"],
-        points=config["points"],
-        experiments=config["experiments"],
+        experiments=EXPERIMENTS,
         sigma_experiment=sigma_experiment(),
         code=code_digest("analysis_tables.py"),
     script:

@@ -24,6 +24,7 @@ if PACKAGE_DIR != (SCRIPTS_DIR / "nnqft").resolve():
         f"the jobs run that code (reinstall with `pip install -e {workflow.basedir}` to use this one)"
     )
 
+design.check_models(config)  # before the schema, whose messages would not name the experiment
 validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 design.check_config(config)
 
@@ -34,6 +35,17 @@ BLOCK = design.BLOCK_PATTERN
 SECONDS_PER_NEURON = {"cpu": 1.5e-7, "cuda": 1e-9}
 
 
+#: Point sets of the config by id (the {points_id} of a block's path), and the complete experiments
+#: (activation, points, n_nets filled in from the top-level defaults) for the rules' params.
+POINT_SETS = design.point_sets(config)
+EXPERIMENTS = design.experiments(config)
+
+
+def block_points(wildcards):
+    """The point set of a sampling job, from the point-set id in its path."""
+    return POINT_SETS[wildcards.points_id]
+
+
 def block_work(wildcards):
     """Neurons sampled by one sampling job: N x n_nets x bags."""
     n_bags = int(wildcards.last) - int(wildcards.first) + 1
@@ -42,7 +54,7 @@ def block_work(wildcards):
 
 def sampling_group(wildcards):
     """Cluster group of a sampling job (groups are inactive in local runs): see design.sampling_group."""
-    return design.sampling_group(config, wildcards.N, wildcards.first, wildcards.last)
+    return design.sampling_group(config, wildcards.N, wildcards.n_nets, wildcards.first, wildcards.last)
 
 
 #: Conda environment of the sampling jobs (--sdm conda), relative to this folder: see design.sampling_env.
@@ -55,7 +67,7 @@ def sample_mem_mb(wildcards):
     if "mem_mb_per_job" in config:
         return config["mem_mb_per_job"]
     n_bags = int(wildcards.last) - int(wildcards.first) + 1
-    return math.ceil(design.block_memory_mb(config, n_bags))
+    return math.ceil(design.block_memory_mb(config, n_bags, len(block_points(wildcards))))
 
 
 def sample_runtime(wildcards, attempt):
@@ -78,9 +90,10 @@ def code_digest(script, *roots):
 
 
 def sigma_experiment():
-    """The experiment of the flow fit and the passive flow: the paper's sigma_w scan when the config has
-    it (the figures draw that one), else the experiment with the most sigma_w values."""
-    experiments = config["experiments"]
-    if figure_list.SIGMA_SCAN in experiments:
+    """The GaussNet experiment of the flow fit and the passive flow: the paper's sigma_w scan when the
+    config has it (the figures draw that one), else the GaussNet experiment with the most sigma_w values;
+    None without a GaussNet experiment (couplings need GaussNet: nnqft.analysis.COUPLINGS_SKIPPED)."""
+    gauss = {name: exp for name, exp in EXPERIMENTS.items() if exp["activation"] == "gauss"}
+    if figure_list.SIGMA_SCAN in gauss:
         return figure_list.SIGMA_SCAN
-    return max(experiments, key=lambda name: len(experiments[name]["sigma_w"]))
+    return max(gauss, key=lambda name: len(gauss[name]["sigma_w"]), default=None)

@@ -3,6 +3,9 @@
 
 wildcard_constraints:
     seed=r"\d+",
+    activation=r"[a-z]+",
+    d_in=r"\d+",
+    points_id=r"[0-9a-f]{12}",
     n_nets=r"\d+",
     N=r"\d+",
     first=r"\d+",
@@ -27,7 +30,7 @@ rule sample_bags:
         mem_mb=sample_mem_mb,
         runtime=sample_runtime,
     params:
-        points=config["points"],
+        points=block_points,
         orders=config["orders"],
         backend=config["backend"],
         stream_version=STREAM_VERSION,
@@ -48,12 +51,11 @@ rule gather_correlators:
         "../../envs/nnqft.yaml"
     params:
         seed=config["seed"],
-        n_nets=config["n_nets"],
-        points=config["points"],
+        ensembles=design.ensembles(config),
         orders=config["orders"],
         backend=config["backend"],
         stream_version=STREAM_VERSION,
-        experiments=config["experiments"],
+        experiments=EXPERIMENTS,
         code=code_digest("gather_correlators.py"),
     script:
         "../../scripts/gather_correlators.py"
