@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -65,6 +65,9 @@ reproduce: venv        ## the paper-scale run (config/config.yaml)
 
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
+
+architectures: venv    ## GaussNet, ReLU and Erf at d_in = 1, 2, 3 (config/architectures_quick.yaml), about a minute
+	$(BIN)/snakemake --cores $(CORES) --configfile config/architectures_quick.yaml
 
 dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules
