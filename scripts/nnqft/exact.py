@@ -8,6 +8,7 @@ repeated points allowed) and work for d_in = 1.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import combinations
 from math import exp, factorial
 
 import numpy as np
@@ -57,6 +58,18 @@ def even_set_partitions(items):
 def pairings(items):
     """Perfect matchings of ``items``: (n-1)!! of them (1, 3, 15 for n = 2, 4, 6)."""
     return [p for p in even_set_partitions(tuple(items)) if all(len(b) == 2 for b in p)]
+
+
+def set_partitions(items):
+    """Every set partition of the tuple ``items`` (Bell(n) of them), blocks as tuples."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for tail in set_partitions(rest):
+        yield [(first,)] + tail
+        for i in range(len(tail)):
+            yield tail[:i] + [(first,) + tail[i]] + tail[i + 1:]
 
 
 @lru_cache(maxsize=None)
@@ -284,3 +297,34 @@ class Theory:
         combo = tuple(combo)
         (g2n, g), _ = self.correlators([combo + combo, combo], N)
         return g2n - g * g
+
+    def conditional_moment(self, pairs, N: int) -> float:
+        """E[Π_i C(pairs_i)] over first layers, C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9):
+        each C expands into σ_b² and (σ_W²/N) S, and E[Π_{i∈T} S_i] = Σ over set partitions π of T of
+        N(N−1)...(N−|π|+1) Π_{B∈π} M(the points of the pairs in B), neurons being i.i.d."""
+        pairs = [tuple(p) for p in pairs]
+        k = len(pairs)
+        lam, sb2 = self.sigma_w**2 / N, self.sigma_b**2
+        total = 0.0
+        for size in range(k + 1):
+            for T in combinations(range(k), size):
+                s_moment = 0.0
+                for part in set_partitions(T):
+                    falling = 1.0
+                    for r in range(len(part)):
+                        falling *= N - r
+                    if falling == 0.0:
+                        continue
+                    blocks = [tuple(sorted(q for i in block for q in pairs[i])) for block in part]
+                    s_moment += falling * float(np.prod(self.moments(blocks)))
+                total += sb2 ** (k - size) * lam**size * s_moment
+        return total
+
+    def conditional_estimator_variance(self, combo, N: int) -> float:
+        """Variance of one network's conditional estimator of G^(n)(combo), the Wick sum of Π C over the
+        perfect matchings: Σ_{P, Q} E[Π_P C Π_Q C] − G^(n)²."""
+        matchings = [[(combo[a], combo[b]) for a, b in part] for part in _even_partitions_of_range(len(combo))
+                     if all(len(b) == 2 for b in part)]
+        second = sum(self.conditional_moment(P + Q, N) for P in matchings for Q in matchings)
+        (g,), _ = self.correlators([tuple(combo)], N)
+        return second - g * g

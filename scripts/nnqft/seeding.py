@@ -19,11 +19,19 @@ def float_bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", float(x) + 0.0))[0]
 
 
-def bag_key(seed: int, sigma_b: float, sigma_w: float, N: int, n_nets: int, bag: int) -> tuple[int, int]:
-    """Two 64-bit words keying the bag's counter-based stream, through numpy's ``SeedSequence``."""
-    ss = np.random.SeedSequence(
-        entropy=int(seed),
-        spawn_key=(STREAM_VERSION, float_bits(sigma_b), float_bits(sigma_w), int(N), int(n_nets), int(bag)),
-    )
+def bag_key(seed: int, sigma_b: float, sigma_w: float, N: int, n_nets: int, bag: int,
+            estimator: str = "plain") -> tuple[int, int]:
+    """Two 64-bit words keying the bag's counter-based stream, through numpy's ``SeedSequence``.
+
+    The conditional estimator (docs/science.md §9) draws first layers only, from a key of its own (one more
+    spawn-key word), so its samples are independent of the plain estimator's at the same point; the plain
+    key is that of the first version.
+    """
+    spawn_key = (STREAM_VERSION, float_bits(sigma_b), float_bits(sigma_w), int(N), int(n_nets), int(bag))
+    if estimator == "conditional":
+        spawn_key += (1,)
+    elif estimator != "plain":
+        raise ValueError(f"unknown estimator {estimator!r}: expected plain or conditional")
+    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=spawn_key)
     k0, k1 = ss.generate_state(2, dtype=np.uint64)
     return int(k0), int(k1)

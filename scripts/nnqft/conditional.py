@@ -1,0 +1,210 @@
+"""The conditional-Gaussian estimator of G^(n) (docs/science.md §9), on the CPU.
+
+Given a network's first layer (W0_j, b0_j for j = 1..N), its output f(x) = Σ_j W1_j φ_j(x) + b1 is exactly
+Gaussian, centred, with covariance
+
+    C(x, y) = σ_b² + (σ_W² / N) Σ_j φ_j(x) φ_j(y),
+
+so E[f(x_1)...f(x_n) | first layer] is the Wick sum over the perfect matchings of the n points of Π C. Its
+mean over networks is an unbiased estimator of G^(n) (the law of total expectation) whose variance is never
+above the plain product's (Rao–Blackwell), and it draws no W1 and no b1.
+
+Per network the kernel forms the n_points (n_points + 1) / 2 sums Σ_j φ_j(x_p) φ_j(x_q), then the Wick sums
+by the recursion over the first point's partner,
+
+    W(c_0, c_1, ..., c_{n-1}) = Σ_{k=1}^{n-1} C(c_0, c_k) W(c without positions 0 and k),
+
+so an order-6 multiset costs 5 multiply-adds given the order-4 ones (3 given the order-2 ones, W = C).
+Reduction order, per bag: neurons in batches of NEURON_BATCH with one partial sum per batch position,
+added in order at the end; networks in chunks of CHUNK, LANES side by side, lanes added in order; chunks
+added in order by the caller. Hence bit-identical results for any thread count.
+
+The stream: per network, per neuron W0_j[0..d_in-1] then b0_j (normals of the same SplitMix64 / ziggurat
+generator as the plain kernel), from a bag key of its own (:func:`nnqft.seeding.bag_key` with
+``estimator="conditional"``), so plain and conditional samples of one point are independent.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit, prange
+
+from . import combos
+from .kernel import CHUNK, GAUSS, LANES, NEURON_BATCH, RELU, _log_norm, _normal, fast_erf, fast_exp, network_state
+
+
+@lru_cache(maxsize=None)
+def wick_tables(n_points: int, max_order: int):
+    """Index tables of the Wick recursion for every multiset of up to ``max_order`` points.
+
+    Rows ("nodes") are the multisets of orders 2, 4, ..., max_order, each order in the order of
+    :func:`nnqft.combos.multisets`; the order-2 rows are also the pairs of the covariance. Returns
+    (pair_p, pair_q, first, pair_of, rest_of): the two points of each pair; for each node of order >= 4 in
+    ``first[m]..first[m+1]`` (a CSR layout over nodes) the pair (c_0, c_k) and the node of the rest.
+    """
+    orders = list(range(2, max_order + 1, 2))
+    row = {}
+    for order in orders:
+        for c in combos.multisets(n_points, order):
+            row[tuple(c)] = len(row)
+    pairs = [c for c in row if len(c) == 2]
+    pair_p = np.array([p for p, _ in pairs], dtype=np.int64)
+    pair_q = np.array([q for _, q in pairs], dtype=np.int64)
+    first, pair_of, rest_of = [0], [], []
+    for c in row:
+        if len(c) >= 4:
+            for k in range(1, len(c)):
+                pair_of.append(row[(c[0], c[k])])
+                rest_of.append(row[tuple(c[i] for i in range(1, len(c)) if i != k)])
+        first.append(len(pair_of))
+    return (pair_p, pair_q, np.array(first, dtype=np.int64), np.array(pair_of, dtype=np.int64),
+            np.array(rest_of, dtype=np.int64), row)
+
+
+def output_rows(n_points: int, orders) -> np.ndarray:
+    """For each combination of :func:`nnqft.combos.output_combos`, its row in :func:`wick_tables`."""
+    row = wick_tables(n_points, max(orders))[5]
+    return np.array([row[tuple(c)] for _, c in combos.output_combos(n_points, list(orders))], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf, lanes, s):
+    """s[r] = Σ_j φ_j(x_p) φ_j(x_q) of network ``a``, for each pair r = (pair_p[r], pair_q[r]).
+
+    ``buf``: scratch (d_in + 1 + n_points, NEURON_BATCH) for W0 by component, b0 and φ at each point;
+    ``lanes``: scratch (n_pairs, NEURON_BATCH), one partial sum per batch position, added in order at the end.
+    """
+    n_points, d_in = x.shape
+    n_pairs = pair_p.shape[0]
+    sigma_w0 = sigma_w / np.sqrt(d_in)
+    b0 = buf[d_in]
+    st = network_state(key0, key1, a)
+    for r in range(n_pairs):
+        for k in range(NEURON_BATCH):
+            lanes[r, k] = 0.0
+    for j0 in range(0, N, NEURON_BATCH):
+        m = min(NEURON_BATCH, N - j0)
+        for k in range(m):
+            for c in range(d_in):
+                st, z = _normal(st)
+                buf[c, k] = sigma_w0 * z
+            st, z = _normal(st)
+            b0[k] = sigma_b * z
+        for i in range(n_points):
+            phi = buf[d_in + 1 + i]
+            for k in range(m):
+                phi[k] = buf[0, k] * x[i, 0] + b0[k]
+            for c in range(1, d_in):
+                xc = x[i, c]
+                for k in range(m):
+                    phi[k] += buf[c, k] * xc
+            if activation == GAUSS:
+                ci = log_norm[i]
+                for k in range(m):
+                    phi[k] = fast_exp(phi[k] - ci)
+            elif activation == RELU:
+                for k in range(m):
+                    phi[k] = max(phi[k], 0.0)
+            else:
+                for k in range(m):
+                    phi[k] = fast_erf(phi[k])
+            for k in range(m, NEURON_BATCH):
+                phi[k] = 0.0
+        for r in range(n_pairs):
+            p, q = d_in + 1 + pair_p[r], d_in + 1 + pair_q[r]
+            for k in range(NEURON_BATCH):
+                lanes[r, k] += buf[p, k] * buf[q, k]
+    for r in range(n_pairs):
+        total = 0.0
+        for k in range(NEURON_BATCH):
+            total += lanes[r, k]
+        s[r] = total
+
+
+@njit(cache=True, inline="always")
+def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first, pair_of,
+                rest_of, out_rows, partial):
+    """Sums over the networks of chunk ``c`` of the Wick sums ``out_rows``, into ``partial[c]``.
+
+    Network ``a`` is added to lane ``a % LANES`` and the lanes are summed in order at the end, so the result
+    depends on CHUNK and LANES but not on which thread computes the chunk.
+    """
+    n_points, d_in = x.shape
+    n_pairs = pair_p.shape[0]
+    n_nodes = first.shape[0] - 1
+    n_out = out_rows.shape[0]
+    buf = np.empty((d_in + 1 + n_points, NEURON_BATCH))
+    lanes = np.empty((n_pairs, NEURON_BATCH))
+    s = np.empty(n_pairs)
+    w = np.zeros((n_nodes, LANES))  # C (order-2 rows), then the Wick sums of orders 4, 6, ...
+    acc = np.zeros((n_out, LANES))
+    scale = sigma_w * sigma_w / N
+    sb2 = sigma_b * sigma_b
+    stop = min(n_nets, (c + 1) * CHUNK)
+    for a0 in range(c * CHUNK, stop, LANES):
+        n_lanes = min(LANES, stop - a0)
+        for lane in range(n_lanes):
+            _pair_sums(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf,
+                       lanes, s)
+            for r in range(n_pairs):
+                w[r, lane] = sb2 + scale * s[r]
+        for lane in range(n_lanes, LANES):
+            for r in range(n_pairs):
+                w[r, lane] = 0.0
+        for node in range(n_pairs, n_nodes):
+            for lane in range(LANES):
+                w[node, lane] = 0.0
+            for e in range(first[node], first[node + 1]):
+                pr, rs = pair_of[e], rest_of[e]
+                for lane in range(LANES):
+                    w[node, lane] += w[pr, lane] * w[rs, lane]
+        for o in range(n_out):
+            node = out_rows[o]
+            for lane in range(LANES):
+                acc[o, lane] += w[node, lane]
+    for o in range(n_out):
+        total = 0.0
+        for lane in range(LANES):
+            total += acc[o, lane]
+        partial[c, o] = total
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_p, pair_q, first, pair_of, rest_of,
+                   out_rows):
+    """Per-chunk sums over the networks of one bag of the conditional estimator of every output combination,
+    chunks in parallel: float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G^(n) (docs/science.md §9)."""
+    n_chunks = (n_nets + CHUNK - 1) // CHUNK
+    log_norm = _log_norm(sigma_b, sigma_w, x)
+    partial = np.zeros((n_chunks, out_rows.shape[0]))
+    for c in prange(n_chunks):
+        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first,
+                    pair_of, rest_of, out_rows, partial)
+    return partial
+
+
+@njit(cache=True, error_model="numpy")
+def bag_chunk_sums_serial(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_p, pair_q, first, pair_of,
+                          rest_of, out_rows):
+    """:func:`bag_chunk_sums` on one thread, bit for bit."""
+    n_chunks = (n_nets + CHUNK - 1) // CHUNK
+    log_norm = _log_norm(sigma_b, sigma_w, x)
+    partial = np.zeros((n_chunks, out_rows.shape[0]))
+    for c in range(n_chunks):
+        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first,
+                    pair_of, rest_of, out_rows, partial)
+    return partial
+
+
+@njit(cache=True, error_model="numpy")
+def network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_p, pair_q):
+    """C(x_p, x_q) of network ``a`` for each pair (tests)."""
+    n_points, d_in = x.shape
+    n_pairs = pair_p.shape[0]
+    buf = np.empty((d_in + 1 + n_points, NEURON_BATCH))
+    lanes = np.empty((n_pairs, NEURON_BATCH))
+    s = np.empty(n_pairs)
+    _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, _log_norm(sigma_b, sigma_w, x), activation, pair_p, pair_q,
+               buf, lanes, s)
+    return sigma_b * sigma_b + sigma_w * sigma_w / N * s
