@@ -17,7 +17,7 @@ for path in sm.input:
     # results/samples/seed{seed}/{ensemble}/sb..._sw..._N.../bags....parquet: the ensemble the path names
     ensemble = sm.params.ensembles[Path(path).parts[-3]]
     expected = {**common, "activation": ensemble["activation"], "d_in": ensemble["d_in"],
-                "points": ensemble["points"], "n_nets": ensemble["n_nets"]}
+                "points": ensemble["points"], "n_nets": ensemble["n_nets"], "estimator": ensemble["estimator"]}
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
     params = {**meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}

@@ -17,7 +17,7 @@ if sm.params.stream_version != STREAM_VERSION:
     raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
                        f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
 wc = sm.wildcards
-seed, n_nets, N, activation = int(wc.seed), int(wc.n_nets), int(wc.N), wc.activation
+seed, n_nets, N, activation, estimator = int(wc.seed), int(wc.n_nets), int(wc.N), wc.activation, wc.estimator
 points = design.point_rows(sm.params.points)
 if len(points[0]) != int(wc.d_in):
     raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {len(points[0])} coordinates")
@@ -35,9 +35,11 @@ if sm.params.backend == "cuda":
 
 start = time.perf_counter()
 table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, sm.params.orders,
-                             threads=sm.threads, backend=sm.params.backend, activation=activation)
+                             threads=sm.threads, backend=sm.params.backend, activation=activation,
+                             estimator=estimator)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=activation, d_in=len(points[0]),
+meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=activation, estimator=estimator,
+                         d_in=len(points[0]),
                          points=[list(p) for p in points], sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
                          bags=[bags.start, bags.stop - 1], orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
@@ -45,6 +47,6 @@ if sm.params.backend == "cuda":
     meta["device"] = cuda_kernel.device_info()
     log.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
-log.info("%s d_in=%d N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads",
-         activation, len(points[0]), N, sigma_w, bags.start, bags.stop - 1, elapsed,
+log.info("%s d_in=%d %s N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads",
+         activation, len(points[0]), estimator, N, sigma_w, bags.start, bags.stop - 1, elapsed,
          N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

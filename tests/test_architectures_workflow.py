@@ -47,6 +47,25 @@ def test_every_row_says_what_it_measured(arch_run):
         assert set(rows.combo.astype(str)) == labels, name  # combo indexes into this experiment's point set
 
 
+def test_the_conditional_experiment_is_its_own_ensemble_with_its_own_rows(arch_run):
+    corr = pq.read_table(arch_run / "results" / "tables" / "correlators.parquet").to_pandas()
+    plain = design.ensemble_of(design.experiments(ARCH)["erf_d1"])
+    cond = design.ensemble_of(design.experiments(ARCH)["erf_d1_conditional"])
+    assert plain.name.endswith("_plain") and cond.name == plain.name.removesuffix("_plain") + "_conditional"
+    rows = corr[corr.points == cond.points_json]
+    assert set(rows.estimator) == {"plain", "conditional"}
+    one = rows[(rows.estimator == "conditional") & (rows.N == 10) & (rows.bag == 2)]
+    direct = sampling.bag_correlators(ARCH["seed"], 1.0, 1.0, 10, cond.n_nets, 2, cond.points, [2, 4, 6],
+                                      activation="erf", estimator="conditional")
+    assert one["value"].to_numpy().tobytes() == direct.tobytes()
+    dev = pd.read_parquet(arch_run / "results" / "tables" / "deviations.parquet")
+    both = dev[dev.experiment.isin(["erf_d1", "erf_d1_conditional"])]
+    assert set(both.groupby("experiment").estimator.unique().map(tuple)) == {("plain",), ("conditional",)}
+    # same exact values, measured by two estimators
+    a, b = (both[both.experiment == e].set_index(["N", "order", "combo"]).g_exact for e in ("erf_d1", "erf_d1_conditional"))
+    assert (a == b).all()
+
+
 def test_table_rows_are_bit_identical_to_a_direct_kernel_call(arch_run):
     corr = pq.read_table(arch_run / "results" / "tables" / "correlators.parquet").to_pandas()
     exp = design.experiments(ARCH)["erf_d3"]

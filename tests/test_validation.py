@@ -79,6 +79,10 @@ BAD = {
     "cuda at d_in = 2": (lambda c: (c.update(backend="cuda"), exp(c, "points", [[0.1, 0.2], [0.2, 0.1]])),
                          ["experiments.width_scan", "cuda", "d_in = 2"]),
     "n_nets per experiment below 2": (lambda c: exp(c, "n_nets", 1), ["n_nets", "1", "minimum"]),
+    "unknown estimator": (lambda c: exp(c, "estimator", "rao"),
+                          ["experiments.width_scan.estimator", "rao", "plain, conditional"]),
+    "cuda with the conditional estimator": (lambda c: (c.update(backend="cuda"), exp(c, "estimator", "conditional")),
+                                            ["experiments.width_scan.estimator", "cuda", "plain estimator only"]),
 }
 
 

@@ -25,6 +25,7 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     for name, exp in experiments.items():
         ens = design.ensemble_of(exp)
         sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+        sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
         sel &= (corr.sigma_b == float(exp["sigma_b"])) & corr.sigma_w.isin([float(s) for s in exp["sigma_w"]])
         sel &= corr.N.isin([int(n) for n in exp["N"]]) & (corr.bag < int(exp["n_bags"]))
         part = corr[sel].copy()
@@ -80,7 +81,8 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             mean = values.mean(axis=0)
             background = values.std(axis=0, ddof=1)
             out.append(pd.DataFrame({
-                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "sigma_b": sb, "sigma_w": sw,
+                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
+                "sigma_b": sb, "sigma_w": sw,
                 "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
                 "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
                 "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
@@ -189,7 +191,8 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
     rows = experiment_rows(corr, experiments)
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = experiments[name]
-        label = {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"], "sigma_b": sb,
+        label = {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"],
+                 "estimator": exp["estimator"], "sigma_b": sb,
                  "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"])}
         if exp["activation"] != "gauss":
             mean = pd.DataFrame({"order": [4, 6], "u": np.nan, "u_se": np.nan, "u_exact": np.nan, "u_loo": None,

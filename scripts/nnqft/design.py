@@ -24,11 +24,13 @@ from .neurons import ACTIVATIONS, MAX_ERF_VARIANCE, MAX_RANK, points_json
 @dataclass(frozen=True, order=True)
 class Ensemble:
     """What a sample is drawn from besides (σ_b, σ_W, N): the activation, the point set (rows of d_in
-    numbers, in the config's order: combinations index into it) and the networks per bag."""
+    numbers, in the config's order: combinations index into it), the networks per bag and the estimator
+    (plain or conditional, docs/science.md §9)."""
 
     activation: str
     points: tuple[tuple[float, ...], ...]
     n_nets: int
+    estimator: str = "plain"
 
     @property
     def d_in(self) -> int:
@@ -46,12 +48,12 @@ class Ensemble:
 
     @property
     def name(self) -> str:
-        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}``."""
-        return f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}"
+        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}``."""
+        return f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
 
     def as_dict(self) -> dict:
         return {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
-                "n_nets": self.n_nets}
+                "n_nets": self.n_nets, "estimator": self.estimator}
 
 
 def point_rows(points) -> tuple[tuple[float, ...], ...]:
@@ -62,7 +64,7 @@ def point_rows(points) -> tuple[tuple[float, ...], ...]:
 def ensemble(config: dict, exp: dict) -> Ensemble:
     """The ensemble of an experiment: its own activation, points and n_nets, else the config's defaults."""
     return Ensemble(exp.get("activation", "gauss"), point_rows(exp.get("points", config["points"])),
-                    int(exp.get("n_nets", config["n_nets"])))
+                    int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"))
 
 
 def experiments(config: dict) -> dict[str, dict]:
@@ -78,7 +80,7 @@ def experiments(config: dict) -> dict[str, dict]:
 
 def ensemble_of(exp: dict) -> Ensemble:
     """The ensemble of a complete experiment (an entry of :func:`experiments`)."""
-    return Ensemble(exp["activation"], point_rows(exp["points"]), int(exp["n_nets"]))
+    return Ensemble(exp["activation"], point_rows(exp["points"]), int(exp["n_nets"]), exp["estimator"])
 
 
 @dataclass(frozen=True, order=True)
@@ -133,6 +135,10 @@ def check_models(config: dict) -> None:
                               f"allowed: {', '.join(ACTIVATIONS)}")
         if "points" in exp:
             _check_points(f"experiments.{name}.points", exp["points"])
+        estimator = exp.get("estimator", "plain")
+        if estimator not in ESTIMATORS:
+            raise ConfigError(f"experiments.{name}.estimator: unknown estimator {estimator!r}; "
+                              f"allowed: {', '.join(ESTIMATORS)}")
 
 
 def check_config(config: dict) -> None:
@@ -182,6 +188,9 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"{where}: the cuda backend samples GaussNet at d_in = 1 only, not {activation} at "
                                   f"d_in = {ens.d_in}; allowed: activation gauss with points of one number each, "
                                   f"or backend cpu")
+            if ens.estimator != "plain":
+                raise ConfigError(f"{where}.estimator: the cuda backend has the plain estimator only, not "
+                                  f"{ens.estimator}; allowed: estimator plain, or backend cpu")
             if len(ens.points) > CUDA_MAX_POINTS:
                 raise ConfigError(f"{where}.points: the cuda backend handles at most {CUDA_MAX_POINTS} points, "
                                   f"got {len(ens.points)}")
@@ -216,6 +225,8 @@ def _check_points(where: str, points) -> None:
         raise ConfigError(f"{where}: repeated point in {points}")
 
 
+#: Estimators of G^(n) (nnqft.sampling.ESTIMATORS; docs/science.md §2, §9).
+ESTIMATORS = ("plain", "conditional")
 #: Correlator orders the analysis uses: every config must measure all of them.
 ANALYSED_ORDERS = (2, 4, 6)
 #: Largest input dimension: the exact theory integrates pre-activations of rank up to d_in + 1 = MAX_RANK.
@@ -314,9 +325,9 @@ def bag_blocks(n_bags: int, block_size: int) -> list[tuple[int, int]]:
 
 #: Where a block lives, relative to results/samples (or logs/..., results/benchmarks/...): the rule's
 #: wildcard pattern and the list of inputs of the gather are both made from it. The second level is the
-#: ensemble (:attr:`Ensemble.name`): activation, d_in, point-set id and n_nets.
-BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}/sb{sigma_b}_sw{sigma_w}_N{N}/"
-                 "bags{first}-{last}")
+#: ensemble (:attr:`Ensemble.name`): activation, d_in, point-set id, n_nets and estimator.
+BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}/"
+                 "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 
 
 def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet") -> list[str]:
@@ -327,6 +338,6 @@ def block_paths(config: dict, root: str = "results/samples", ext: str = ".parque
         for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, ens.n_nets, neurons_per_job(config))):
             paths.append(f"{root}/" + BLOCK_PATTERN.format(
                 seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
-                n_nets=ens.n_nets, sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
+                n_nets=ens.n_nets, estimator=ens.estimator, sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
                 first=first, last=last) + ext)
     return paths

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import combos, kernel, seeding
+from . import combos, design, kernel, seeding
 from .neurons import ACTIVATIONS, as_points, points_json
 
 #: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes (their positions
@@ -19,7 +19,7 @@ def activation_code(activation: str) -> int:
 
 #: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'),
 #: and the mean of its conditional expectation given each network's first layer.
-ESTIMATORS = ("plain", "conditional")
+ESTIMATORS = design.ESTIMATORS
 
 
 def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders, threads=None,

@@ -13,8 +13,8 @@ from . import STREAM_VERSION, __version__
 
 METADATA_KEY = b"nnqft"
 #: Columns that identify a sampled point in the correlator table: its ensemble (activation, d_in, point
-#: set as JSON, n_nets) and (sigma_b, sigma_w, N).
-SAMPLE_KEYS = ["activation", "d_in", "points", "n_nets", "sigma_b", "sigma_w", "N"]
+#: set as JSON, n_nets, estimator) and (sigma_b, sigma_w, N).
+SAMPLE_KEYS = ["activation", "d_in", "points", "n_nets", "estimator", "sigma_b", "sigma_w", "N"]
 
 
 def versions() -> dict[str, str]:
@@ -111,6 +111,6 @@ def read_correlators(path, seed: int):
         raise TableError(f"{path} was made with seed = {meta['seed']}, the config asks for {seed}: "
                          f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
     frame = table.to_pandas()
-    for col in ("combo", "activation", "points"):
+    for col in ("combo", "activation", "points", "estimator"):
         frame[col] = frame[col].astype(str)
     return frame

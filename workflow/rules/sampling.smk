@@ -6,6 +6,7 @@ wildcard_constraints:
     activation=r"[a-z]+",
     d_in=r"\d+",
     points_id=r"[0-9a-f]{12}",
+    estimator=r"plain|conditional",
     n_nets=r"\d+",
     N=r"\d+",
     first=r"\d+",
