@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures estimators dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -68,6 +68,9 @@ quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minut
 
 architectures: venv    ## GaussNet, ReLU and Erf at d_in = 1, 2, 3 (config/architectures_quick.yaml), about a minute
 	$(BIN)/snakemake --cores $(CORES) --configfile config/architectures_quick.yaml
+
+estimators: venv       ## the paper's sigma_w scan with the plain and the conditional estimator (config/estimators.yaml)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/estimators.yaml
 
 dry-run: venv          ## what the paper-scale run would do
 	$(BIN)/snakemake -n --quiet rules

@@ -24,22 +24,30 @@ tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
 log.info("couplings: %d rows; skipped: %s", len(per_combo), sorted(set(means[means.note != ""].experiment)))
 
-# The flow fit and the passive flow of the sigma_w scan (a GaussNet experiment; none: empty tables).
+# The flow fit of every GaussNet experiment with at least 3 sigma_w values (one row per experiment, N, order),
+# and the passive flow of the sigma_w scan (a GaussNet experiment; none: an empty table).
+fits = []
+for name, exp in experiments.items():
+    if exp["activation"] == "gauss" and len(exp["sigma_w"]) >= 3:
+        fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
+        for col, value in reversed([("experiment", name), ("d_in", exp["d_in"]), ("estimator", exp["estimator"])]):
+            fit.insert(0, col, value)
+        fits.append(fit)
+fit = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(
+    columns=["experiment", "d_in", "estimator", *analysis.FLOW_FIT_COLUMNS])
+tables.write_frame(fit, sm.output.flow_fit, meta)
+log.info("flow fit: %s", sorted(set(fit.experiment)))
+
 scan = sm.params.sigma_experiment
 flows = []
-if scan is None:
-    fit = pd.DataFrame(columns=analysis.FLOW_FIT_COLUMNS)
-    log.info("no GaussNet experiment: no flow fit, no passive flow")
-else:
-    d_in = experiments[scan]["d_in"]
-    fit = analysis.flow_fit(means[means.experiment == scan], d_in=d_in)
+if scan is not None:
     start = means[(means.experiment == scan)]
     start = start[start.sigma_w == start.sigma_w.min()]
     for N, g in start.groupby("N"):
-        flow = analysis.passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0], d=d_in)
+        flow = analysis.passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0],
+                                     d=experiments[scan]["d_in"])
         flow.insert(0, "N", N)
         flows.append(flow)
-tables.write_frame(fit, sm.output.flow_fit, meta)
 tables.write_frame(pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["N", "t", "k"]),
                    sm.output.passive_flow, meta)
-log.info("flow fit and passive flow written (experiment %s)", scan)
+log.info("passive flow written (experiment %s)", scan)

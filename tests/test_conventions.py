@@ -56,7 +56,7 @@ def test_a_configfile_replaces_the_paper_config_and_omitted_keys_take_the_schema
     defaults = {"seed": 20221223, "n_nets": 30000, "orders": [2, 4, 6]}
     expected = set(design.block_paths({**defaults, **MINE}))
     assert samples == expected
-    assert all("/seed20221223/gauss_d1_x" in p and "_nnets30000/sb0.3_sw" in p for p in samples)
+    assert all("/seed20221223/gauss_d1_x" in p and "_nnets30000_plain/sb0.3_sw" in p for p in samples)
     assert len(samples) == 4  # (0.7, 1.3) x (3, 7), one block each
     # the figures of the paper's experiments are not asked for; the validation figure (all experiments) is
     figures = {p for p in scheduled_outputs(result) if p.startswith("results/figures/")}
@@ -186,7 +186,8 @@ def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
 def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run, tmp_path):
     src = edited_copy(tmp_path, "scripts/nnqft/figures.py", "ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100)",
                       "ticks = [t for t in (1, 2, 4, 10, 20, 50, 100)")  # in _plain_log_x
-    assert planned_by(src, quick_run) == figure_files("u4_vs_sigma", "u6_vs_sigma", "passive_flow", "validation")
+    assert planned_by(src, quick_run) == figure_files("u4_vs_sigma", "u6_vs_sigma", "u4_vs_sigma_conditional",
+                                                      "passive_flow", "validation")
 
 
 def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):

@@ -26,19 +26,20 @@ def test_quick_config_builds_the_gathered_table(quick_run):
     assert len(table) == sum(p.n_bags for p in points) * n_combos
     assert set(table.columns) >= {"activation", "d_in", "points", "sigma_b", "sigma_w", "N", "n_nets", "bag", "order",
                                   "combo", "value"}
-    assert table.groupby(["sigma_b", "sigma_w", "N", "bag", "order", "combo"]).size().max() == 1
+    assert table.groupby(["estimator", "sigma_b", "sigma_w", "N", "bag", "order", "combo"]).size().max() == 1
     assert np.isfinite(table["value"]).all()
     assert set(table.points) == {"[[-0.01], [-0.006], [-0.002], [0.002], [0.006], [0.01]]"}
     assert set(table.activation) == {"gauss"} and set(table.d_in) == {1}
+    assert set(table.estimator) == {"plain", "conditional"}
     meta = tables.read_metadata(path)
     assert meta["params"]["seed"] == QUICK["seed"]
-    assert [e["n_nets"] for e in meta["params"]["ensembles"].values()] == [QUICK["n_nets"]]
+    assert {e["n_nets"] for e in meta["params"]["ensembles"].values()} == {QUICK["n_nets"]}
     assert {"numpy", "numba", "nnqft"} <= set(meta["versions"])
 
 
 def test_table_rows_are_bit_identical_to_a_direct_kernel_call(quick_run):
     table = pq.read_table(quick_run / "results" / "tables" / "correlators.parquet").to_pandas()
-    rows = table[(table.sigma_w == 2.0) & (table.N == 10) & (table.bag == 5)]
+    rows = table[(table.sigma_w == 2.0) & (table.N == 10) & (table.bag == 5) & (table.estimator == "plain")]
     direct = sampling.bag_correlators(QUICK["seed"], 1.0, 2.0, 10, QUICK["n_nets"], 5, QUICK["points"], QUICK["orders"])
     assert rows["value"].to_numpy().tobytes() == direct.tobytes()
     labels = [combos.combo_label(c) for _, c in combos.output_combos(6, QUICK["orders"])]
@@ -110,11 +111,12 @@ def test_config_changes_leave_every_other_row_bit_identical(quick_run, tmp_path)
     config["experiments"]["sigma_scan"]["n_bags"] = 12
     result = snakemake(work, config, "--cores", "2", "results/tables/correlators.parquet")
     assert result.returncode == 0, result.stdout + result.stderr
-    keys = ["sigma_b", "sigma_w", "N", "bag", "order", "combo"]
+    keys = ["estimator", "sigma_b", "sigma_w", "N", "bag", "order", "combo"]
     before = pq.read_table(quick_run / "results" / "tables" / "correlators.parquet").to_pandas()
     after = pq.read_table(work / "results" / "tables" / "correlators.parquet").to_pandas()
     for t in (before, after):
         t["combo"] = t["combo"].astype(str)
+        t["estimator"] = t["estimator"].astype(str)
     merged = before.merge(after, on=keys, suffixes=("_before", "_after"))
     kept = before[before.N != 100]
     assert len(merged) == len(kept)

@@ -72,7 +72,8 @@ def u4_negative_constant(means: pd.DataFrame, per_combo: pd.DataFrame, experimen
 
 
 def running_exponent(fit: pd.DataFrame, order: int) -> list[dict]:
-    """Active-RG exponent of |<u_n>| vs sigma_w at each N, against both sign readings of eq. 4.6."""
+    """Active-RG exponent of |<u_n>| vs sigma_w at each N of each fitted experiment, against both sign
+    readings of eq. 4.6 (the paper's sigma_w scan unnamed in the claim, any other experiment named)."""
     rows = []
     for _, r in fit[fit.order == order].iterrows():
         if not np.isfinite(r.exponent):
@@ -81,10 +82,12 @@ def running_exponent(fit: pd.DataFrame, order: int) -> list[dict]:
             hits = [name for name in ("paper_print", "authors_code")
                     if r.ci_low <= r[f"predicted_{name}"] <= r.ci_high]
             verdict = f"reproduced ({', '.join(hits)} reading)" if hits else "not reproduced"
-        rows.append(_row(f"active-RG exponent of u_{order} (N = {int(r.N)})", f"d log|<u_{order}>| / d log sigma_w",
+        where = f"N = {int(r.N)}" + ("" if r.get("experiment", SIGMA_SCAN) == SIGMA_SCAN else f", {r.experiment}")
+        rows.append(_row(f"active-RG exponent of u_{order} ({where})", f"d log|<u_{order}>| / d log sigma_w",
                          r.exponent, r.exponent_se, r.exponent_exact, verdict,
                          f"predicted {r.predicted_paper_print:+g} (paper print) or {r.predicted_authors_code:+g} "
-                         f"(authors' code); {int(r.n_used)} of {int(r.n_sigma_w)} sigma_w above noise"))
+                         f"(authors' code); {int(r.n_used)} of {int(r.n_sigma_w)} sigma_w above noise; 95% interval "
+                         f"[{r.ci_low:.3g}, {r.ci_high:.3g}]"))
     return rows
 
 

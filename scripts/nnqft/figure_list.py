@@ -34,8 +34,9 @@ class Figure:
 #: Tables with rows for GaussNet experiments only.
 COUPLING_TABLES = {"couplings", "coupling_means", "flow_fit", "passive_flow"}
 
-#: The paper's width scan (Fig. 1, the mean-value plots, u_4 vs N) and sigma_w scan (Fig. 2, the flow).
-WIDTH_SCAN, SIGMA_SCAN = "width_scan", "sigma_scan"
+#: The paper's width scan (Fig. 1, the mean-value plots, u_4 vs N) and sigma_w scan (Fig. 2, the flow), and
+#: the sigma_w scan with the conditional estimator (docs/science.md §9), drawn beside Fig. 2.
+WIDTH_SCAN, SIGMA_SCAN, SIGMA_SCAN_CONDITIONAL = "width_scan", "sigma_scan", "sigma_scan_conditional"
 
 FIGURES = (
     Figure("histograms", "histograms", ("deviations",), WIDTH_SCAN),
@@ -43,6 +44,8 @@ FIGURES = (
     Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), WIDTH_SCAN),
     Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 4),)),
     Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 6),)),
+    Figure("u4_vs_sigma_conditional", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN_CONDITIONAL,
+           (("order", 4),)),
     Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN),
     Figure("validation", "validation", ("deviations",), None),
 )

@@ -39,7 +39,9 @@ def draw(spec, frames: dict):
 
 
 def _subtitle(df):
-    return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}"
+    estimator = df.estimator.iloc[0] if "estimator" in df.columns else "plain"
+    return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}" + (
+        "" if estimator == "plain" else f", {estimator} estimator")
 
 
 def histograms(dev: pd.DataFrame, experiment: str):
@@ -113,6 +115,7 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
     the flow-equation lines under both sign readings (anchored at the first resolved point) and the
     exact curve. Open markers: below the noise floor (|u| < 2 SE), excluded from the fit."""
     m = means[(means.experiment == experiment) & (means.order == order)]
+    fit = fit[fit.experiment == experiment]
     widths = sorted(m.N.unique())
     fig, axes = plt.subplots(1, len(widths), figsize=(3.6 * len(widths), 3.8), squeeze=False)
     for ax, N in zip(axes[0], widths):
