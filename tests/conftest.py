@@ -37,10 +37,15 @@ def scheduled_outputs(result):
     return {path.strip() for line in outputs for path in line.split(",")}
 
 
-@pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
-    """A complete local run of config/quick.yaml (2 cores), shared by the workflow and SLURM tests."""
-    workdir = tmp_path_factory.mktemp("quick")
-    result = run_snakemake(workdir, QUICK, "--cores", "2")
+def complete_run(tmp_path_factory, config, name):
+    """A complete local run of ``config`` (2 cores) in a new temporary directory called ``name``."""
+    workdir = tmp_path_factory.mktemp(name)
+    result = run_snakemake(workdir, config, "--cores", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """A complete local run of config/quick.yaml, shared by the workflow and SLURM tests."""
+    return complete_run(tmp_path_factory, QUICK, "quick")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from conftest import ROOT, run_snakemake as snakemake, scheduled_outputs
+from conftest import ROOT, complete_run, run_snakemake as snakemake, scheduled_outputs
 from nnqft import analysis, combos, design, exact, sampling, tables
 
 pytestmark = pytest.mark.workflow
@@ -24,10 +24,7 @@ with open(ROOT / "config" / "config.yaml") as fh:
 
 @pytest.fixture(scope="module")
 def arch_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("architectures")
-    result = snakemake(workdir, ARCH, "--cores", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workdir
+    return complete_run(tmp_path_factory, ARCH, "architectures")
 
 
 def test_the_quick_config_covers_every_activation_and_input_dimension():
@@ -118,21 +115,24 @@ def test_changing_one_experiments_points_or_activation_reruns_only_its_points(ar
     assert all("/relu_d1_x" in p or "/relu_d2_x" in p for p in new)
 
 
-def test_the_gather_refuses_a_block_whose_ensemble_differs_from_its_path(arch_run, tmp_path):
+@pytest.mark.parametrize("key, value", [("activation", "relu"), ("estimator", "plain")])
+def test_the_gather_refuses_a_block_whose_ensemble_differs_from_its_path(arch_run, tmp_path, key, value):
+    """A block whose metadata says another activation or estimator than its path: never mixed in."""
     import shutil
 
     work = tmp_path / "w"
     shutil.copytree(arch_run, work, symlinks=True)
-    block = next(p for p in design.block_paths(ARCH) if "/erf_d3_" in p)
+    block = next(p for p in design.block_paths(ARCH) if "/erf_d1_" in p and p.split("/")[3].endswith("_conditional"))
     table = pq.read_table(work / block)
     meta = json.loads(table.schema.metadata[tables.METADATA_KEY])
-    meta["params"]["activation"] = "relu"  # a block that is not what its path says
+    assert meta["params"][key] != value
+    meta["params"][key] = value  # a block that is not what its path says
     tables.write_table(table, work / block, meta)
     result = snakemake(work, ARCH, "--cores", "1", "--forcerun", "gather_correlators",
                        "results/tables/correlators.parquet")
     assert result.returncode != 0
     log = (work / "logs" / "gather_correlators.log").read_text()
-    assert block in log and "activation = relu" in log
+    assert block in log and f"{key} = {value}" in log
 
 
 def test_experiments_that_agree_on_the_ensemble_share_samples():

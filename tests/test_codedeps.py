@@ -144,7 +144,7 @@ def modules_reached(script, *roots):
 
 def test_sampling_reaches_the_kernels_and_not_the_analysis():
     reached = modules_reached("sample_bags.py")
-    assert {"kernel", "seeding", "combos", "sampling", "tables"} <= reached
+    assert {"kernel", "conditional", "seeding", "combos", "sampling", "tables"} <= reached
     assert not reached & {"exact", "analysis", "couplings", "figures", "claims"}
 
 

@@ -64,19 +64,23 @@ def test_non_finite_values_are_reported_with_point_and_combination():
 
 def test_analysis_refuses_a_table_made_under_another_seed(tmp_path):
     path = tmp_path / "correlators.parquet"
-    table = pa.table({"activation": ["gauss"], "d_in": [1], "points": ["[[0.1], [0.2]]"], "n_nets": [10],
-                      "sigma_b": [1.0], "sigma_w": [1.0], "N": [2], "bag": [0], "order": [2], "combo": ["0,1"],
-                      "value": [1.0]})
+    table = pa.table({"activation": ["gauss"] * 2, "d_in": [1] * 2, "points": ["[[0.1], [0.2]]"] * 2,
+                      "n_nets": [10] * 2, "estimator": ["plain", "conditional"], "sigma_b": [1.0] * 2,
+                      "sigma_w": [1.0] * 2, "N": [2] * 2, "bag": [0] * 2, "order": [2] * 2, "combo": ["0,1"] * 2,
+                      "value": [1.0, 2.0]})
     tables.write_table(table, path, {"params": {"seed": 1}})
     corr = tables.read_correlators(path, seed=1)
     with pytest.raises(tables.TableError, match="seed = 1, the config asks for 2"):
         tables.read_correlators(path, seed=2)
     # rows of another ensemble (here n_nets) are not this experiment's: the analysis says which lacks them
-    exp = {"activation": "gauss", "points": [[0.1], [0.2]], "n_nets": 20, "sigma_b": 1.0, "sigma_w": [1.0],
-           "N": [2], "n_bags": 1}
+    exp = {"activation": "gauss", "points": [[0.1], [0.2]], "n_nets": 20, "estimator": "plain", "sigma_b": 1.0,
+           "sigma_w": [1.0], "N": [2], "n_bags": 1}
     with pytest.raises(ValueError, match="experiment mine: the correlator table lacks some of its points"):
         analysis.experiment_rows(corr, {"mine": exp})
-    assert len(analysis.experiment_rows(corr, {"mine": {**exp, "n_nets": 10}})) == 1
+    # each experiment reads its own estimator's rows, never both
+    for estimator, value in (("plain", 1.0), ("conditional", 2.0)):
+        rows = analysis.experiment_rows(corr, {"mine": {**exp, "n_nets": 10, "estimator": estimator}})
+        assert list(rows.value) == [value]
 
 
 def test_metadata_records_seed_parameters_backend_and_versions(tmp_path):

@@ -31,7 +31,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import combos
-from .kernel import CHUNK, GAUSS, LANES, NEURON_BATCH, RELU, _log_norm, _normal, fast_erf, fast_exp, network_state
+from .kernel import (CHUNK, GAUSS, LANES, NEURON_BATCH, RELU, _log_norm, _normal, accumulate_lanes, fast_erf, fast_exp,
+                     lane_totals, network_state)
 
 
 @lru_cache(maxsize=None)
@@ -159,15 +160,8 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
                 pr, rs = pair_of[e], rest_of[e]
                 for lane in range(LANES):
                     w[node, lane] += w[pr, lane] * w[rs, lane]
-        for o in range(n_out):
-            node = out_rows[o]
-            for lane in range(LANES):
-                acc[o, lane] += w[node, lane]
-    for o in range(n_out):
-        total = 0.0
-        for lane in range(LANES):
-            total += acc[o, lane]
-        partial[c, o] = total
+        accumulate_lanes(acc, w, out_rows)
+    lane_totals(acc, partial, c)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")

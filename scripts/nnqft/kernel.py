@@ -338,6 +338,25 @@ LANES = 16
 
 
 @njit(cache=True, inline="always")
+def accumulate_lanes(acc, values, rows):
+    """acc[o, lane] += values[rows[o], lane]: the networks of the current LANES, added lane by lane."""
+    for o in range(rows.shape[0]):
+        node = rows[o]
+        for lane in range(LANES):
+            acc[o, lane] += values[node, lane]
+
+
+@njit(cache=True, inline="always")
+def lane_totals(acc, partial, c):
+    """partial[c, o] = the sum of acc[o, :] over the lanes, in lane order (the chunk's fixed reduction order)."""
+    for o in range(acc.shape[0]):
+        total = 0.0
+        for lane in range(LANES):
+            total += acc[o, lane]
+        partial[c, o] = total
+
+
+@njit(cache=True, inline="always")
 def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, parent, last, out_nodes,
                 partial):
     """Sums of the monomials over the networks of chunk ``c``, into ``partial[c]``.
@@ -366,15 +385,8 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
             p, q = parent[m], last[m]
             for lane in range(LANES):
                 prod[m, lane] = prod[p, lane] * prod[q, lane]
-        for o in range(n_out):
-            node = out_nodes[o]
-            for lane in range(LANES):
-                acc[o, lane] += prod[node, lane]
-    for o in range(n_out):
-        total = 0.0
-        for lane in range(LANES):
-            total += acc[o, lane]
-        partial[c, o] = total
+        accumulate_lanes(acc, prod, out_nodes)
+    lane_totals(acc, partial, c)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
