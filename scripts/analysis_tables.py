@@ -24,11 +24,11 @@ tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
 log.info("couplings: %d rows; skipped: %s", len(per_combo), sorted(set(means[means.note != ""].experiment)))
 
-# The flow fit of every GaussNet experiment with at least 3 sigma_w values (one row per experiment, N, order),
-# and the passive flow of the sigma_w scan (a GaussNet experiment; none: an empty table).
+# The flow fit of the sigma_w scan and of every other GaussNet experiment with at least 3 sigma_w values (one
+# row per experiment, N, order), and the passive flow of the sigma_w scan (a GaussNet experiment; none: empty).
 fits = []
 for name, exp in experiments.items():
-    if exp["activation"] == "gauss" and len(exp["sigma_w"]) >= 3:
+    if exp["activation"] == "gauss" and (len(exp["sigma_w"]) >= 3 or name == sm.params.sigma_experiment):
         fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
         for col, value in reversed([("experiment", name), ("d_in", exp["d_in"]), ("estimator", exp["estimator"])]):
             fit.insert(0, col, value)

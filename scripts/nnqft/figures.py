@@ -17,7 +17,7 @@ def _plain_log_x(ax):
     from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
     lo, hi = ax.get_xlim()
-    ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100) if lo <= t <= hi]
+    ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000) if lo <= t <= hi]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -150,9 +150,9 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         ymin = min(np.abs(g.u[ok]).min() if ok.any() else ymax, np.abs(g.u_exact).min())
         ax.set_ylim(ymin / 5, ymax * 5)
         ax.legend(fontsize=6)
-    authors = int(fit[fit.order == order].predicted_authors_code.iloc[0])
-    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({_subtitle(m)}; plotted on log|u|, the authors'-code reading "
-                 f"has slope {authors:+d})", fontsize=10)
+    authors = fit[fit.order == order].predicted_authors_code
+    reading = f"; plotted on log|u|, the authors'-code reading has slope {int(authors.iloc[0]):+d}" if len(authors) else ""
+    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({_subtitle(m)}{reading})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -193,9 +193,10 @@ MARKERS = {"gauss": ("o", "GaussNet"), "relu": ("s", "ReLU"), "erf": ("^", "Erf"
 
 def validation(dev: pd.DataFrame):
     """z = (G_measured - G_exact) / SE for every correlator, by order and N: where heavy tails bias the MC.
-    One marker per activation; a point shared by two experiments is drawn once (at the larger n_bags)."""
-    d = dev.sort_values("n_bags").drop_duplicates(["activation", "d_in", "sigma_b", "sigma_w", "N", "order", "combo",
-                                                   "g_exact"], keep="last")
+    One marker per activation (both estimators alike); a point shared by two experiments is drawn once (at the
+    larger n_bags)."""
+    d = dev.sort_values("n_bags").drop_duplicates(["activation", "d_in", "estimator", "sigma_b", "sigma_w", "N",
+                                                   "order", "combo", "g_exact"], keep="last")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     vmin, vmax = np.log10(d.sigma_w.min()), np.log10(d.sigma_w.max())
     for ax, order in zip(axes, (2, 4, 6)):
