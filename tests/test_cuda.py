@@ -150,8 +150,6 @@ def test_the_gpu_benchmark_runs_as_is(tmp_path):
     import pandas as pd
     import yaml
 
-    from conftest import ROOT
-
     # the smallest config the whole analysis accepts (fits need 3 widths and 2 sigma_w)
     mini = {"seed": SEED, "points": [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01], "orders": [2, 4, 6],
             "n_nets": 100, "threads_per_job": 1,
