@@ -94,22 +94,27 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
             b0[k] = sigma_b * z
         for i in range(n_points):
             phi = buf[d_in + 1 + i]
-            for k in range(m):
-                phi[k] = buf[0, k] * x[i, 0] + b0[k]
-            for c in range(1, d_in):
-                xc = x[i, c]
+            xi = x[i, 0]
+            w0 = buf[0]
+            if d_in > 1:  # phi holds W0.x first; then the activation below reads it with xi = 1, b0 = 0 added
                 for k in range(m):
-                    phi[k] += buf[c, k] * xc
+                    phi[k] = buf[0, k] * xi
+                for c in range(1, d_in):
+                    xc = x[i, c]
+                    for k in range(m):
+                        phi[k] += buf[c, k] * xc
+                w0 = phi
+                xi = 1.0
             if activation == GAUSS:
                 ci = log_norm[i]
                 for k in range(m):
-                    phi[k] = fast_exp(phi[k] - ci)
+                    phi[k] = fast_exp(w0[k] * xi + b0[k] - ci)
             elif activation == RELU:
                 for k in range(m):
-                    phi[k] = max(phi[k], 0.0)
+                    phi[k] = max(w0[k] * xi + b0[k], 0.0)
             else:
                 for k in range(m):
-                    phi[k] = fast_erf(phi[k])
+                    phi[k] = fast_erf(w0[k] * xi + b0[k])
             for k in range(m, NEURON_BATCH):
                 phi[k] = 0.0
         for r in range(n_pairs):
