@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures estimators dry-run test bench bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -88,6 +88,9 @@ clean-results:
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
 	$(BIN)/python -m nnqft.bench
+
+bench-estimators: venv  ## plain vs conditional estimator: time, variances, speed-up; writes results/bench/estimators.parquet
+	$(BIN)/python -m nnqft.bench_estimators
 
 reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
 	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)

@@ -179,3 +179,16 @@ def test_plain_and_conditional_agree_and_the_conditional_variance_is_smaller_at_
     assert abs(z) < stats.norm.isf(1e-3 / 2)
     ratio = plain.var(ddof=1) / cond.var(ddof=1)
     assert ratio > stats.f.isf(1e-3, n_bags - 1, n_bags - 1)
+
+
+def test_the_estimator_benchmark_runs(tmp_path):
+    """`make bench-estimators` on tiny sizes: one row per width with times, variance ratios and speed-ups."""
+    from nnqft import bench_estimators
+
+    out = tmp_path / "estimators.parquet"
+    bench_estimators.main(["--widths", "2", "10", "--n-nets", "300", "--n-bags", "4", "--out", str(out)])
+    import pandas as pd
+
+    table = pd.read_parquet(out)
+    assert list(table.N) == [2, 10]
+    assert (table[["t_plain_s", "t_cond_s", "var_ratio_u4", "speedup_u4", "speedup_u4_se"]] > 0).all().all()
