@@ -61,7 +61,9 @@ def speedup(plain, cond, key, rng, n_boot=2000):
 
     n = len(plain[key])
     every = np.arange(n)
-    boots = [product(rng.integers(0, n, n), rng.integers(0, n, n)) for _ in range(n_boot)]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample of one repeated bag has no variance
+        boots = np.array([product(rng.integers(0, n, n), rng.integers(0, n, n)) for _ in range(n_boot)])
+    boots = boots[np.isfinite(boots)]
     return product(every, every), float(np.std(boots, ddof=1)), np.percentile(boots, [2.5, 97.5])
 
 
