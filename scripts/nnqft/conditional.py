@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import combos
-from .kernel import (CHUNK, GAUSS, LANES, NEURON_BATCH, RELU, _log_norm, _normal, accumulate_lanes, fast_erf, fast_exp,
+from .kernel import (CHUNK, LANES, NEURON_BATCH, _log_norm, _normal, accumulate_lanes, activations, dot_products,
                      lane_totals, network_state)
 
 
@@ -73,13 +73,16 @@ def output_rows(n_points: int, orders) -> np.ndarray:
 def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf, lanes, s):
     """s[r] = Σ_j φ_j(x_p) φ_j(x_q) of network ``a``, for each pair r = (pair_p[r], pair_q[r]).
 
-    ``buf``: scratch (d_in + 1 + n_points, NEURON_BATCH) for W0 by component, b0 and φ at each point;
-    ``lanes``: scratch (n_pairs, NEURON_BATCH), one partial sum per batch position, added in order at the end.
+    ``buf``: scratch (d_in + 2 + n_points, NEURON_BATCH) for W0 by component, b0, ones (the unit weights of
+    :func:`nnqft.kernel.activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
+    partial sum per batch position, added in order at the end.
     """
     n_points, d_in = x.shape
     n_pairs = pair_p.shape[0]
     sigma_w0 = sigma_w / np.sqrt(d_in)
-    b0 = buf[d_in]
+    b0, ones = buf[d_in], buf[d_in + 1]
+    for k in range(NEURON_BATCH):
+        ones[k] = 1.0
     st = network_state(key0, key1, a)
     for r in range(n_pairs):
         for k in range(NEURON_BATCH):
@@ -93,32 +96,16 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
             st, z = _normal(st)
             b0[k] = sigma_b * z
         for i in range(n_points):
-            phi = buf[d_in + 1 + i]
-            xi = x[i, 0]
-            w0 = buf[0]
-            if d_in > 1:  # phi holds W0.x first; then the activation below reads it with xi = 1, b0 = 0 added
-                for k in range(m):
-                    phi[k] = buf[0, k] * xi
-                for c in range(1, d_in):
-                    xc = x[i, c]
-                    for k in range(m):
-                        phi[k] += buf[c, k] * xc
-                w0 = phi
-                xi = 1.0
-            if activation == GAUSS:
-                ci = log_norm[i]
-                for k in range(m):
-                    phi[k] = fast_exp(w0[k] * xi + b0[k] - ci)
-            elif activation == RELU:
-                for k in range(m):
-                    phi[k] = max(w0[k] * xi + b0[k], 0.0)
-            else:
-                for k in range(m):
-                    phi[k] = fast_erf(w0[k] * xi + b0[k])
+            phi = buf[d_in + 2 + i]
+            wx, xi = buf[0], x[i, 0]  # as in nnqft.kernel._eval_network
+            if d_in > 1:
+                dot_products(buf, x, i, m, phi)  # W0.x_i into phi, then φ over it in place
+                wx, xi = phi, 1.0
+            activations(activation, wx, xi, b0, log_norm[i], ones, m, phi)
             for k in range(m, NEURON_BATCH):
                 phi[k] = 0.0
         for r in range(n_pairs):
-            p, q = d_in + 1 + pair_p[r], d_in + 1 + pair_q[r]
+            p, q = d_in + 2 + pair_p[r], d_in + 2 + pair_q[r]
             for k in range(NEURON_BATCH):
                 lanes[r, k] += buf[p, k] * buf[q, k]
     for r in range(n_pairs):
@@ -140,7 +127,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
     n_pairs = pair_p.shape[0]
     n_nodes = first.shape[0] - 1
     n_out = out_rows.shape[0]
-    buf = np.empty((d_in + 1 + n_points, NEURON_BATCH))
+    buf = np.empty((d_in + 2 + n_points, NEURON_BATCH))
     lanes = np.empty((n_pairs, NEURON_BATCH))
     s = np.empty(n_pairs)
     w = np.zeros((n_nodes, LANES))  # C (order-2 rows), then the Wick sums of orders 4, 6, ...
@@ -201,7 +188,7 @@ def network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_p
     """C(x_p, x_q) of network ``a`` for each pair (tests)."""
     n_points, d_in = x.shape
     n_pairs = pair_p.shape[0]
-    buf = np.empty((d_in + 1 + n_points, NEURON_BATCH))
+    buf = np.empty((d_in + 2 + n_points, NEURON_BATCH))
     lanes = np.empty((n_pairs, NEURON_BATCH))
     s = np.empty(n_pairs)
     _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, _log_norm(sigma_b, sigma_w, x), activation, pair_p, pair_q,

@@ -267,6 +267,32 @@ def _log_norm(sigma_b, sigma_w, x):
 
 
 @njit(cache=True, inline="always")
+def dot_products(buf, x, i, m, out):
+    """out[k] = W0_k . x_i for the m neurons whose W0 components are the rows buf[0..d_in-1] (d_in > 1)."""
+    for k in range(m):
+        out[k] = buf[0, k] * x[i, 0]
+    for c in range(1, x.shape[1]):
+        xc = x[i, c]
+        for k in range(m):
+            out[k] += buf[c, k] * xc
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def activations(activation, wx, xi, b0, log_norm, weight, m, out):
+    """out[k] = weight[k] φ(wx[k] xi + b0[k]) for k < m: GaussNet (normalised by exp(log_norm)), ReLU or Erf.
+    Vectorised loops, no reduction in them; ``out`` may be ``wx`` (each element is read before it is written)."""
+    if activation == GAUSS:
+        for k in range(m):
+            out[k] = weight[k] * fast_exp(wx[k] * xi + b0[k] - log_norm)
+    elif activation == RELU:
+        for k in range(m):
+            out[k] = weight[k] * max(wx[k] * xi + b0[k], 0.0)
+    else:
+        for k in range(m):
+            out[k] = weight[k] * fast_erf(wx[k] * xi + b0[k])
+
+
+@njit(cache=True, inline="always")
 def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, h, buf):
     """f_a(x_i) into h[:n_points]; h[i] accumulates W1_j phi(z_j(x_i)) in the order j = 0..N-1.
 
@@ -301,30 +327,13 @@ def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, h
                 b0[k] = sigma_b * z1
                 w1[k] = sigma_w1 * z2
         for i in range(n_points):
-            # z = (W0.x) + b0 = wx[k] * xi + b0[k]: at d_in = 1, wx is W0 itself and xi the point (the first
-            # version's arithmetic, fused into the loops below); at d_in > 1, wx = W0.x and xi = 1.
-            xi = x[i, 0]
-            wx = buf[0]
+            # z = W0.x + b0 = wx[k] * xi + b0[k]: at d_in = 1, wx is W0 itself and xi the point (the first
+            # version's arithmetic, fused into activations); at d_in > 1, wx = W0.x and xi = 1.
+            wx, xi = buf[0], x[i, 0]
             if d_in > 1:
-                for k in range(m):
-                    pre[k] = buf[0, k] * xi
-                for c in range(1, d_in):
-                    xc = x[i, c]
-                    for k in range(m):
-                        pre[k] += buf[c, k] * xc
-                wx = pre
-                xi = 1.0
-            # vectorised loops: no reduction in them
-            if activation == GAUSS:
-                ci = log_norm[i]
-                for k in range(m):
-                    term[k] = w1[k] * fast_exp(wx[k] * xi + b0[k] - ci)
-            elif activation == RELU:
-                for k in range(m):
-                    term[k] = w1[k] * max(wx[k] * xi + b0[k], 0.0)
-            else:
-                for k in range(m):
-                    term[k] = w1[k] * fast_erf(wx[k] * xi + b0[k])
+                dot_products(buf, x, i, m, pre)
+                wx, xi = pre, 1.0
+            activations(activation, wx, xi, b0, log_norm[i], w1, m, term)
             acc = h[i]
             for k in range(m):
                 acc += term[k]
