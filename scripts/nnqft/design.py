@@ -225,7 +225,8 @@ def _check_points(where: str, points) -> None:
         raise ConfigError(f"{where}: repeated point in {points}")
 
 
-#: Estimators of G^(n) (nnqft.sampling.ESTIMATORS; docs/science.md §2, §9).
+#: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'), and the
+#: mean of its conditional expectation given each network's first layer (nnqft.conditional).
 ESTIMATORS = ("plain", "conditional")
 #: Correlator orders the analysis uses: every config must measure all of them.
 ANALYSED_ORDERS = (2, 4, 6)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import combos, design, kernel, seeding
+from . import combos, kernel, seeding
 from .neurons import ACTIVATIONS, as_points, points_json
 
 #: Activations of the CPU kernel (docs/science.md §8), by name, with their kernel codes (their positions
@@ -15,11 +15,6 @@ def activation_code(activation: str) -> int:
     if activation not in ACTIVATION_CODES:
         raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATION_CODES)}")
     return ACTIVATION_CODES[activation]
-
-
-#: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'),
-#: and the mean of its conditional expectation given each network's first layer.
-ESTIMATORS = design.ESTIMATORS
 
 
 def bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, points, orders, threads=None,
