@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
-from scipy.special import erf, erfcx
+from scipy.special import erf, erfc, erfcx
 
 from nnqft import combos, exact, kernel, sampling
 from test_neurons import POINTS, products, zscores
@@ -24,20 +24,55 @@ def test_the_first_versions_numbers_are_unchanged():
     assert [v.hex() for v in b[:2]] == ["0x1.8a8a8a1150c60p+8", "0x1.898dd3d181704p+8"]
 
 
+def erf_tail_fit(degree=16, n=4000, iters=400):
+    """The weighted minimax fit of kernel._ERF_H (Lawson's iteration): the polynomial h(v), v = (x - 3.5) / 2.5,
+    minimising max over x in [1, 6] of |h - log erfcx(x)| erfc(x), the error it puts on erf = 1 - exp(h - x^2).
+    (The weight is floored at 1e-9 so that h stays tame where erfc is negligible.) Returns the monomial
+    coefficients in v and the weighted error on the grid."""
+    x = np.linspace(1.0, 6.0, n)
+    f, w = np.log(erfcx(x)), np.maximum(erfc(x), 1e-9)
+    basis = chebyshev.chebvander((x - 3.5) / 2.5, degree)
+    lam, best = np.full(n, 1.0 / n), (None, np.inf)
+    for _ in range(iters):
+        sw = np.sqrt(lam) * w
+        q, r = np.linalg.qr(basis * sw[:, None])
+        c = np.linalg.solve(r, q.T @ (f * sw))
+        e = np.abs(basis @ c - f) * w
+        if e.max() < best[1]:
+            best = (c, e.max())
+        lam = np.maximum(lam * e / e.max(), 1e-30)
+        lam /= lam.sum()
+    return chebyshev.cheb2poly(best[0]), best[1]
+
+
 def test_fast_erf_against_scipy_and_its_coefficients_recomputed():
     x = np.concatenate([np.linspace(-8, 8, 200001), np.geomspace(1e-300, 1, 2000), -np.geomspace(1e-300, 1, 2000),
                         [0.0, 1.0, -1.0, 6.0, np.nextafter(1.0, 0)]])
     got, want = kernel.erf_array(x), erf(x)
     assert (np.abs(got - want) <= 1e-15 * np.maximum(np.abs(want), 1e-300)).all()
-    # the Chebyshev interpolant of log(erfcx(x)) in v = (x - 3.5) / 2.5 at 23 nodes, as monomials in v
-    v = np.cos(np.pi * (np.arange(23) + 0.5) / 23)
-    coef = chebyshev.cheb2poly(chebyshev.chebfit(v, np.log(erfcx(3.5 + 2.5 * v)), 22))
-    np.testing.assert_allclose(kernel._ERF_H, coef, rtol=1e-12, atol=1e-20)
+    # the tail polynomial: its fit repeated (4e-16 on erf, weighted error), and the stored one evaluated in floating
+    # point on a 25x finer grid (6e-16: the fit's error plus rounding in evaluating h and scipy's log erfcx)
+    refit, err = erf_tail_fit()
+    assert err < 4e-16
+    np.testing.assert_allclose(kernel._ERF_H, refit, rtol=1e-6, atol=1e-12)
+    t = np.linspace(1.0, 6.0, 100001)
+    h = np.polynomial.Polynomial(kernel._ERF_H)((t - 3.5) / 2.5)
+    assert np.max(np.abs(h - np.log(erfcx(t))) * erfc(t)) < 6e-16
     # the Chebyshev interpolant of erf(x)/x in w = 2 x^2 - 1 at 12 nodes, as monomials in z = x^2
     w = np.cos(np.pi * (np.arange(12) + 0.5) / 12)
     a = np.sqrt((w + 1) / 2)
     in_w = np.polynomial.Polynomial(chebyshev.cheb2poly(chebyshev.chebfit(w, erf(a) / a, 11)))
     np.testing.assert_allclose(kernel._ERF_S, in_w(np.polynomial.Polynomial([-1, 2])).coef, rtol=1e-12)
+
+
+def test_the_fused_multiply_add_rounds_once():
+    """kernel.fma is a true fused multiply-add (one rounding), not a * b + c: (1 + 2^-30)^2 - 1 keeps 2^-60."""
+    @numba.njit
+    def f(a, b, c):
+        return kernel.fma(a, b, c)
+    e = 2.0 ** -30
+    assert f(1 + e, 1 + e, -1.0) == 2 * e + e * e
+    assert (1 + e) * (1 + e) - 1.0 == 2 * e
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
