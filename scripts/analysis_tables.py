@@ -1,4 +1,4 @@
-"""Rule script (analyse): deviations, couplings, flow fit and passive flow from the correlator table."""
+"""Rule script (analyse): deviations, couplings, the falloff, flow fit and passive flow from the correlator table."""
 
 import pandas as pd
 
@@ -17,6 +17,12 @@ tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
 log.info("deviations: %d rows", len(dev))
 
+analyses = {name: exp["analyses"] for name, exp in experiments.items()}
+fall = analysis.falloff(dev[dev.experiment.isin([name for name, a in analyses.items() if "falloff" in a])])
+tables.check_finite(fall, ["m", "background", "m_exact", "m_expected", "se"], analysis.FALLOFF_KEYS)
+tables.write_frame(fall, sm.output.falloff, meta)
+log.info("falloff: %s", sorted(set(fall.experiment)))
+
 per_combo, means = analysis.coupling_tables(corr, experiments)
 tables.check_finite(per_combo, ["u", "u_se", "u_exact"], KEYS)
 tables.check_finite(means[means.note == ""], ["u", "u_se", "u_exact"], KEYS)
@@ -24,11 +30,11 @@ tables.write_frame(per_combo, sm.output.couplings, meta)
 tables.write_frame(means, sm.output.coupling_means, meta)
 log.info("couplings: %d rows; skipped: %s", len(per_combo), sorted(set(means[means.note != ""].experiment)))
 
-# The flow fit of the sigma_w scan and of every other GaussNet experiment with at least 3 sigma_w values (one
-# row per experiment, N, order), and the passive flow of the sigma_w scan (a GaussNet experiment; none: empty).
+# The flow fit of every experiment that asks for it (one row per experiment, N, order), and the passive flow of the
+# one that asks for it (none: empty); nnqft.design.check_config made sure they are GaussNet sigma_w scans.
 fits = []
 for name, exp in experiments.items():
-    if exp["activation"] == "gauss" and (len(exp["sigma_w"]) >= 3 or name == sm.params.sigma_experiment):
+    if "flow_fit" in exp["analyses"]:
         fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
         for col, value in reversed([("experiment", name), ("d_in", exp["d_in"]), ("estimator", exp["estimator"])]):
             fit.insert(0, col, value)
@@ -38,7 +44,7 @@ fit = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(
 tables.write_frame(fit, sm.output.flow_fit, meta)
 log.info("flow fit: %s", sorted(set(fit.experiment)))
 
-scan = sm.params.sigma_experiment
+scan = next((name for name, exp in experiments.items() if "passive_flow" in exp["analyses"]), None)
 flows = []
 if scan is not None:
     start = means[(means.experiment == scan)]

@@ -187,14 +187,14 @@ def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run,
     src = edited_copy(tmp_path, "scripts/nnqft/figures.py", "(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)",
                       "(1, 2, 4, 10, 20, 50, 100, 1000)")  # the ticks of _plain_log_x
     assert planned_by(src, quick_run) == figure_files("u4_vs_sigma", "u6_vs_sigma", "u4_vs_sigma_conditional",
-                                                      "passive_flow", "validation")
+                                                      "passive_flow", "validation", "falloff")
 
 
 def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):
     src = edited_copy(tmp_path, "scripts/nnqft/figures.py", 'COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}',
                       'COLORS = {2: "tab:blue", 4: "tab:red", 6: "tab:green"}')
     planned = planned_by(src, quick_run)
-    assert planned == figure_files("histograms", "mean_deviation_vs_N")
+    assert planned == figure_files("histograms", "mean_deviation_vs_N", "falloff")
 
 
 def test_editing_the_exact_theory_reruns_the_analysis_and_not_the_sampling(quick_run, tmp_path):

@@ -83,7 +83,30 @@ BAD = {
                           ["experiments.width_scan.estimator", "rao", "plain, conditional"]),
     "cuda with the conditional estimator": (lambda c: (c.update(backend="cuda"), exp(c, "estimator", "conditional")),
                                             ["experiments.width_scan.estimator", "cuda", "plain estimator only"]),
+    # analyses: said in the config, checked against what the experiment has
+    "unknown analysis": (lambda c: exp(c, "analyses", ["lambda"]),
+                         ["experiments.width_scan.analyses", "'lambda'", "falloff, u4_negative"]),
+    "flow fit with one sigma_w": (lambda c: exp(c, "analyses", ["flow_fit"]),
+                                  ["experiments.width_scan.analyses", "flow_fit", "at least 3 sigma_w", "[1.0]",
+                                   "allowed for this experiment: ['falloff', 'u4_negative', 'u6_positive', 'passive_flow']"]),
+    "falloff with one width": (lambda c: exp(c, "N", [10]),
+                               ["experiments.width_scan.analyses", "falloff", "at least 2 widths", "[10]"]),
+    "falloff over several sigma_w": (lambda c: exp(c, "analyses", ["falloff"], name="sigma_scan"),
+                                     ["experiments.sigma_scan.analyses", "falloff", "one sigma_w"]),
+    "a coupling claim on ReLU": (lambda c: exp(c, "activation", "relu"),
+                                 ["experiments.width_scan.analyses", "u4_negative", "activation gauss", "relu",
+                                  "allowed for this experiment: ['falloff']"]),
+    "passive flow asked twice": (lambda c: exp(c, "analyses", ["flow_fit", "passive_flow"],
+                                               name="sigma_scan_conditional"),
+                                 ["passive_flow", "['sigma_scan', 'sigma_scan_conditional']", "one experiment at most"]),
 }
+
+
+def test_the_schema_lists_the_analyses_the_package_knows():
+    with open(SCHEMA) as fh:
+        schema = yaml.safe_load(fh)
+    props = schema["properties"]["experiments"]["additionalProperties"]["properties"]
+    assert props["analyses"]["items"]["enum"] == list(design.ANALYSES)
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -117,6 +140,7 @@ def test_keys_left_out_take_the_schema_defaults():
 def test_file_names_come_from_validated_numbers():
     config = copy.deepcopy(QUICK)
     exp(config, "sigma_w", [1, 2.50])
+    exp(config, "analyses", [])
     check(config)
     paths = design.block_paths(config)
     assert any("_sw1.0_" in p for p in paths) and any("_sw2.5_" in p for p in paths)

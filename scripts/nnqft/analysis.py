@@ -12,6 +12,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import combos, couplings, design, exact, neurons
 
@@ -299,3 +300,36 @@ def passive_flow(sigma_w0: float, u4_0: float, u6_0: float, t_end: float = -3.0,
     return pd.DataFrame({"t": sol.t, "k": k, "ubar2": ub2, "ubar4": ub4, "ubar6": ub6, "u2": u2,
                          "u4": k ** (4 - d) * ub4, "u6": k ** (6 - 2 * d) * ub6,
                          "sigma_w": np.sqrt(np.clip(d * u2 / 2, 0, None)), "success": sol.success})
+
+
+def folded_normal_mean(mu, s):
+    """E|X| for X ~ N(mu, s^2), the mean of the folded normal: s sqrt(2/pi) exp(-mu^2 / (2 s^2)) + mu erf(mu / (s sqrt 2));
+    |mu| where s = 0."""
+    mu, s = np.broadcast_arrays(np.asarray(mu, dtype=float), np.asarray(s, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = mu / (s * np.sqrt(2.0))
+        out = s * np.sqrt(2.0 / np.pi) * np.exp(-a * a) + mu * special.erf(a)
+    return np.where(s > 0, out, np.abs(mu))
+
+
+FALLOFF_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+
+
+def falloff(dev: pd.DataFrame) -> pd.DataFrame:
+    """HMS's falloff of the deviation from the Gaussian process with N (docs/science.md §8), from the deviations
+    table: per experiment, point and order, means over the combinations of
+
+    - ``m``: |m_n|, m_n = (Ḡ_exp - G_GP) / G_GP with Ḡ_exp the mean over bags (HMS's <m_n>);
+    - ``background``: the bag-to-bag standard deviation over |G_GP| (HMS's background);
+    - ``m_exact``: |m_n| of the exact finite-width theory;
+    - ``m_expected``: E|m_n| if Ḡ_exp were the exact G^(n) plus Gaussian noise of the measured standard error
+      (:func:`folded_normal_mean`). It is what ``m`` should read: a mean of absolute values of noisy numbers is
+      biased upwards wherever the noise is comparable to m_n, which flattens the falloff at large N;
+    - ``se``: the standard error of m_n (background / sqrt(n_bags)).
+    """
+    se = dev.background_m / np.sqrt(dev.n_bags)
+    d = dev.assign(abs_m=dev.m.abs(), abs_exact=dev.m_exact.abs(), se=se,
+                   expected=folded_normal_mean(dev.m_exact, se))
+    return d.groupby(FALLOFF_KEYS, sort=True).agg(
+        n_bags=("n_bags", "first"), n_combos=("m", "size"), m=("abs_m", "mean"), background=("background_m", "mean"),
+        m_exact=("abs_exact", "mean"), m_expected=("expected", "mean"), se=("se", "mean")).reset_index()

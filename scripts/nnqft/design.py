@@ -74,7 +74,7 @@ def experiments(config: dict) -> dict[str, dict]:
     for name, exp in config["experiments"].items():
         out[name] = {**ensemble(config, exp).as_dict(), "sigma_b": float(exp["sigma_b"]),
                      "sigma_w": [float(s) for s in exp["sigma_w"]], "N": [int(n) for n in exp["N"]],
-                     "n_bags": int(exp["n_bags"])}
+                     "n_bags": int(exp["n_bags"]), "analyses": list(exp.get("analyses", []))}
     return out
 
 
@@ -139,6 +139,11 @@ def check_models(config: dict) -> None:
         if estimator not in ESTIMATORS:
             raise ConfigError(f"experiments.{name}.estimator: unknown estimator {estimator!r}; "
                               f"allowed: {', '.join(ESTIMATORS)}")
+        analyses = exp.get("analyses", [])
+        for analysis in analyses if isinstance(analyses, list) else []:
+            if analysis not in ANALYSES:
+                raise ConfigError(f"experiments.{name}.analyses: unknown analysis {analysis!r}; "
+                                  f"allowed: {', '.join(ANALYSES)}")
 
 
 def check_config(config: dict) -> None:
@@ -194,6 +199,15 @@ def check_config(config: dict) -> None:
             if len(ens.points) > CUDA_MAX_POINTS:
                 raise ConfigError(f"{where}.points: the cuda backend handles at most {CUDA_MAX_POINTS} points, "
                                   f"got {len(ens.points)}")
+        for analysis in exp.get("analyses", []):
+            unmet = analysis_unmet(analysis, exp)
+            if unmet:
+                raise ConfigError(f"{where}.analyses: {analysis} needs {unmet}; allowed for this experiment: "
+                                  f"{[a for a in ANALYSES if not analysis_unmet(a, exp)]}")
+    having = [name for name, exp in config["experiments"].items() if "passive_flow" in exp.get("analyses", [])]
+    if len(having) > 1:
+        raise ConfigError(f"experiments: passive_flow is asked for by {having}; allowed: one experiment at most "
+                          f"(results/tables/passive_flow.parquet starts from one sigma_w scan)")
     need, have = job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
     if need > have:
         raise ConfigError(f"mem_mb_per_job: {have} MB is less than the {need:.0f} MB a sampling job needs")
@@ -223,6 +237,35 @@ def _check_points(where: str, points) -> None:
         raise ConfigError(f"{where}: every coordinate must be finite, got {points}")
     if len(set(rows)) != len(rows):
         raise ConfigError(f"{where}: repeated point in {points}")
+
+
+#: What an experiment may ask for in its ``analyses`` list (the config schema lists the same names). Deviations and
+#: couplings are computed for every experiment; these are the analyses and claims on top of them.
+ANALYSES = {
+    "falloff": "HMS's falloff of <|m_n|> with N (results/tables/hms_falloff.parquet, the falloff figure) and the "
+               "claims m_2 ≈ 0, m_2 below the background, m_4 and m_6 ~ 1/N",
+    "u4_negative": "the claim that u_4 is negative and nearly constant over combinations",
+    "u6_positive": "the claim that u_6 is positive",
+    "flow_fit": "the exponent of |<u_n>| vs sigma_w at each N (results/tables/flow_fit.parquet), its figures and "
+                "claims",
+    "passive_flow": "the passive flow of (u_4, u_6) from the smallest sigma_w (results/tables/passive_flow.parquet, "
+                    "its figure); one experiment at most",
+}
+
+
+def analysis_unmet(analysis: str, exp: dict) -> str:
+    """What experiment ``exp`` (as in the config) lacks for ``analysis``; empty if nothing."""
+    if analysis not in ANALYSES:
+        return f"to be one of {list(ANALYSES)}"
+    if analysis == "falloff" and len(exp["N"]) < 2:
+        return f"at least 2 widths N (a slope in N), got {exp['N']}"
+    if analysis == "falloff" and len(exp["sigma_w"]) != 1:
+        return f"one sigma_w (a falloff with N at fixed sigma_w), got {exp['sigma_w']}"
+    if analysis != "falloff" and exp.get("activation", "gauss") != "gauss":
+        return f"activation gauss (the couplings are GaussNet's), got {exp['activation']}"
+    if analysis == "flow_fit" and len(exp["sigma_w"]) < 3:
+        return f"at least 3 sigma_w (a power law with an interval), got {exp['sigma_w']}"
+    return ""
 
 
 #: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'), and the

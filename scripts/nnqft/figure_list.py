@@ -13,13 +13,15 @@ class Figure:
     """One figure: ``results/figures/<name>.{pdf,png}``, drawn by ``nnqft.figures.<function>`` from the
     analysis tables ``results/tables/<table>.parquet`` (passed in this order), keyword ``options``, and
     ``experiment=<experiment>`` when the figure draws one experiment of the config (None: all of them).
-    A config without that experiment does not get the figure."""
+    A config without that experiment does not get the figure; nor one where that experiment (None: every
+    experiment) lacks ``analysis`` (an entry of nnqft.design.ANALYSES) in its ``analyses``."""
 
     name: str
     function: str
     tables: tuple[str, ...]
     experiment: str | None
     options: tuple[tuple[str, object], ...] = ()
+    analysis: str | None = None
 
     @property
     def needs_couplings(self) -> bool:
@@ -42,12 +44,15 @@ FIGURES = (
     Figure("histograms", "histograms", ("deviations",), WIDTH_SCAN),
     Figure("mean_deviation_vs_N", "mean_deviation_vs_N", ("deviations",), WIDTH_SCAN),
     Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), WIDTH_SCAN),
-    Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 4),)),
-    Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 6),)),
+    Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 4),),
+           "flow_fit"),
+    Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 6),),
+           "flow_fit"),
     Figure("u4_vs_sigma_conditional", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN_CONDITIONAL,
-           (("order", 4),)),
-    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN),
+           (("order", 4),), "flow_fit"),
+    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN, analysis="passive_flow"),
     Figure("validation", "validation", ("deviations",), None),
+    Figure("falloff", "falloff", ("hms_falloff",), None, analysis="falloff"),
 )
 
 
@@ -61,11 +66,15 @@ def figure(name: str) -> Figure:
 
 def names(experiments=None) -> list[str]:
     """Names of the figures; with ``experiments`` (the config's), only those it has the experiment for,
-    and of the figures drawn from couplings only those whose experiment is a GaussNet one."""
+    of the figures drawn from couplings only those whose experiment is a GaussNet one, and of those that need an
+    analysis only those whose experiment (or, drawing all, some experiment) asks for it."""
     def drawn(spec):
-        if experiments is None or spec.experiment is None:
+        if experiments is None:
             return True
+        if spec.experiment is None:
+            return spec.analysis is None or any(spec.analysis in exp.get("analyses", []) for exp in experiments.values())
         exp = experiments.get(spec.experiment)
-        return exp is not None and (not spec.needs_couplings or exp.get("activation", "gauss") == "gauss")
+        return (exp is not None and (not spec.needs_couplings or exp.get("activation", "gauss") == "gauss")
+                and (spec.analysis is None or spec.analysis in exp.get("analyses", [])))
 
     return [spec.name for spec in FIGURES if drawn(spec)]

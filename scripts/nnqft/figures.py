@@ -94,6 +94,44 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
     return fig
 
 
+def falloff(fall: pd.DataFrame):
+    """HMS's falloff: <|m_n|> vs N for n = 2, 4, 6, one panel per experiment with the falloff analysis (titled by
+    activation and d_in): measured (markers), background (dotted), exact (dashed) and what the exact theory plus
+    the measured noise makes <|m_n|> read (thin solid: the noise floor the 1/N claims compare with)."""
+    names = list(dict.fromkeys(fall.sort_values(["d_in", "activation", "experiment"]).experiment))
+    ncol = min(3, len(names))
+    nrow = int(np.ceil(len(names) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.6 * nrow), squeeze=False)
+    for k, name in enumerate(names):
+        ax = axes[k // ncol, k % ncol]
+        d = fall[fall.experiment == name]
+        for order, g in d.groupby("order"):
+            g = g.sort_values("N")
+            c = COLORS[order]
+            ax.plot(g.N, g.m, "o", color=c, ms=4, label=f"⟨|m_{order}|⟩ measured")
+            ax.plot(g.N, g.background, ":", color=c, label="background" if order == 2 else None)
+            ax.plot(g.N, g.m_expected, "-", color=c, lw=0.8, alpha=0.8, label="exact + noise" if order == 2 else None)
+            if order > 2:
+                ax.plot(g.N, g.m_exact, "--", color=c, alpha=0.8, label="exact" if order == 4 else None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _plain_log_x(ax)
+        row = d.iloc[0]
+        ax.set_title(f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_W = {row.sigma_w:g}, "
+                     f"n_bags = {int(row.n_bags)}", fontsize=8)
+        ax.set_xlabel("width N", fontsize=8)
+        ax.set_ylabel("⟨|m_n|⟩ over combinations", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if k == 0:
+            ax.legend(fontsize=6, ncol=2)
+    for k in range(len(names), nrow * ncol):
+        axes[k // ncol, k % ncol].set_visible(False)
+    fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS): m_n = |Ḡ_exp − G_GP| / G_GP",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def u4_vs_N(means: pd.DataFrame, experiment: str):
     """-<u_4> vs N at sigma_w = 1 (mean over combinations, jackknife errors) and the exact curve."""
     m = means[(means.experiment == experiment) & (means.order == 4) & (means.sigma_w == 1.0)].sort_values("N")

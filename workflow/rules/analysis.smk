@@ -9,6 +9,7 @@ rule analyse:
         correlators=f"{TABLES}/correlators.parquet",
     output:
         deviations=f"{TABLES}/deviations.parquet",
+        falloff=f"{TABLES}/hms_falloff.parquet",
         couplings=f"{TABLES}/couplings.parquet",
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",
@@ -21,7 +22,6 @@ rule analyse:
     params:
         seed=config["seed"],
         experiments=EXPERIMENTS,
-        sigma_experiment=sigma_experiment(),
         code=code_digest("analysis_tables.py"),
     script:
         "../../scripts/analysis_tables.py"
@@ -29,7 +29,7 @@ rule analyse:
 
 rule claims:
     input:
-        deviations=f"{TABLES}/deviations.parquet",
+        falloff=f"{TABLES}/hms_falloff.parquet",
         couplings=f"{TABLES}/couplings.parquet",
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",
@@ -42,6 +42,7 @@ rule claims:
     conda:
         "../../envs/nnqft.yaml"
     params:
+        experiments=EXPERIMENTS,
         code=code_digest("claims_report.py"),
     script:
         "../../scripts/claims_report.py"

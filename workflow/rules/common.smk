@@ -87,13 +87,3 @@ def code_digest(script, *roots):
     reaches, transitively, plus ``roots`` ("module.name") that it reaches by name only. Read with ast,
     not imported, so parsing the Snakefile (also done by every cluster job) imports no numba or scipy."""
     return CODE.digest([*CODE.script_roots(SCRIPTS_DIR / script), *roots])
-
-
-def sigma_experiment():
-    """The GaussNet experiment of the flow fit and the passive flow: the paper's sigma_w scan when the
-    config has it (the figures draw that one), else the GaussNet experiment with the most sigma_w values;
-    None without a GaussNet experiment (couplings need GaussNet: nnqft.analysis.COUPLINGS_SKIPPED)."""
-    gauss = {name: exp for name, exp in EXPERIMENTS.items() if exp["activation"] == "gauss"}
-    if figure_list.SIGMA_SCAN in gauss:
-        return figure_list.SIGMA_SCAN
-    return max(gauss, key=lambda name: len(gauss[name]["sigma_w"]), default=None)
