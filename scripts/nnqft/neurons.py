@@ -65,28 +65,40 @@ def preactivation_covariance(points, sigma_b: float, sigma_w: float) -> np.ndarr
 
 def kernel_matrix(activation: str, points, sigma_b: float, sigma_w: float) -> np.ndarray:
     """K(x_i, x_j) = σ_b² + σ_W² E[φ(z_i) φ(z_j)] in closed form, for every pair of points."""
-    cov = preactivation_covariance(points, sigma_b, sigma_w)
-    d = np.sqrt(np.diag(cov))
+    return kernel_between(activation, points, points, sigma_b, sigma_w)
+
+
+def kernel_between(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> np.ndarray:
+    """K(x, y) in closed form (docs/science.md §8) for every x of ``xs`` and y of ``ys`` (points of one d_in):
+    GaussNet σ_b² + σ_W² exp(Σ(x,y) − (Σ(x,x) + Σ(y,y))/2) = σ_b² + σ_W² exp(−σ_W² |x − y|²/(2 d_in)); ReLU the
+    arc-cosine kernel (Cho & Saul 2009); Erf Williams's arcsine kernel. Shape (len(xs), len(ys))."""
+    x, y = as_points(xs), as_points(ys)
+    d_in = x.shape[1]
+    cov = sigma_b**2 + sigma_w**2 * (x @ y.T) / d_in
+    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / d_in
+    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / d_in
     if activation == "gauss":
-        var = np.diag(cov)
-        return sigma_b**2 + sigma_w**2 * np.exp(cov - (var[:, None] + var[None, :]) / 2)
+        return sigma_b**2 + sigma_w**2 * np.exp(cov - (vx[:, None] + vy[None, :]) / 2)
     if activation == "relu":
-        outer = np.outer(d, d)
+        outer = np.sqrt(vx)[:, None] * np.sqrt(vy)[None, :]
         with np.errstate(invalid="ignore", divide="ignore"):
             cos = np.where(outer > 0, np.clip(cov / outer, -1.0, 1.0), 1.0)
         theta = np.arccos(cos)
         return sigma_b**2 + sigma_w**2 * outer * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
     if activation == "erf":
-        return sigma_b**2 + sigma_w**2 * _erf_pair(cov)
+        return sigma_b**2 + sigma_w**2 * _erf_arcsin(cov, vx[:, None], vy[None, :])
     raise ValueError(f"unknown activation {activation!r}: expected one of {ACTIVATIONS}")
 
 
+def _erf_arcsin(cov, var_x, var_y):
+    """E[erf(z_x) erf(z_y)] = (2/π) arcsin(2Σ_xy / √((1 + 2Σ_xx)(1 + 2Σ_yy))) (Williams 1997)."""
+    return 2 / np.pi * np.arcsin(2 * cov / np.sqrt((1 + 2 * var_x) * (1 + 2 * var_y)))
+
+
 def _erf_pair(cov):
-    """E[erf(z_1) erf(z_2)] = (2/π) arcsin(2Σ_12 / √((1 + 2Σ_11)(1 + 2Σ_22))) (Williams 1997), elementwise
-    over the last two axes of a stack of covariance matrices, or for every pair of a matrix."""
+    """:func:`_erf_arcsin` elementwise over the last two axes of a stack of covariance matrices."""
     var = np.diagonal(cov, axis1=-2, axis2=-1)
-    denom = np.sqrt((1 + 2 * var)[..., :, None] * (1 + 2 * var)[..., None, :])
-    return 2 / np.pi * np.arcsin(2 * cov / denom)
+    return _erf_arcsin(cov, var[..., :, None], var[..., None, :])
 
 
 def moment(activation: str, cov, nodes: int | None = None) -> float:
