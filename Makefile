@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-cuda cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -60,8 +60,21 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(BIN)/python -m pip check
 	@touch $@
 
-reproduce: venv        ## the paper-scale run (config/config.yaml)
+# Every paper's config, merged into one run (their experiments have distinct names; every key the configs set
+# differently is set per experiment), so that one results/ holds all tables, figures and claims.
+ALL_CONFIGS = config/config.yaml config/estimators.yaml config/hms.yaml config/d_in_scans.yaml
+
+reproduce: venv        ## everything: the renormalization paper and talk, the estimators, HMS, the d_in scans
+	$(BIN)/snakemake --cores $(CORES) --configfile $(ALL_CONFIGS)
+
+paper: venv            ## the renormalization paper alone (config/config.yaml)
 	$(BIN)/snakemake --cores $(CORES)
+
+hms: venv              ## Halverson, Maiti, Stoner alone (config/hms.yaml)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/hms.yaml
+
+d-in-scans: venv       ## the sigma_w scans at d_in = 2 and 3 alone (config/d_in_scans.yaml)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/d_in_scans.yaml
 
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
@@ -72,8 +85,8 @@ architectures: venv    ## GaussNet, ReLU and Erf at d_in = 1, 2, 3 (config/archi
 estimators: venv       ## the paper's sigma_w scan with the plain and the conditional estimator (config/estimators.yaml)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/estimators.yaml
 
-dry-run: venv          ## what the paper-scale run would do
-	$(BIN)/snakemake -n --quiet rules
+dry-run: venv          ## what make reproduce would do
+	$(BIN)/snakemake -n --quiet rules --configfile $(ALL_CONFIGS)
 
 test: venv-dev venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
 	$(BIN)/python -m pytest -ra --durations=15

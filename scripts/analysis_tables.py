@@ -1,4 +1,5 @@
-"""Rule script (analyse): deviations, couplings, the falloff, flow fit and passive flow from the correlator table."""
+"""Rule script (analyse): deviations, couplings, HMS's falloff, lambda and 6-point tables, flow fit and passive flow
+from the correlator table."""
 
 import pandas as pd
 
@@ -20,8 +21,16 @@ log.info("deviations: %d rows", len(dev))
 analyses = {name: exp["analyses"] for name, exp in experiments.items()}
 fall = analysis.falloff(dev[dev.experiment.isin([name for name, a in analyses.items() if "falloff" in a])])
 tables.check_finite(fall, ["m", "background", "m_exact", "m_expected", "se"], analysis.FALLOFF_KEYS)
-tables.write_frame(fall, sm.output.falloff, meta)
+tables.write_frame(fall, sm.output.hms_falloff, meta)
 log.info("falloff: %s", sorted(set(fall.experiment)))
+
+lam, slope = analysis.lambda_tables(corr, experiments, sm.params.cutoffs)
+tables.check_finite(lam, ["lambda", "lambda_se", "lambda_exact"], analysis.LABEL_COLUMNS + ["cutoff"])
+tables.write_frame(lam, sm.output.hms_lambda, meta)
+tables.write_frame(slope, sm.output.hms_lambda_slope, meta)
+six = analysis.six_point_tables(corr, experiments, lam, sm.params.cutoffs)
+tables.write_frame(six, sm.output.hms_six_point, meta)
+log.info("lambda: %s; six-point: %s", sorted(set(lam.experiment)), sorted(set(six.experiment)))
 
 per_combo, means = analysis.coupling_tables(corr, experiments)
 tables.check_finite(per_combo, ["u", "u_se", "u_exact"], KEYS)
@@ -36,11 +45,12 @@ fits = []
 for name, exp in experiments.items():
     if "flow_fit" in exp["analyses"]:
         fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
-        for col, value in reversed([("experiment", name), ("d_in", exp["d_in"]), ("estimator", exp["estimator"])]):
+        for col, value in reversed([("experiment", name), ("activation", exp["activation"]), ("d_in", exp["d_in"]),
+                                    ("estimator", exp["estimator"])]):
             fit.insert(0, col, value)
         fits.append(fit)
 fit = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(
-    columns=["experiment", "d_in", "estimator", *analysis.FLOW_FIT_COLUMNS])
+    columns=["experiment", "activation", "d_in", "estimator", *analysis.FLOW_FIT_COLUMNS])
 tables.write_frame(fit, sm.output.flow_fit, meta)
 log.info("flow fit: %s", sorted(set(fit.experiment)))
 

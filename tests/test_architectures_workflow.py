@@ -102,7 +102,7 @@ def test_couplings_are_computed_for_gaussnet_and_skipped_with_a_note_otherwise(a
 def test_analysis_and_figures_only_where_they_apply(arch_run):
     figures = {p.stem for p in (arch_run / "results" / "figures").glob("*.png")}
     assert figures == {"histograms", "mean_deviation_vs_N", "u4_vs_N", "u4_vs_sigma", "u6_vs_sigma",
-                       "passive_flow", "validation", "falloff"}
+                       "passive_flow", "validation", "falloff", "u4_exponent_vs_d_in"}
     # the tables follow the experiments' analyses (config/architectures_quick.yaml)
     out = arch_run / "results" / "tables"
     assert set(pd.read_parquet(out / "flow_fit.parquet").experiment) == {"sigma_scan", "gauss_d2"}

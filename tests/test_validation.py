@@ -96,17 +96,26 @@ BAD = {
     "a coupling claim on ReLU": (lambda c: exp(c, "activation", "relu"),
                                  ["experiments.width_scan.analyses", "u4_negative", "activation gauss", "relu",
                                   "allowed for this experiment: ['falloff']"]),
+    "lambda without an NGP width": (lambda c: exp(c, "analyses", ["falloff", "lambda_running"]),
+                                    ["experiments.width_scan.analyses", "lambda_running", "ngp_width", "[2, 10, 100]"]),
+    "NGP width not among the widths": (lambda c: (exp(c, "analyses", ["falloff", "lambda_running"]),
+                                                  exp(c, "ngp_width", 20)),
+                                       ["experiments.width_scan.analyses", "lambda_running", "ngp_width", "got 20"]),
+    "six-point without lambda": (lambda c: (exp(c, "analyses", ["falloff", "six_point"]), exp(c, "ngp_width", 10)),
+                                 ["experiments.width_scan.analyses", "six_point", "lambda_running and falloff"]),
     "passive flow asked twice": (lambda c: exp(c, "analyses", ["flow_fit", "passive_flow"],
                                                name="sigma_scan_conditional"),
                                  ["passive_flow", "['sigma_scan', 'sigma_scan_conditional']", "one experiment at most"]),
 }
 
 
-def test_the_schema_lists_the_analyses_the_package_knows():
+def test_the_schema_lists_the_analyses_the_package_knows_and_hms_cutoffs():
+    from nnqft import cutoff
     with open(SCHEMA) as fh:
         schema = yaml.safe_load(fh)
     props = schema["properties"]["experiments"]["additionalProperties"]["properties"]
     assert props["analyses"]["items"]["enum"] == list(design.ANALYSES)
+    assert tuple(schema["properties"]["cutoffs"]["default"]) == cutoff.HMS_CUTOFFS
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -122,9 +131,28 @@ def test_bad_config_is_rejected_with_a_clear_message(case):
 
 
 def test_the_shipped_configs_are_valid():
-    for name in ("config.yaml", "quick.yaml", "architectures_quick.yaml"):
+    for name in ("config.yaml", "quick.yaml", "architectures_quick.yaml", "estimators.yaml", "hms.yaml",
+                 "hms_quick.yaml", "d_in_scans.yaml"):
         with open(ROOT / "config" / name) as fh:
             check(yaml.safe_load(fh))
+
+
+def test_make_reproduce_merges_the_papers_configs_without_changing_any_experiment():
+    """`make reproduce` passes every paper's config to one run (Makefile ALL_CONFIGS); Snakemake merges them key by
+    key. Each experiment must come out as it is in its own config: a top-level key of one config (n_nets, points)
+    would otherwise change the experiments of another."""
+    import re
+    names = re.search(r"^ALL_CONFIGS = (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    merged, alone = {}, {}
+    for name in names:
+        with open(ROOT / name) as fh:
+            one = yaml.safe_load(fh)
+        merged = {**merged, **{k: v for k, v in one.items() if k != "experiments"},
+                  "experiments": {**merged.get("experiments", {}), **one["experiments"]}}
+        validate(one, SCHEMA)
+        alone.update(design.experiments(one))
+    check(merged)
+    assert design.experiments(merged) == alone
 
 
 def test_keys_left_out_take_the_schema_defaults():

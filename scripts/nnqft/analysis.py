@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from . import combos, couplings, design, exact, neurons
+from . import combos, couplings, cutoff, design, exact, neurons
 
 POINT_KEYS = ["sigma_b", "sigma_w", "N"]
 
@@ -333,3 +333,94 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
     return d.groupby(FALLOFF_KEYS, sort=True).agg(
         n_bags=("n_bags", "first"), n_combos=("m", "size"), m=("abs_m", "mean"), background=("background_m", "mean"),
         m_exact=("abs_exact", "mean"), m_expected=("expected", "mean"), se=("se", "mean")).reset_index()
+
+
+# --- HMS's local quartic coupling and its running with the cutoff (docs/science.md §8) ----------------------------
+
+def _point_label(name, exp, sb, sw, N):
+    return {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"], "estimator": exp["estimator"],
+            "sigma_b": sb, "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"]), "ngp_width": int(exp["ngp_width"])}
+
+
+def log_log_slope(cutoffs, values) -> float:
+    """Least-squares slope of log|values| vs log cutoffs (HMS fit a straight line to log|λ| vs log Λ)."""
+    return float(np.polyfit(np.log(cutoffs), np.log(np.abs(values)), 1)[0])
+
+
+def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """HMS's quartic coupling λ(x_1..x_4; Λ) = −ΔG^(4) / (24 I_4(Λ)), I_4 = ∫_{[−Λ,Λ]^d_in} Π K (nnqft.cutoff), for
+    the experiments with the ``lambda_running`` analysis, at every point and cutoff.
+
+    Returns (lambda, slope): ``lambda`` the mean over 4-point combinations with its standard error over bags
+    (λ̄ is linear in the bag means, so the bag-to-bag spread of each bag's λ̄ gives it) and ``lambda_exact`` from
+    the exact G^(4); ``slope`` per point: the slope of log|λ̄| vs log Λ over the cutoffs, its jackknife standard
+    error over bags, the exact theory's slope and the large-Λ power ``slope_asymptotic``
+    (nnqft.cutoff.asymptotic_slope). Only the overall scale of λ̄(Λ) comes from the samples (ΔG^(4)); how it
+    runs with Λ comes from the integrals, up to how the combinations' ΔG^(4) weight their different I_4(Λ).
+    """
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    wanted = {name: exp for name, exp in experiments.items() if "lambda_running" in exp["analyses"]}
+    lam_rows, slope_rows = [], []
+    if wanted:
+        rows = experiment_rows(corr, wanted)
+        for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+            exp = wanted[name]
+            ens = design.ensemble_of(exp)
+            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs)  # [combo, cutoff]
+            values, _ = bag_matrix(point_rows, 4)
+            g_exact, g0 = _exact_point(ens.activation, ens.points_json, 4, sb, sw, int(N))
+            per_bag = (-(values - g0)[:, :, None] / (24 * i4[None])).mean(axis=1)  # [bag, cutoff]
+            n_bags = len(per_bag)
+            lam = per_bag.mean(axis=0)
+            exact_lam = (-(g_exact - g0)[:, None] / (24 * i4)).mean(axis=0)
+            label = _point_label(name, exp, sb, sw, N)
+            lam_rows.append(pd.DataFrame({**label, "cutoff": cutoffs, "lambda": lam,
+                                          "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
+                                          "lambda_exact": exact_lam}))
+            loo = (lam * n_bags - per_bag) / (n_bags - 1)
+            loo_slopes = np.array([log_log_slope(cutoffs, v) for v in loo])
+            slope_rows.append({**label, "slope": log_log_slope(cutoffs, lam),
+                               "slope_se": float(np.sqrt((n_bags - 1) * np.mean((loo_slopes - loo_slopes.mean())**2))),
+                               "slope_exact": log_log_slope(cutoffs, exact_lam),
+                               "slope_asymptotic": cutoff.asymptotic_slope(ens.activation, ens.d_in)})
+    lam_table = pd.concat(lam_rows, ignore_index=True) if lam_rows else pd.DataFrame(columns=LAMBDA_COLUMNS)
+    return lam_table, pd.DataFrame(slope_rows, columns=SLOPE_COLUMNS)
+
+
+LABEL_COLUMNS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "ngp_width"]
+LAMBDA_COLUMNS = LABEL_COLUMNS + ["cutoff", "lambda", "lambda_se", "lambda_exact"]
+SLOPE_COLUMNS = LABEL_COLUMNS + ["slope", "slope_se", "slope_exact", "slope_asymptotic"]
+SIX_POINT_COLUMNS = LABEL_COLUMNS + ["cutoff", "gp_over_measured", "gp_lambda_over_measured", "gp_over_exact",
+                                     "gp_lambda_over_exact"]
+
+
+def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, cutoffs) -> pd.DataFrame:
+    """HMS's 6-point prediction for the experiments with the ``six_point`` analysis, per point and cutoff: the
+    means over 6-point combinations of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the exact
+    G^(6) in place of the measured Ḡ^(6). T_λ = −24 λ̄(Λ) Σ over the 15 ways to split the six points into four at
+    the vertex and a pair (a, b) of I_4(four; Λ) K(x_a, x_b): the first-order term of the same quartic vertex
+    that defines λ (ΔG^(4) = −24 λ I_4), so the sign convention is λ's own; λ̄ is the measured mean over
+    4-point combinations (``lam``, from :func:`lambda_tables`)."""
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    wanted = {name: exp for name, exp in experiments.items() if "six_point" in exp["analyses"]}
+    out = []
+    if wanted:
+        rows = experiment_rows(corr, wanted)
+        for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+            exp = wanted[name]
+            ens = design.ensemble_of(exp)
+            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs)
+            K = neurons.kernel_matrix(ens.activation, exp["points"], sb, sw)
+            split_idx, split_k = _six_point_splits(K)  # [combo6, 15]
+            g_exact, g0 = _exact_point(ens.activation, ens.points_json, 6, sb, sw, int(N))
+            measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
+            sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]
+            lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
+            term = -24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
+            with_lam = g0[:, None] + term
+            out.append(pd.DataFrame({**_point_label(name, exp, sb, sw, N), "cutoff": cutoffs,
+                                     "gp_over_measured": np.mean(g0 / measured),
+                                     "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
+                                     "gp_over_exact": np.mean(g0 / g_exact),
+                                     "gp_lambda_over_exact": (with_lam / g_exact[:, None]).mean(axis=0)}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=SIX_POINT_COLUMNS)

@@ -53,6 +53,9 @@ FIGURES = (
     Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN, analysis="passive_flow"),
     Figure("validation", "validation", ("deviations",), None),
     Figure("falloff", "falloff", ("hms_falloff",), None, analysis="falloff"),
+    Figure("lambda_running", "lambda_running", ("hms_lambda", "hms_lambda_slope"), None, analysis="lambda_running"),
+    Figure("six_point", "six_point", ("hms_six_point",), None, analysis="six_point"),
+    Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), None, (("order", 4),), "flow_fit"),
 )
 
 

@@ -132,6 +132,98 @@ def falloff(fall: pd.DataFrame):
     return fig
 
 
+def _panels(n: int, width=4.6, height=3.6):
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
+    for k in range(n, nrow * ncol):
+        axes[k // ncol, k % ncol].set_visible(False)
+    return fig, [axes[k // ncol, k % ncol] for k in range(n)]
+
+
+def _by_experiment(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(df.sort_values(["d_in", "activation", "experiment"]).experiment))
+
+
+def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
+    """HMS's λ̄ vs the cutoff at each experiment's NGP width (log-log): measured with its standard error, exact,
+    and the fitted, exact and asymptotic slopes in the legend."""
+    lam = lam[lam.N == lam.ngp_width]
+    names = _by_experiment(lam)
+    fig, axes = _panels(len(names))
+    for ax, name in zip(axes, names):
+        d = lam[lam.experiment == name].sort_values("cutoff")
+        r = slope[(slope.experiment == name) & (slope.N == slope.ngp_width)].iloc[0]
+        sign = "−" if (d["lambda"] < 0).all() else ""
+        ax.errorbar(d.cutoff, d["lambda"].abs(), yerr=d.lambda_se, fmt="o", ms=3, capsize=2,
+                    label=f"{sign}λ̄ measured, slope {r.slope:.3f} ± {r.slope_se:.2g}")
+        ax.plot(d.cutoff, d.lambda_exact.abs(), "k--", lw=1, label=f"exact, slope {r.slope_exact:.3f}")
+        ref = d.lambda_exact.abs().iloc[-1] * (d.cutoff / d.cutoff.iloc[-1]) ** r.slope_asymptotic
+        ax.plot(d.cutoff, ref, ":", color="tab:red", label=f"Λ^{r.slope_asymptotic:g} (derived from K)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}",
+                     fontsize=8)
+        ax.set_xlabel("cutoff Λ", fontsize=8)
+        ax.set_ylabel("|λ̄| (mean over 4-point combinations)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    fig.suptitle("HMS's quartic coupling λ = −ΔG^(4) / (24 ∫_[−Λ,Λ]^d Π K) vs the cutoff, at the NGP width", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def six_point(six: pd.DataFrame):
+    """HMS's 6-point prediction at each experiment's NGP width: G_GP^(6)/Ḡ^(6) and (G_GP^(6) + λ̄ term)/Ḡ^(6) vs the
+    cutoff, with the measured (solid) and the exact (dashed) G^(6) in the denominator."""
+    six = six[six.N == six.ngp_width]
+    names = _by_experiment(six)
+    fig, axes = _panels(len(names))
+    for ax, name in zip(axes, names):
+        d = six[six.experiment == name].sort_values("cutoff")
+        ax.plot(d.cutoff, d.gp_over_measured, "-", color="tab:blue", label="G_GP / Ḡ measured")
+        ax.plot(d.cutoff, d.gp_lambda_over_measured, "-", color="tab:orange", label="(G_GP + λ̄ term) / Ḡ measured")
+        ax.plot(d.cutoff, d.gp_over_exact, "--", color="tab:blue", label="G_GP / G exact")
+        ax.plot(d.cutoff, d.gp_lambda_over_exact, "--", color="tab:orange", label="(G_GP + λ̄ term) / G exact")
+        ax.axhline(1.0, color="k", lw=0.6)
+        ax.set_xscale("log")
+        r = d.iloc[0]
+        ax.set_title(f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}", fontsize=8)
+        ax.set_xlabel("cutoff Λ", fontsize=8)
+        ax.set_ylabel("ratio (mean over 6-point combinations)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    fig.suptitle("HMS's 6-point prediction with and without the quartic coupling, at the NGP width", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def exponent_vs_d_in(fit: pd.DataFrame, order: int = 4):
+    """The exponent of |<u_n>| vs σ_W against d_in, per N (every flow-fit experiment of the plain estimator), with
+    its 95% interval, the exact theory's exponent, and the two readings of the paper's eq. 4.6."""
+    f = fit[(fit.order == order) & (fit.estimator == "plain")]
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    widths = sorted(f.N.unique())
+    for k, N in enumerate(widths):
+        g = f[f.N == N].sort_values("d_in")
+        shift = 0.06 * (k - (len(widths) - 1) / 2)
+        ok = np.isfinite(g.exponent)
+        ax.errorbar(g.d_in[ok] + shift, g.exponent[ok], yerr=[g.exponent[ok] - g.ci_low[ok], g.ci_high[ok] - g.exponent[ok]],
+                    fmt="o", capsize=3, ms=4, label=f"measured, N = {N}")
+        ax.plot(g.d_in + shift, g.exponent_exact, "x", color="k", ms=6, label="exact finite-N theory" if k == 0 else None)
+    d = np.array([1, 2, 3])
+    dim = {4: 4 - d, 6: 6 - 2 * d}[order]
+    ax.plot(d, dim, ":", color="gray", label=f"eq. 4.6 as printed ({'4 − d_in' if order == 4 else '6 − 2 d_in'})")
+    ax.plot(d, -dim, "-.", color="gray", label=f"eq. 4.6 as the authors' code draws it ({'d_in − 4' if order == 4 else '2 d_in − 6'})")
+    ax.set_xticks(d)
+    ax.set_xlabel("input dimension d_in")
+    ax.set_ylabel(f"exponent of |⟨u_{order}⟩| vs σ_W")
+    ax.set_title(f"Running of u_{order} with σ_W against d_in (GaussNet σ_W scans; 95% intervals)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def u4_vs_N(means: pd.DataFrame, experiment: str):
     """-<u_4> vs N at sigma_w = 1 (mean over combinations, jackknife errors) and the exact curve."""
     m = means[(means.experiment == experiment) & (means.order == 4) & (means.sigma_w == 1.0)].sort_values("N")

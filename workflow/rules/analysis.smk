@@ -9,7 +9,10 @@ rule analyse:
         correlators=f"{TABLES}/correlators.parquet",
     output:
         deviations=f"{TABLES}/deviations.parquet",
-        falloff=f"{TABLES}/hms_falloff.parquet",
+        hms_falloff=f"{TABLES}/hms_falloff.parquet",
+        hms_lambda=f"{TABLES}/hms_lambda.parquet",
+        hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
+        hms_six_point=f"{TABLES}/hms_six_point.parquet",
         couplings=f"{TABLES}/couplings.parquet",
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",
@@ -22,6 +25,7 @@ rule analyse:
     params:
         seed=config["seed"],
         experiments=EXPERIMENTS,
+        cutoffs=config["cutoffs"],
         code=code_digest("analysis_tables.py"),
     script:
         "../../scripts/analysis_tables.py"
@@ -29,7 +33,10 @@ rule analyse:
 
 rule claims:
     input:
-        falloff=f"{TABLES}/hms_falloff.parquet",
+        hms_falloff=f"{TABLES}/hms_falloff.parquet",
+        hms_lambda=f"{TABLES}/hms_lambda.parquet",
+        hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
+        hms_six_point=f"{TABLES}/hms_six_point.parquet",
         couplings=f"{TABLES}/couplings.parquet",
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",

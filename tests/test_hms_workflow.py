@@ -1,0 +1,69 @@
+"""HMS's experiments through the workflow: config/hms_quick.yaml (config/hms.yaml with small n_nets) end to end,
+one row per what each table names, the figures and a claim of each kind per experiment."""
+import pandas as pd
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from conftest import ROOT, complete_run
+from nnqft import cutoff, design
+
+pytestmark = pytest.mark.workflow
+
+
+def load(name):
+    with open(ROOT / "config" / name) as fh:
+        config = yaml.safe_load(fh)
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+HMS, QUICK = load("hms.yaml"), load("hms_quick.yaml")
+
+
+@pytest.fixture(scope="module")
+def hms_run(tmp_path_factory):
+    return complete_run(tmp_path_factory, QUICK, "hms")
+
+
+def test_the_hms_config_holds_their_parameter_sets_and_the_quick_one_mirrors_it():
+    full, quick = design.experiments(HMS), design.experiments(QUICK)
+    assert {(e["activation"], e["d_in"]) for e in full.values()} == {(a, d) for a in ("gauss", "relu", "erf")
+                                                                     for d in (1, 2, 3)}
+    for name, exp in full.items():
+        assert exp["N"] == [2, 3, 4, 5, 10, 20, 50, 100, 500, 1000] and exp["n_bags"] == 10
+        assert exp["n_nets"] == 100_000 and exp["sigma_b"] == 1.0 and exp["sigma_w"] == [1.0]
+        assert exp["ngp_width"] == {"relu": 20, "gauss": 100, "erf": 5}[exp["activation"]]
+        assert (quick[name]["points"], quick[name]["analyses"]) == (exp["points"], exp["analyses"])
+    assert full["erf_d3"]["points"] == [[-1, -1, -1], [1, 1, -1], [-1, 1, 1], [1, -1, 1]]
+    assert full["gauss_d2"]["points"] == [[-0.01, -0.01], [-0.01, 0.01], [0.01, -0.01], [0.01, 0.01]]
+
+
+def test_every_table_has_one_row_per_what_it_names(hms_run):
+    tables = hms_run / "results" / "tables"
+    exps = design.experiments(QUICK)
+    n_cut = len(cutoff.HMS_CUTOFFS)
+    fall = pd.read_parquet(tables / "hms_falloff.parquet")
+    assert len(fall) == len(exps) * 3 * 3 and not fall.duplicated(["experiment", "N", "order"]).any()
+    lam = pd.read_parquet(tables / "hms_lambda.parquet")
+    assert len(lam) == len(exps) * 3 * n_cut and not lam.duplicated(["experiment", "N", "cutoff"]).any()
+    slope = pd.read_parquet(tables / "hms_lambda_slope.parquet")
+    assert len(slope) == len(exps) * 3
+    assert set(slope.columns) >= {"activation", "d_in", "N", "slope", "slope_se", "slope_exact", "slope_asymptotic"}
+    six = pd.read_parquet(tables / "hms_six_point.parquet")
+    assert len(six) == len(exps) * 3 * n_cut
+    assert set(six.columns) >= {"gp_over_measured", "gp_lambda_over_measured", "gp_over_exact", "gp_lambda_over_exact"}
+    for table in (fall, lam, slope, six):
+        assert set(table.experiment) == set(exps)
+
+
+def test_the_figures_and_a_claim_of_each_kind_per_experiment(hms_run):
+    figures = {p.stem for p in (hms_run / "results" / "figures").glob("*.png")}
+    assert figures == {"falloff", "lambda_running", "six_point", "validation"}
+    table = pd.read_parquet(hms_run / "results" / "tables" / "claims.parquet")
+    for name in design.experiments(QUICK):
+        mine = table[table.claim.str.contains(f"({name}", regex=False)]
+        kinds = {"m_2 ≈ 0", "m_2 below the background", "m_4 scales as 1/N", "m_6 scales as 1/N",
+                 "lambda runs with the derived slope", "lambda brings the 6-point prediction closer"}
+        assert all(mine.claim.str.startswith(kind).any() for kind in kinds), name
+        assert set(mine.verdict) <= {"reproduced", "not reproduced", "below noise"}
