@@ -71,3 +71,15 @@ def test_the_integrals_grow_with_the_derived_power(activation, d_in):
     i4 = cutoff.integrals(activation, HMS_POINTS[activation, d_in], 1.0, 1.0, big)
     power = np.log(i4[:, 1] / i4[:, 0]) / np.log(big[1] / big[0])
     np.testing.assert_allclose(-power, cutoff.asymptotic_slope(activation, d_in), atol=2e-3)
+
+
+def test_the_run_time_refinement_converges_or_says_why():
+    """converged_cubature: at HMS's ReLU points it returns within the tolerance of a much finer rule; when it may
+    not refine far enough (here capped at 2 nodes) it raises a ValueError naming the parameters instead of
+    returning an unconverged value."""
+    pts = HMS_POINTS["relu", 2]
+    got = cutoff.converged_cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS)
+    fine = cutoff.cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=24)
+    np.testing.assert_allclose(got, fine, rtol=cutoff.TOLERANCE)
+    with pytest.raises(ValueError, match="relu.*did not converge"):
+        cutoff.converged_cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=2, max_nodes=2)

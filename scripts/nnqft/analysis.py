@@ -180,6 +180,14 @@ COUPLINGS_SKIPPED = ("skipped: u_4, u_6 divide by I_n = integral over all x of p
                      "GaussNet only ({activation}'s K_W does not decay as |x| grows)")
 
 
+def _point_label(name, exp, sb, sw, N, ngp=False) -> dict:
+    """The columns that say which experiment and point a row of an analysis table belongs to (``ngp``: with the
+    experiment's NGP width, for HMS's tables)."""
+    label = {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"], "estimator": exp["estimator"],
+             "sigma_b": sb, "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"])}
+    return {**label, "ngp_width": int(exp["ngp_width"])} if ngp else label
+
+
 def coupling_tables(corr: pd.DataFrame, experiments: dict):
     """Couplings of every experiment and point.
 
@@ -192,9 +200,7 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
     rows = experiment_rows(corr, experiments)
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = experiments[name]
-        label = {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"],
-                 "estimator": exp["estimator"], "sigma_b": sb,
-                 "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"])}
+        label = _point_label(name, exp, sb, sw, N)
         if exp["activation"] != "gauss":
             mean = pd.DataFrame({"order": [4, 6], "u": np.nan, "u_se": np.nan, "u_exact": np.nan, "u_loo": None,
                                  "note": COUPLINGS_SKIPPED.format(activation=exp["activation"])})
@@ -303,8 +309,8 @@ def passive_flow(sigma_w0: float, u4_0: float, u6_0: float, t_end: float = -3.0,
 
 
 def folded_normal_mean(mu, s):
-    """E|X| for X ~ N(mu, s^2), the mean of the folded normal: s sqrt(2/pi) exp(-mu^2 / (2 s^2)) + mu erf(mu / (s sqrt 2));
-    |mu| where s = 0."""
+    """E|X| for X ~ N(mu, s^2), the mean of the folded normal:
+    s sqrt(2/pi) exp(-mu^2 / (2 s^2)) + mu erf(mu / (s sqrt 2)); |mu| where s = 0."""
     mu, s = np.broadcast_arrays(np.asarray(mu, dtype=float), np.asarray(s, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         a = mu / (s * np.sqrt(2.0))
@@ -337,11 +343,6 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
 
 # --- HMS's local quartic coupling and its running with the cutoff (docs/science.md §8) ----------------------------
 
-def _point_label(name, exp, sb, sw, N):
-    return {"experiment": name, "activation": exp["activation"], "d_in": exp["d_in"], "estimator": exp["estimator"],
-            "sigma_b": sb, "sigma_w": sw, "N": N, "n_bags": int(exp["n_bags"]), "ngp_width": int(exp["ngp_width"])}
-
-
 def log_log_slope(cutoffs, values) -> float:
     """Least-squares slope of log|values| vs log cutoffs (HMS fit a straight line to log|λ| vs log Λ)."""
     return float(np.polyfit(np.log(cutoffs), np.log(np.abs(values)), 1)[0])
@@ -373,7 +374,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
             n_bags = len(per_bag)
             lam = per_bag.mean(axis=0)
             exact_lam = (-(g_exact - g0)[:, None] / (24 * i4)).mean(axis=0)
-            label = _point_label(name, exp, sb, sw, N)
+            label = _point_label(name, exp, sb, sw, N, ngp=True)
             lam_rows.append(pd.DataFrame({**label, "cutoff": cutoffs, "lambda": lam,
                                           "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
                                           "lambda_exact": exact_lam}))
@@ -418,7 +419,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
             lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
             term = -24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
             with_lam = g0[:, None] + term
-            out.append(pd.DataFrame({**_point_label(name, exp, sb, sw, N), "cutoff": cutoffs,
+            out.append(pd.DataFrame({**_point_label(name, exp, sb, sw, N, ngp=True), "cutoff": cutoffs,
                                      "gp_over_measured": np.mean(g0 / measured),
                                      "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
                                      "gp_over_exact": np.mean(g0 / g_exact),
