@@ -106,3 +106,24 @@ def test_the_six_point_verdict_flips():
     assert claims.six_point_closer(six_rows(0.6, 0.3), resolved, "e", 5)["verdict"] == "not reproduced"
     assert claims.six_point_closer(six_rows(0.6, [0.95, 0.3]), resolved, "e", 5)["verdict"] == "not reproduced"
     assert claims.six_point_closer(six_rows(0.6, 0.95), unresolved, "e", 5)["verdict"] == "below noise"
+
+
+@pytest.mark.parametrize("d_in", [2, 3])
+def test_the_flow_fit_recovers_the_exact_exponent_at_d_in_2_and_3_from_exact_correlators(d_in):
+    """u_4 from exact correlators (times 1 + 1e-4 noise per bag, so that the jackknife has something to weigh) over
+    a σ_W scan at HMS's GaussNet points: the fitted exponent is the exact theory's, and that is d_in − 4 (the
+    authors' code's reading of eq. 4.6), as the full run measures it."""
+    pts = {2: [[-0.01, -0.01], [-0.01, 0.01], [0.01, -0.01], [0.01, 0.01]],
+           3: [[-0.01, -0.01, -0.01], [0.01, 0.01, -0.01], [-0.01, 0.01, 0.01], [0.01, -0.01, 0.01]]}[d_in]
+    sigma_ws = [1.0, 2.0, 4.0, 8.0]
+    config = {"n_nets": 1000, "points": pts, "experiments": {"scan": {
+        "sigma_b": 1.0, "sigma_w": sigma_ws, "N": [10], "n_bags": 6, "analyses": ["flow_fit"]}}}
+    exps = design.experiments(config)
+    corr = pd.concat([exact_correlators({"scan": {**exps["scan"], "sigma_w": [sw]}}, noise=1e-4, seed=k)
+                      for k, sw in enumerate(sigma_ws)], ignore_index=True)
+    _, means = analysis.coupling_tables(corr, exps)
+    fit = analysis.flow_fit(means, d_in=d_in)
+    row = fit[fit.order == 4].iloc[0]
+    assert row.exponent == pytest.approx(row.exponent_exact, abs=0.01)
+    assert row.exponent_exact == pytest.approx(d_in - 4, abs=0.02)
+    assert row.predicted_authors_code == d_in - 4 and row.predicted_paper_print == 4 - d_in

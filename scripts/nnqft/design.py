@@ -269,8 +269,8 @@ def analysis_unmet(analysis: str, exp: dict) -> str:
         return f"to be one of {list(ANALYSES)}"
     if analysis == "falloff" and len(exp["N"]) < 2:
         return f"at least 2 widths N (a slope in N), got {exp['N']}"
-    if analysis == "falloff" and len(exp["sigma_w"]) != 1:
-        return f"one sigma_w (a falloff with N at fixed sigma_w), got {exp['sigma_w']}"
+    if analysis in ("falloff", "lambda_running", "six_point") and len(exp["sigma_w"]) != 1:
+        return f"one sigma_w (HMS's measurements are at fixed sigma_w), got {exp['sigma_w']}"
     if analysis in COUPLING_ANALYSES and exp.get("activation", "gauss") != "gauss":
         return f"activation gauss (the couplings are GaussNet's), got {exp['activation']}"
     if analysis == "flow_fit" and len(exp["sigma_w"]) < 3:

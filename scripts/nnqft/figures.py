@@ -98,12 +98,9 @@ def falloff(fall: pd.DataFrame):
     """HMS's falloff: <|m_n|> vs N for n = 2, 4, 6, one panel per experiment with the falloff analysis (titled by
     activation and d_in): measured (markers), background (dotted), exact (dashed) and what the exact theory plus
     the measured noise makes <|m_n|> read (thin solid: the noise floor the 1/N claims compare with)."""
-    names = list(dict.fromkeys(fall.sort_values(["d_in", "activation", "experiment"]).experiment))
-    ncol = min(3, len(names))
-    nrow = int(np.ceil(len(names) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.6 * nrow), squeeze=False)
-    for k, name in enumerate(names):
-        ax = axes[k // ncol, k % ncol]
+    names = _by_experiment(fall)
+    fig, axes = _panels(len(names))
+    for k, (ax, name) in enumerate(zip(axes, names)):
         d = fall[fall.experiment == name]
         for order, g in d.groupby("order"):
             g = g.sort_values("N")
@@ -117,15 +114,8 @@ def falloff(fall: pd.DataFrame):
         ax.set_yscale("log")
         _plain_log_x(ax)
         row = d.iloc[0]
-        ax.set_title(f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_W = {row.sigma_w:g}, "
-                     f"n_bags = {int(row.n_bags)}", fontsize=8)
-        ax.set_xlabel("width N", fontsize=8)
-        ax.set_ylabel("⟨|m_n|⟩ over combinations", fontsize=8)
-        ax.tick_params(labelsize=7)
-        if k == 0:
-            ax.legend(fontsize=6, ncol=2)
-    for k in range(len(names), nrow * ncol):
-        axes[k // ncol, k % ncol].set_visible(False)
+        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_W = {row.sigma_w:g}, "
+                     f"n_bags = {int(row.n_bags)}", "width N", "⟨|m_n|⟩ over combinations", legend=k == 0)
     fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS): m_n = |Ḡ_exp − G_GP| / G_GP",
                  fontsize=10)
     fig.tight_layout()
@@ -139,6 +129,16 @@ def _panels(n: int, width=4.6, height=3.6):
     for k in range(n, nrow * ncol):
         axes[k // ncol, k % ncol].set_visible(False)
     return fig, [axes[k // ncol, k % ncol] for k in range(n)]
+
+
+def _label_panel(ax, title: str, xlabel: str, ylabel: str, legend: bool = True):
+    """Title, axis labels and legend of one small panel of a multi-experiment figure."""
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if legend:
+        ax.legend(fontsize=6, ncol=2 if len(ax.get_legend_handles_labels()[0]) > 4 else 1)
 
 
 def _by_experiment(df: pd.DataFrame) -> list[str]:
@@ -162,12 +162,8 @@ def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
         ax.plot(d.cutoff, ref, ":", color="tab:red", label=f"Λ^{r.slope_asymptotic:g} (derived from K)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}",
-                     fontsize=8)
-        ax.set_xlabel("cutoff Λ", fontsize=8)
-        ax.set_ylabel("|λ̄| (mean over 4-point combinations)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}",
+                     "cutoff Λ", "|λ̄| (mean over 4-point combinations)")
     fig.suptitle("HMS's quartic coupling λ = −ΔG^(4) / (24 ∫_[−Λ,Λ]^d Π K) vs the cutoff, at the NGP width", fontsize=10)
     fig.tight_layout()
     return fig
@@ -188,11 +184,8 @@ def six_point(six: pd.DataFrame):
         ax.axhline(1.0, color="k", lw=0.6)
         ax.set_xscale("log")
         r = d.iloc[0]
-        ax.set_title(f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}", fontsize=8)
-        ax.set_xlabel("cutoff Λ", fontsize=8)
-        ax.set_ylabel("ratio (mean over 6-point combinations)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}", "cutoff Λ",
+                     "ratio (mean over 6-point combinations)")
     fig.suptitle("HMS's 6-point prediction with and without the quartic coupling, at the NGP width", fontsize=10)
     fig.tight_layout()
     return fig
