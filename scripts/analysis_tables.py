@@ -3,7 +3,7 @@ from the correlator table."""
 
 import pandas as pd
 
-from nnqft import analysis, logs, tables
+from nnqft import analysis, design, logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
@@ -18,8 +18,7 @@ tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
 log.info("deviations: %d rows", len(dev))
 
-analyses = {name: exp["analyses"] for name, exp in experiments.items()}
-fall = analysis.falloff(dev[dev.experiment.isin([name for name, a in analyses.items() if "falloff" in a])])
+fall = analysis.falloff(dev[dev.experiment.isin(list(design.asking(experiments, "falloff")))])
 tables.check_finite(fall, ["m", "background", "m_exact", "m_expected", "se"], analysis.FALLOFF_KEYS)
 tables.write_frame(fall, sm.output.hms_falloff, meta)
 log.info("falloff: %s", sorted(set(fall.experiment)))
@@ -42,19 +41,18 @@ log.info("couplings: %d rows; skipped: %s", len(per_combo), sorted(set(means[mea
 # The flow fit of every experiment that asks for it (one row per experiment, N, order), and the passive flow of the
 # one that asks for it (none: empty); nnqft.design.check_config made sure they are GaussNet sigma_w scans.
 fits = []
-for name, exp in experiments.items():
-    if "flow_fit" in exp["analyses"]:
-        fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
-        for col, value in reversed([("experiment", name), ("activation", exp["activation"]), ("d_in", exp["d_in"]),
-                                    ("estimator", exp["estimator"])]):
-            fit.insert(0, col, value)
-        fits.append(fit)
+for name, exp in design.asking(experiments, "flow_fit").items():
+    fit = analysis.flow_fit(means[means.experiment == name], d_in=exp["d_in"])
+    for col, value in reversed([("experiment", name), ("activation", exp["activation"]), ("d_in", exp["d_in"]),
+                                ("estimator", exp["estimator"])]):
+        fit.insert(0, col, value)
+    fits.append(fit)
 fit = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(
     columns=["experiment", "activation", "d_in", "estimator", *analysis.FLOW_FIT_COLUMNS])
 tables.write_frame(fit, sm.output.flow_fit, meta)
 log.info("flow fit: %s", sorted(set(fit.experiment)))
 
-scan = next((name for name, exp in experiments.items() if "passive_flow" in exp["analyses"]), None)
+scan = next(iter(design.asking(experiments, "passive_flow")), None)
 flows = []
 if scan is not None:
     start = means[(means.experiment == scan)]

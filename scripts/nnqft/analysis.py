@@ -360,7 +360,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     runs with Λ comes from the integrals, up to how the combinations' ΔG^(4) weight their different I_4(Λ).
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
-    wanted = {name: exp for name, exp in experiments.items() if "lambda_running" in exp["analyses"]}
+    wanted = design.asking(experiments, "lambda_running")
     lam_rows, slope_rows = [], []
     if wanted:
         rows = experiment_rows(corr, wanted)
@@ -381,7 +381,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
             loo = (lam * n_bags - per_bag) / (n_bags - 1)
             loo_slopes = np.array([log_log_slope(cutoffs, v) for v in loo])
             slope_rows.append({**label, "slope": log_log_slope(cutoffs, lam),
-                               "slope_se": float(np.sqrt((n_bags - 1) * np.mean((loo_slopes - loo_slopes.mean())**2))),
+                               "slope_se": float(_jackknife_se(None, loo_slopes)),
                                "slope_exact": log_log_slope(cutoffs, exact_lam),
                                "slope_asymptotic": cutoff.asymptotic_slope(ens.activation, ens.d_in)})
     lam_table = pd.concat(lam_rows, ignore_index=True) if lam_rows else pd.DataFrame(columns=LAMBDA_COLUMNS)
@@ -403,7 +403,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
     that defines λ (ΔG^(4) = −24 λ I_4), so the sign convention is λ's own; λ̄ is the measured mean over
     4-point combinations (``lam``, from :func:`lambda_tables`)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
-    wanted = {name: exp for name, exp in experiments.items() if "six_point" in exp["analyses"]}
+    wanted = design.asking(experiments, "six_point")
     out = []
     if wanted:
         rows = experiment_rows(corr, wanted)
@@ -411,8 +411,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
             exp = wanted[name]
             ens = design.ensemble_of(exp)
             i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs)
-            K = neurons.kernel_matrix(ens.activation, exp["points"], sb, sw)
-            split_idx, split_k = _six_point_splits(K)  # [combo6, 15]
+            split_idx, split_k = _six_point_splits(theory(ens.activation, ens.points_json, sb, sw).K)  # [combo6, 15]
             g_exact, g0 = _exact_point(ens.activation, ens.points_json, 6, sb, sw, int(N))
             measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
             sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]

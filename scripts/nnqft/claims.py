@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import cutoff
+from . import cutoff, design
 from .figure_list import SIGMA_SCAN, WIDTH_SCAN
 
 Z = 2.0  # significance (in standard errors) for a signal to count as seen
@@ -209,7 +209,7 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
         if "six_point" in wanted:
             rows.append(six_point_closer(frames["hms_six_point"], falloff, name, exp["ngp_width"]))
     rows += running_exponent(frames["flow_fit"], 4) + running_exponent(frames["flow_fit"], 6)
-    rows += [u6_small_positive(means, name) for name, exp in experiments.items() if "u6_positive" in exp["analyses"]]
+    rows += [u6_small_positive(means, name) for name in design.asking(experiments, "u6_positive")]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -205,7 +205,7 @@ def check_config(config: dict) -> None:
             if unmet:
                 raise ConfigError(f"{where}.analyses: {analysis} needs {unmet}; allowed for this experiment: "
                                   f"{[a for a in ANALYSES if not analysis_unmet(a, exp)]}")
-    having = [name for name, exp in config["experiments"].items() if "passive_flow" in exp.get("analyses", [])]
+    having = list(asking(config["experiments"], "passive_flow"))
     if len(having) > 1:
         raise ConfigError(f"experiments: passive_flow is asked for by {having}; allowed: one experiment at most "
                           f"(results/tables/passive_flow.parquet starts from one sigma_w scan)")
@@ -257,6 +257,11 @@ ANALYSES = {
     "six_point": "HMS's 6-point prediction with and without lambda (results/tables/hms_six_point.parquet, the "
                  "six_point figure) and the claim that lambda brings it closer to the measurement at ngp_width",
 }
+
+
+def asking(experiments: dict, analysis: str) -> dict:
+    """The experiments (name -> experiment, as in the config or complete) whose ``analyses`` list ``analysis``."""
+    return {name: exp for name, exp in experiments.items() if analysis in exp.get("analyses", [])}
 
 
 #: The analyses of the couplings u_n, which are GaussNet's only (nnqft.analysis.COUPLINGS_SKIPPED).
