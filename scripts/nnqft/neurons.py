@@ -59,8 +59,13 @@ def points_json(points) -> str:
 
 def preactivation_covariance(points, sigma_b: float, sigma_w: float) -> np.ndarray:
     """Σ_ij = σ_b² + σ_W² x_i·x_j / d_in, the covariance of z(x_i) = W0·x_i + b0."""
-    x = as_points(points)
-    return sigma_b**2 + sigma_w**2 * (x @ x.T) / x.shape[1]
+    return cross_covariance(points, points, sigma_b, sigma_w)
+
+
+def cross_covariance(xs, ys, sigma_b: float, sigma_w: float) -> np.ndarray:
+    """Σ(x, y) = σ_b² + σ_W² x·y / d_in for every x of ``xs`` and y of ``ys``."""
+    x, y = as_points(xs), as_points(ys)
+    return sigma_b**2 + sigma_w**2 * (x @ y.T) / x.shape[1]
 
 
 def kernel_matrix(activation: str, points, sigma_b: float, sigma_w: float) -> np.ndarray:
@@ -73,10 +78,9 @@ def kernel_between(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> n
     GaussNet σ_b² + σ_W² exp(Σ(x,y) − (Σ(x,x) + Σ(y,y))/2) = σ_b² + σ_W² exp(−σ_W² |x − y|²/(2 d_in)); ReLU the
     arc-cosine kernel (Cho & Saul 2009); Erf Williams's arcsine kernel. Shape (len(xs), len(ys))."""
     x, y = as_points(xs), as_points(ys)
-    d_in = x.shape[1]
-    cov = sigma_b**2 + sigma_w**2 * (x @ y.T) / d_in
-    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / d_in
-    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / d_in
+    cov = cross_covariance(x, y, sigma_b, sigma_w)
+    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]  # Σ(x, x), without the x x^T matrix
+    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / y.shape[1]
     if activation == "gauss":
         return sigma_b**2 + sigma_w**2 * np.exp(cov - (vx[:, None] + vy[None, :]) / 2)
     if activation == "relu":
