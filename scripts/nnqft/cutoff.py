@@ -1,18 +1,21 @@
 """Cutoff integrals of HMS's local quartic coupling (docs/science.md §8):
 
-    I_4(x_1..x_4; Λ) = ∫_{[−Λ, Λ]^{d_in}} d^{d_in}y  K(y, x_1) K(y, x_2) K(y, x_3) K(y, x_4)
+    I_4(x_1..x_4; Λ) = ∫_{[−Λ, Λ]^{d_in}} d^{d_in}y  k(y, x_1) k(y, x_2) k(y, x_3) k(y, x_4)
 
-with the full kernel K (σ_b² included), for every 4-point multiset of a point set and every cutoff of a list.
-They depend on the architecture and the point set only, never on samples, so they are computed once per
-(activation, points, σ_b, σ_W, cutoffs) and cached.
+for every 4-point multiset of a point set and every cutoff of a list, with k one of two kernels (``kernel``):
+``"w"``, the W-part K_EFT = K − σ_b² that HMS's code integrates (and the renormalization paper for u_4), or
+``"full"``, the full K (σ_b² included). They depend on the architecture and the point set only, never on samples,
+so they are computed once per (activation, points, σ_b, σ_W, cutoffs, kernel) and cached.
 
 - GaussNet: closed form. K = σ_b² + σ_W² exp(−c |y − x|²), c = σ_W² / (2 d_in), so the product is a sum over
-  the 16 subsets S of the four factors of σ_b^{2(4−|S|)} σ_W^{2|S|} exp(−c Σ_{i∈S} |y − x_i|²), which factorises
-  over the axes into one-dimensional Gaussian integrals over [−Λ, Λ], each a difference of two erf.
+  the 16 subsets S of the four factors of σ_b^{2(4−|S|)} σ_W^{2|S|} exp(−c Σ_{i∈S} |y − x_i|²) (the W-part: S = all
+  four only), which factorises over the axes into one-dimensional Gaussian integrals over [−Λ, Λ], each a
+  difference of two erf.
 - ReLU and Erf: the cube is cut into shells of the sup norm, r_{k−1} < |y|_∞ ≤ r_k with r = 1/4, 1/2, 1, 2, ...
   and every cutoff inserted (each shell at most twice its inner radius), each shell into d_in tensor-product
   boxes, each box into cells with ``CELL_NODES`` Gauss–Legendre nodes per axis. Every cube [−Λ, Λ]^{d_in} of the
-  list is a union of shells, so one pass gives all cutoffs. The integrands are smooth (σ_b > 0) and grow at
+  list is a union of shells, so one pass gives all cutoffs. The integrands are smooth (σ_b > 0; K − σ_b² is as
+  smooth as K) and grow at
   most like |y|^4 (ReLU); in a shell of inner radius r their complex singularities lie at distance ≳ r, so
   cells of width r/2 converge geometrically, and the far shells cost as little as the near ones. Tolerance: 1e-9
   relative, tested against the closed form (the same rule applied to GaussNet), scipy's adaptive quadrature
@@ -37,6 +40,8 @@ HMS_CUTOFFS = (7, 10, 15, 20, 30, 40, 50, 70, 100, 200, 500, 1000, 2000, 5000, 7
 CELL_NODES = 8
 #: Relative tolerance the cubature is tested to.
 TOLERANCE = 1e-9
+#: The kernels that may sit under the integral: HMS's W-part K_EFT = K − σ_b², or the full K.
+KERNELS = ("w", "full")
 #: Grid points per block of the cubature (memory: a few arrays of this many float64 per point).
 _BLOCK = 1 << 17
 
@@ -47,42 +52,65 @@ def four_point_multisets(n_points: int) -> list[tuple[int, ...]]:
 
 
 def integrals(activation: str, points, sigma_b: float, sigma_w: float, cutoffs=HMS_CUTOFFS,
-              nodes: int = CELL_NODES) -> np.ndarray:
-    """I_4 for every 4-point multiset (rows, :func:`four_point_multisets` order) and cutoff (columns): the closed
-    form for GaussNet, the cubature refined until converged otherwise. Cached per point set, σ's and cutoffs."""
+              nodes: int = CELL_NODES, *, kernel: str = "w") -> np.ndarray:
+    """I_4 for every 4-point multiset (rows, :func:`four_point_multisets` order) and cutoff (columns), over the
+    W-part (``kernel="w"``) or the full kernel (``"full"``): the closed form for GaussNet, the cubature refined
+    until converged otherwise. Cached per point set, σ's, cutoffs and kernel."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel {kernel!r}: expected one of {KERNELS}")
     key = (activation, neurons.points_json(points), float(sigma_b), float(sigma_w),
-           tuple(float(c) for c in cutoffs), int(nodes))
+           tuple(float(c) for c in cutoffs), int(nodes), kernel)
     return _integrals(*key).copy()
 
 
 @lru_cache(maxsize=None)
-def _integrals(activation, points_json, sigma_b, sigma_w, cutoffs, nodes):
+def _integrals(activation, points_json, sigma_b, sigma_w, cutoffs, nodes, kernel):
     points = np.array(json.loads(points_json))
     if activation == "gauss":
-        return gauss_integrals(points, sigma_b, sigma_w, cutoffs)
-    return converged_cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes)
+        return gauss_integrals(points, sigma_b, sigma_w, cutoffs, kernel=kernel)
+    return converged_cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel)
+
+
+def one_signed(activation: str, points, sigma_b: float, sigma_w: float, *, kernel: str = "w") -> np.ndarray:
+    """For every 4-point multiset: whether its integrand Π_i k(y, x_i) keeps one sign for every y, so that I_4(Λ)
+    never crosses zero and λ = ΔG^(4) / (24 I_4) has no pole in Λ. GaussNet's and ReLU's kernels are positive
+    (both parts). Erf's W-part (2σ_W²/π) arcsin(...) has the sign of Σ(y, x) = σ_b² + σ_W² y·x / d_in, which
+    changes sign across a hyperplane unless x = 0, a different hyperplane for every x; its full K exceeds
+    σ_b² − σ_W², so it is positive if σ_b ≥ σ_W. A product keeps one sign iff its sign-changing factors pair
+    up, i.e. every such point occurs an even number of times in the multiset."""
+    x = neurons.as_points(points)
+    if activation != "erf" or (kernel == "full" and sigma_b >= sigma_w):
+        changes = np.zeros(len(x), dtype=bool)
+    elif kernel == "full":
+        changes = np.ones(len(x), dtype=bool)
+    else:
+        changes = np.any(x != 0, axis=1)
+    return np.array([all(m.count(i) % 2 == 0 for i in set(m) if changes[i]) for m in four_point_multisets(len(x))])
 
 
 def converged_cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, nodes: int = CELL_NODES,
-                       max_nodes: int = 32) -> np.ndarray:
+                       max_nodes: int = 32, *, kernel: str = "w") -> np.ndarray:
     """:func:`cubature` with ``nodes`` and then 4 more nodes per cell at a time, until two successive results agree
     to TOLERANCE / 10 (the more accurate one is returned): the tolerance holds for any point set and σ's, not
-    only those the tests check (at HMS's, 8 and 12 nodes already agree to 1.3e-10). Raises ValueError, naming
-    the parameters, if ``max_nodes`` is reached first."""
-    previous = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes)
+    only those the tests check (at HMS's, 8 and 12 nodes already agree to 1.3e-10). Relative to ∫|Π k|, which is
+    |I_4| itself where the integrand keeps one sign (:func:`one_signed`); where it changes sign (Erf's W-part) the
+    integral is a difference of larger parts and can cross zero, and the tolerance is relative to the parts.
+    Raises ValueError, naming the parameters, if ``max_nodes`` is reached first."""
+    previous, _ = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel, with_abs=True)
     while nodes < max_nodes:
         nodes += 4
-        current = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes)
-        if np.max(np.abs(current / previous - 1)) <= TOLERANCE / 10:
+        current, scale = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel, with_abs=True)
+        if np.max(np.abs(current - previous) / scale) <= TOLERANCE / 10:
             return current
         previous = current
     raise ValueError(f"the cutoff integrals of {activation} at points {neurons.points_json(points)}, sigma_b = "
                      f"{sigma_b}, sigma_w = {sigma_w} did not converge to {TOLERANCE:g} with {max_nodes} nodes "
-                     f"per cell")
+                     f"per cell ({kernel} kernel)")
 
 
-def gauss_integrals(points, sigma_b: float, sigma_w: float, cutoffs) -> np.ndarray:
-    """I_4 of GaussNet in closed form (module docstring), [multiset, cutoff]."""
+def gauss_integrals(points, sigma_b: float, sigma_w: float, cutoffs, *, kernel: str = "w") -> np.ndarray:
+    """I_4 of GaussNet in closed form (module docstring), [multiset, cutoff]; the W-part keeps only the subset of
+    all four Gaussian factors."""
     x = neurons.as_points(points)
     d_in = x.shape[1]
     c = sigma_w**2 / (2 * d_in)
@@ -92,6 +120,8 @@ def gauss_integrals(points, sigma_b: float, sigma_w: float, cutoffs) -> np.ndarr
         for subset in product((False, True), repeat=4):
             chosen = x[[i for i, take in zip(combo, subset) if take]]
             n = len(chosen)
+            if kernel == "w" and n < 4:
+                continue
             term = sigma_b ** (2 * (4 - n)) * sigma_w ** (2 * n) * np.ones_like(lam)
             for k in range(d_in):
                 term = term * (_gauss_1d(chosen[:, k], c, lam) if n else 2 * lam)
@@ -143,9 +173,11 @@ def _boxes(r0: float, r1: float, d_in: int, t, w):
         yield [inner] * k + [radial] + [outer] * (d_in - k - 1)
 
 
-def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, nodes: int = CELL_NODES) -> np.ndarray:
+def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, nodes: int = CELL_NODES, *,
+             kernel: str = "w", with_abs: bool = False):
     """I_4 by Gauss–Legendre boxes over shells of the sup norm (module docstring), [multiset, cutoff] with the
-    cutoffs in the order given: each shell is summed once and added to every cube that contains it."""
+    cutoffs in the order given: each shell is summed once and added to every cube that contains it. With
+    ``with_abs``: (I_4, the same rule applied to |Π k|), the scale of I_4's rounding and truncation errors."""
     x = neurons.as_points(points)
     d_in = x.shape[1]
     lam = np.asarray(cutoffs, dtype=float)
@@ -159,6 +191,7 @@ def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, n
     pa, pb = np.array(pairs).T
     radii = shell_radii(lam)
     shells = np.zeros((len(multisets), len(radii)))
+    shells_abs = np.zeros_like(shells)
     for s, (r0, r1) in enumerate(zip(np.concatenate([[0.0], radii[:-1]]), radii)):
         for axes in _boxes(r0, r1, d_in, t, w):
             grid = np.meshgrid(*[a[0] for a in axes], indexing="ij")
@@ -166,14 +199,24 @@ def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, n
             y = np.stack([g.ravel() for g in grid], axis=1)
             for start in range(0, len(y), _BLOCK):
                 k = neurons.kernel_between(activation, y[start:start + _BLOCK], x, sigma_b, sigma_w).T
+                if kernel == "w":
+                    k = k - sigma_b**2
                 q = k[pa] * k[pb]
-                shells[:, s] += (q[left] * q[right]) @ weight[start:start + _BLOCK]
-    inside = radii[None, :] <= lam[:, None] * (1 + 1e-12)  # [cutoff, shell]
-    return shells @ inside.T.astype(float)
+                prod = q[left] * q[right]
+                shells[:, s] += prod @ weight[start:start + _BLOCK]
+                if with_abs:
+                    shells_abs[:, s] += np.abs(prod) @ weight[start:start + _BLOCK]
+    inside = (radii[None, :] <= lam[:, None] * (1 + 1e-12)).T.astype(float)  # [shell, cutoff]
+    return (shells @ inside, shells_abs @ inside) if with_abs else shells @ inside
 
 
-def asymptotic_slope(activation: str, d_in: int) -> int:
-    """The large-Λ power of λ(Λ) ∝ 1 / I_4(Λ): I_4 grows as Λ^{d_in + 4} for ReLU (K grows linearly in |y|) and as
-    Λ^{d_in} for Erf and GaussNet (K tends to a function of the direction of y, resp. to σ_b²), so
-    d log|λ| / d log Λ → −(d_in + 4) (ReLU) or −d_in."""
-    return -(d_in + 4) if activation == "relu" else -d_in
+def asymptotic_slope(activation: str, d_in: int, *, kernel: str = "w") -> int:
+    """The large-Λ power of λ(Λ) ∝ 1 / I_4(Λ). ReLU: both parts of K grow linearly in |y|, so I_4 grows as
+    Λ^{d_in + 4} and d log|λ| / d log Λ → −(d_in + 4). Erf: both parts tend to functions of the direction of y,
+    I_4 grows as Λ^{d_in}, the power is −d_in. GaussNet: the W-part decays as a Gaussian, so I_4 converges and λ
+    does not run (0); the full K tends to σ_b², I_4 grows as Λ^{d_in}, the power is −d_in."""
+    if activation == "relu":
+        return -(d_in + 4)
+    if activation == "gauss" and kernel == "w":
+        return 0
+    return -d_in
