@@ -17,6 +17,10 @@ KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
 tables.check_finite(dev, ["g_mean", "g_se", "g0", "m", "g_exact"], KEYS)
 tables.write_frame(dev, sm.output.deviations, meta)
 log.info("deviations: %d rows", len(dev))
+bars = analysis.error_bars(dev)
+tables.write_frame(bars, sm.output.error_bars, meta)
+log.info("error bars unreliable (heavy tails) at %d of %d points and orders", (bars.status == analysis.UNRELIABLE).sum(),
+         len(bars))
 
 fall = analysis.falloff(dev[dev.experiment.isin(list(design.asking(experiments, "falloff")))])
 tables.check_finite(fall, ["m", "background", "m_exact", "m_expected", "se"], analysis.FALLOFF_KEYS)

@@ -9,4 +9,5 @@ frames = {name: pd.read_parquet(path) for name, path in sm.input.items()}
 table = claims.claims_table(frames, sm.params.experiments)
 tables.write_frame(table, sm.output.table, tables.read_metadata(sm.input.hms_falloff))
 tables.write_text(claims.to_markdown(table), sm.output.markdown)
-log.info("%d claims, verdicts: %s", len(table), ", ".join(table["verdict"]))
+log.info("%d claims; agreement: %s; statements measured: %s", len(table), ", ".join(table.agreement),
+         ", ".join(table.statement_measured))

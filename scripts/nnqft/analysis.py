@@ -7,12 +7,13 @@ own points and its first ``n_bags`` bags of each point.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from . import combos, couplings, cutoff, design, exact, neurons
 
@@ -64,11 +65,33 @@ def _exact_point(activation: str, points_json: str, order: int, sigma_b: float, 
     return th.correlators(combos.multisets(len(th.points), order), N)
 
 
+#: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).
+VARIANCE_ORDERS = (2, 4)
+
+
+def exact_standard_error(th: exact.Theory, order: int, combos_, N: int, n_nets: int, n_bags: int, estimator: str):
+    """The exact standard error of the mean over n_bags bags of n_nets networks, per combination: from the exact
+    variance of one network's estimate (plain: G^(2n)(c, c) − G^(n)(c)²; conditional: the variance of its Wick sum
+    of Π C, nnqft.exact.Theory). Computed for orders 2 and 4 (VARIANCE_ORDERS) of unbounded activations; NaN
+    otherwise: order 6 would need G^(12), and Erf is bounded (|erf| ≤ 1), so its products have light tails and the
+    4-point variance (8-point moments by quadrature) would cost minutes for nothing."""
+    if order not in VARIANCE_ORDERS or (order > 2 and th.activation == "erf"):
+        return np.full(len(combos_), np.nan)
+    if estimator == "conditional":
+        var = np.array([th.conditional_estimator_variance(c, N) for c in combos_])
+    else:
+        g2n, _ = th.correlators([tuple(c) + tuple(c) for c in combos_], N)
+        g, _ = th.correlators(combos_, N)
+        var = g2n - g * g
+    return np.sqrt(np.maximum(var, 0.0) / (n_nets * n_bags))
+
+
 def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     """Per experiment, point, order and combination (docs/science.md §2, §5, §8):
 
     g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
-    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact; and the
+    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact, g_se_exact (the
+    standard error the exact theory gives, :func:`exact_standard_error`, NaN where not computed); and the
     experiment's activation and d_in.
     """
     out = []
@@ -81,15 +104,50 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             n_bags = values.shape[0]
             mean = values.mean(axis=0)
             background = values.std(axis=0, ddof=1)
+            th = theory(ens.activation, ens.points_json, sb, sw)
+            se_exact = exact_standard_error(th, int(order), combos.multisets(len(th.points), int(order)), int(N),
+                                            ens.n_nets, n_bags, ens.estimator)
             out.append(pd.DataFrame({
                 "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
                 "sigma_b": sb, "sigma_w": sw,
                 "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
                 "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
                 "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
-                "m_exact": (g_exact - g0) / g0,
+                "m_exact": (g_exact - g0) / g0, "g_se_exact": se_exact,
             }))
     return pd.concat(out, ignore_index=True)
+
+
+#: Probability that :func:`error_bars` calls a point's error bars unreliable although they are right.
+ERROR_BAR_ALPHA = 0.001
+ERROR_BAR_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+RELIABLE, UNRELIABLE, UNCHECKED = "reliable", "unreliable (heavy tails)", "unchecked"
+
+
+def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFrame:
+    """Whether the bag-to-bag error bars of each experiment, point and order can be trusted, from the exact
+    variance of the estimator (:func:`exact_standard_error`).
+
+    With n bags whose means are normal, (n − 1) s² / σ² ~ χ²_{n−1} for each combination (s the measured, σ the
+    exact standard error), so r = s² / σ² falls below τ = χ²_{n−1}(α/2) / (n − 1) with probability α/2. The point
+    is flagged when the median of r over its combinations is below τ: that needs at least half of the
+    combinations below τ, which (Markov's inequality on their number, however they are correlated) has
+    probability at most α. Heavy tails do the opposite of noise: rare networks that dominate the true variance
+    are missing from most bags, and s² falls far below σ² (GaussNet at σ_b = 1: r ~ 10⁻² at small N).
+
+    Returns per point and order: ``var_ratio`` (the median r), ``threshold`` τ, and ``status``: reliable,
+    unreliable (heavy tails), or unchecked (no exact variance: order 6, Erf's order 4). A higher order inherits
+    an unreliable lower one at the same point (its products have heavier tails still)."""
+    d = dev.assign(r=(dev.g_se / dev.g_se_exact) ** 2)
+    out = d.groupby(ERROR_BAR_KEYS, sort=True).agg(n_bags=("n_bags", "first"), var_ratio=("r", "median")).reset_index()
+    out["threshold"] = stats.chi2.ppf(alpha / 2, out.n_bags - 1) / (out.n_bags - 1)
+    out["status"] = np.where(out.var_ratio.isna(), UNCHECKED, np.where(out.var_ratio < out.threshold, UNRELIABLE,
+                                                                       RELIABLE))
+    point = ["experiment", "sigma_b", "sigma_w", "N"]
+    out = out.sort_values(point + ["order"]).reset_index(drop=True)
+    bad_below = out.groupby(point).status.transform(lambda st: (st == UNRELIABLE).cumsum().shift(fill_value=0) > 0)
+    out.loc[bad_below, "status"] = UNRELIABLE
+    return out
 
 
 def _six_point_splits(K):
@@ -146,16 +204,21 @@ def _coupling_geometry(points_json: str, sigma_b: float, sigma_w: float):
 def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
     """u_4 and u_6 of one GaussNet point with jackknife errors over bags, and their exact values.
 
-    values4, values6: float[n_bags, n_4], float[n_bags, n_6] per-bag correlators (canonical order);
-    ``points``: numbers (d_in = 1) or rows of d_in numbers. Returns two DataFrames (4-point and 6-point
-    combinations) and the means over combinations.
+    values4, values6: float[n_bags, n_4], float[n_bags, n_6] per-bag correlators (canonical order; ``values6``
+    None where order 6 is not measured: u_4 only); ``points``: numbers (d_in = 1) or rows of d_in numbers.
+    Returns the per-combination DataFrames (4-point, then 6-point combinations) and the means over combinations.
     """
     pj = neurons.points_json(points)
     sigma_b, sigma_w = float(sigma_b), float(sigma_w)
     n_points = len(neurons.as_points(points))
     ms4, ms6 = combos.multisets(n_points, 4), combos.multisets(n_points, 6)
     e4, g0_4 = _exact_point("gauss", pj, 4, sigma_b, sigma_w, int(N))
-    e6, g0_6 = _exact_point("gauss", pj, 6, sigma_b, sigma_w, int(N))
+    with_u6 = values6 is not None
+    if not with_u6:  # u_4 alone: zero 6-point inputs, and the u_6 outputs dropped
+        e6 = g0_6 = np.zeros(len(ms6))
+        values6 = np.zeros((values4.shape[0], len(ms6)))
+    else:
+        e6, g0_6 = _exact_point("gauss", pj, 6, sigma_b, sigma_w, int(N))
     args = (g0_4, g0_6, *_coupling_geometry(pj, sigma_b, sigma_w))
     n = values4.shape[0]
     u4, u6 = _u4_u6(values4.mean(axis=0), values6.mean(axis=0), *args)
@@ -171,6 +234,8 @@ def point_couplings(values4, values6, points, sigma_b, sigma_w, N):
         "order": [4, 6], "u": [u4.mean(), u6.mean()],
         "u_se": [_jackknife_se(u4.mean(), j4.mean(axis=1)), _jackknife_se(u6.mean(), j6.mean(axis=1))],
         "u_exact": [x4.mean(), x6.mean()], "u_loo": [j4.mean(axis=1), j6.mean(axis=1)], "note": ""})
+    if not with_u6:
+        return per_combo[:1], means.iloc[:1].reset_index(drop=True)
     return per_combo, means
 
 
@@ -201,13 +266,16 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = experiments[name]
         label = _point_label(name, exp, sb, sw, N)
-        if exp["activation"] != "gauss":
+        measured = set(point_rows.order)
+        if exp["activation"] != "gauss" or 4 not in measured:
+            note = (COUPLINGS_SKIPPED.format(activation=exp["activation"]) if exp["activation"] != "gauss" else
+                    "skipped: order 4 is not measured (the config's orders)")
             mean = pd.DataFrame({"order": [4, 6], "u": np.nan, "u_se": np.nan, "u_exact": np.nan, "u_loo": None,
-                                 "note": COUPLINGS_SKIPPED.format(activation=exp["activation"])})
+                                 "note": note})
             parts = []
         else:
             v4, _ = bag_matrix(point_rows, 4)
-            v6, _ = bag_matrix(point_rows, 6)
+            v6 = bag_matrix(point_rows, 6)[0] if 6 in measured else None
             parts, mean = point_couplings(v4, v6, exp["points"], sb, sw, int(N))
         for part in parts + [mean]:
             for col, value in reversed(list(label.items())):
@@ -343,21 +411,56 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
 
 # --- HMS's local quartic coupling and its running with the cutoff (docs/science.md §8) ----------------------------
 
+@dataclass(frozen=True)
+class LambdaConvention:
+    """A definition of HMS's quartic coupling: λ(x_1..x_4; Λ) = sign · ΔG^(4) / (24 I_4(Λ)) with I_4 the integral
+    over [−Λ, Λ]^d_in of Π_i k(y, x_i) (nnqft.cutoff, ``kernel``: "w" for K − σ_b², "full" for K), and the 6-point
+    term T_λ = sign · 24 λ̄ Σ_15 I_4(four) k(x_a, x_b) with the same k on the external pair (nnqft.design
+    .LAMBDA_CONVENTIONS says what each means)."""
+
+    name: str
+    kernel: str
+    sign: int
+
+    def pair_kernel(self, K, sigma_b: float):
+        """The kernel on the 6-point term's external pair: K − σ_b² or K."""
+        return K - sigma_b**2 if self.kernel == "w" else K
+
+
+LAMBDA_CONVENTIONS = {"hms": LambdaConvention("hms", "w", +1), "full_kernel": LambdaConvention("full_kernel", "full", -1)}
+
+
 def log_log_slope(cutoffs, values) -> float:
     """Least-squares slope of log|values| vs log cutoffs (HMS fit a straight line to log|λ| vs log Λ)."""
     return float(np.polyfit(np.log(cutoffs), np.log(np.abs(values)), 1)[0])
 
 
-def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """HMS's quartic coupling λ(x_1..x_4; Λ) = −ΔG^(4) / (24 I_4(Λ)), I_4 = ∫_{[−Λ,Λ]^d_in} Π K (nnqft.cutoff), for
-    the experiments with the ``lambda_running`` analysis, at every point and cutoff.
+def pooled_slope(cutoffs, per_combo) -> float:
+    """HMS's slope: the regression of the pooled per-combination log|λ_c(Λ)| (``per_combo``: [combo, cutoff])
+    against log Λ. Every combination has the same cutoffs, so it is the mean of the per-combination slopes.
+    Combinations with λ_c = 0 (ΔG^(4) = 0 by a symmetry of the point set, in the exact theory) have no logarithm
+    and are left out, as HMS's code leaves out its NaNs."""
+    x = np.log(np.asarray(cutoffs, dtype=float))
+    per_combo = np.asarray(per_combo)
+    y = np.log(np.abs(per_combo[(per_combo != 0).all(axis=1)]))
+    return float(np.mean(((y - y.mean(axis=1, keepdims=True)) @ (x - x.mean())) / ((x - x.mean()) ** 2).sum()))
 
-    Returns (lambda, slope): ``lambda`` the mean over 4-point combinations with its standard error over bags
-    (λ̄ is linear in the bag means, so the bag-to-bag spread of each bag's λ̄ gives it) and ``lambda_exact`` from
-    the exact G^(4); ``slope`` per point: the slope of log|λ̄| vs log Λ over the cutoffs, its jackknife standard
-    error over bags, the exact theory's slope and the large-Λ power ``slope_asymptotic``
-    (nnqft.cutoff.asymptotic_slope). Only the overall scale of λ̄(Λ) comes from the samples (ΔG^(4)); how it
-    runs with Λ comes from the integrals, up to how the combinations' ΔG^(4) weight their different I_4(Λ).
+
+def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """HMS's quartic coupling λ(x_1..x_4; Λ) in each experiment's ``lambda_convention`` (:class:`LambdaConvention`;
+    default HMS's: +ΔG^(4) / (24 ∫_{[−Λ,Λ]^d_in} Π (K − σ_b²))), for the experiments with the ``lambda_running``
+    analysis, at every point and cutoff.
+
+    Returns (lambda, slope). ``lambda``: λ̄, the mean over the 4-point combinations whose integrand keeps one sign
+    (nnqft.cutoff.one_signed: all of them but Erf's W-part products with a point an odd number of times, whose
+    I_4 can cross zero and give λ a pole in Λ; ``n_combos`` says how many), with its standard error over bags
+    (λ̄ is linear in the bag means) and ``lambda_exact`` from the exact G^(4). ``slope`` per point: the slope of
+    log|λ̄| vs log Λ over the cutoffs with its jackknife standard error over bags and the exact theory's;
+    HMS's ``slope_pooled`` (:func:`pooled_slope`) and its exact value; ``slope_local_exact``, the exact λ̄'s
+    slope between the two largest cutoffs; and ``slope_asymptotic``, the large-Λ power derived from the kernel
+    (nnqft.cutoff.asymptotic_slope). Only the sign and scale of λ̄(Λ) come from the samples (ΔG^(4)); how it runs
+    with Λ is the integrals', up to how the combinations' ΔG^(4) weight their different I_4(Λ) — and HMS's pooled
+    slope does not depend on the samples at all (ΔG^(4) drops out of each per-combination slope).
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
     wanted = design.asking(experiments, "lambda_running")
@@ -367,41 +470,54 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
         for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
             exp = wanted[name]
             ens = design.ensemble_of(exp)
-            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs)  # [combo, cutoff]
+            conv = LAMBDA_CONVENTIONS[exp["lambda_convention"]]
+            used = cutoff.one_signed(ens.activation, exp["points"], sb, sw, kernel=conv.kernel)
+            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs, kernel=conv.kernel)[used]
             values, _ = bag_matrix(point_rows, 4)
             g_exact, g0 = _exact_point(ens.activation, ens.points_json, 4, sb, sw, int(N))
-            per_bag = (-(values - g0)[:, :, None] / (24 * i4[None])).mean(axis=1)  # [bag, cutoff]
+            scale = conv.sign / (24 * i4)  # [combo, cutoff]
+            per_bag = ((values - g0)[:, used, None] * scale[None]).mean(axis=1)  # [bag, cutoff]
             n_bags = len(per_bag)
             lam = per_bag.mean(axis=0)
-            exact_lam = (-(g_exact - g0)[:, None] / (24 * i4)).mean(axis=0)
+            exact_combo = (g_exact - g0)[used, None] * scale
+            exact_lam = exact_combo.mean(axis=0)
             label = _point_label(name, exp, sb, sw, N, ngp=True)
-            lam_rows.append(pd.DataFrame({**label, "cutoff": cutoffs, "lambda": lam,
+            lam_rows.append(pd.DataFrame({**label, "convention": conv.name, "n_combos": int(used.sum()),
+                                          "cutoff": cutoffs, "lambda": lam,
                                           "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
                                           "lambda_exact": exact_lam}))
             loo = (lam * n_bags - per_bag) / (n_bags - 1)
             loo_slopes = np.array([log_log_slope(cutoffs, v) for v in loo])
-            slope_rows.append({**label, "slope": log_log_slope(cutoffs, lam),
+            measured_combo = (values.mean(axis=0) - g0)[used, None] * scale
+            slope_rows.append({**label, "convention": conv.name, "slope": log_log_slope(cutoffs, lam),
                                "slope_se": float(_jackknife_se(None, loo_slopes)),
                                "slope_exact": log_log_slope(cutoffs, exact_lam),
-                               "slope_asymptotic": cutoff.asymptotic_slope(ens.activation, ens.d_in)})
+                               "slope_pooled": pooled_slope(cutoffs, measured_combo),
+                               "slope_pooled_exact": pooled_slope(cutoffs, exact_combo),
+                               "slope_local_exact": log_log_slope(cutoffs[-2:], exact_lam[-2:]),
+                               "slope_asymptotic": cutoff.asymptotic_slope(ens.activation, ens.d_in,
+                                                                           kernel=conv.kernel)})
     lam_table = pd.concat(lam_rows, ignore_index=True) if lam_rows else pd.DataFrame(columns=LAMBDA_COLUMNS)
     return lam_table, pd.DataFrame(slope_rows, columns=SLOPE_COLUMNS)
 
 
 LABEL_COLUMNS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "ngp_width"]
-LAMBDA_COLUMNS = LABEL_COLUMNS + ["cutoff", "lambda", "lambda_se", "lambda_exact"]
-SLOPE_COLUMNS = LABEL_COLUMNS + ["slope", "slope_se", "slope_exact", "slope_asymptotic"]
-SIX_POINT_COLUMNS = LABEL_COLUMNS + ["cutoff", "gp_over_measured", "gp_lambda_over_measured", "gp_over_exact",
-                                     "gp_lambda_over_exact"]
+LAMBDA_COLUMNS = LABEL_COLUMNS + ["convention", "n_combos", "cutoff", "lambda", "lambda_se", "lambda_exact"]
+SLOPE_COLUMNS = LABEL_COLUMNS + ["convention", "slope", "slope_se", "slope_exact", "slope_pooled", "slope_pooled_exact",
+                                 "slope_local_exact", "slope_asymptotic"]
+SIX_POINT_COLUMNS = LABEL_COLUMNS + ["convention", "cutoff", "gp_over_measured", "gp_lambda_over_measured",
+                                     "gp_over_exact", "gp_lambda_over_exact"]
 
 
 def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, cutoffs) -> pd.DataFrame:
     """HMS's 6-point prediction for the experiments with the ``six_point`` analysis, per point and cutoff: the
-    means over 6-point combinations of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the exact
-    G^(6) in place of the measured Ḡ^(6). T_λ = −24 λ̄(Λ) Σ over the 15 ways to split the six points into four at
-    the vertex and a pair (a, b) of I_4(four; Λ) K(x_a, x_b): the first-order term of the same quartic vertex
-    that defines λ (ΔG^(4) = −24 λ I_4), so the sign convention is λ's own; λ̄ is the measured mean over
-    4-point combinations (``lam``, from :func:`lambda_tables`)."""
+    means over every 6-point combination of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the
+    exact G^(6) in place of the measured Ḡ^(6). T_λ = sign · 24 λ̄(Λ) Σ over the 15 ways to split the six points
+    into four at the vertex and a pair (a, b) of I_4(four; Λ) k(x_a, x_b), in the experiment's λ convention
+    (:class:`LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
+    first-order term of the vertex that defines λ); λ̄ is the measured mean over 4-point combinations (``lam``,
+    from :func:`lambda_tables`). Unlike HMS's script, every multiset enters the means and every split is the
+    right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
     wanted = design.asking(experiments, "six_point")
     out = []
@@ -410,15 +526,18 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
         for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
             exp = wanted[name]
             ens = design.ensemble_of(exp)
-            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs)
-            split_idx, split_k = _six_point_splits(theory(ens.activation, ens.points_json, sb, sw).K)  # [combo6, 15]
+            conv = LAMBDA_CONVENTIONS[exp["lambda_convention"]]
+            i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs, kernel=conv.kernel)
+            pair_k = conv.pair_kernel(theory(ens.activation, ens.points_json, sb, sw).K, sb)
+            split_idx, split_k = _six_point_splits(pair_k)  # [combo6, 15]
             g_exact, g0 = _exact_point(ens.activation, ens.points_json, 6, sb, sw, int(N))
             measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
             sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]
             lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
-            term = -24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
+            term = conv.sign * 24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
             with_lam = g0[:, None] + term
-            out.append(pd.DataFrame({**_point_label(name, exp, sb, sw, N, ngp=True), "cutoff": cutoffs,
+            out.append(pd.DataFrame({**_point_label(name, exp, sb, sw, N, ngp=True), "convention": conv.name,
+                                     "cutoff": cutoffs,
                                      "gp_over_measured": np.mean(g0 / measured),
                                      "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
                                      "gp_over_exact": np.mean(g0 / g_exact),

@@ -75,7 +75,8 @@ def experiments(config: dict) -> dict[str, dict]:
         out[name] = {**ensemble(config, exp).as_dict(), "sigma_b": float(exp["sigma_b"]),
                      "sigma_w": [float(s) for s in exp["sigma_w"]], "N": [int(n) for n in exp["N"]],
                      "n_bags": int(exp["n_bags"]), "analyses": list(exp.get("analyses", [])),
-                     "ngp_width": exp.get("ngp_width")}
+                     "ngp_width": exp.get("ngp_width"),
+                     "lambda_convention": exp.get("lambda_convention", DEFAULT_LAMBDA_CONVENTION)}
     return out
 
 
@@ -155,9 +156,9 @@ def check_config(config: dict) -> None:
     _check_points("points", config["points"])
     if len(set(config["orders"])) != len(config["orders"]):
         raise ConfigError(f"orders: repeated value in {config['orders']}")
-    if sorted(config["orders"]) != list(ANALYSED_ORDERS):
-        raise ConfigError(f"orders: the analysis needs orders {list(ANALYSED_ORDERS)} (m_2 and the figures from "
-                          f"order 2, u_4 from order 4, u_6 from order 6), got {config['orders']}")
+    if 2 not in config["orders"]:
+        raise ConfigError(f"orders: {config['orders']} lacks 2; allowed: any of {list(ANALYSED_ORDERS)} that holds 2 "
+                          f"(every analysis starts from the 2-point function: G_0, m_2, the kernel check)")
     backend = config.get("backend", "cpu")
     for name, exp in config["experiments"].items():
         where = f"experiments.{name}"
@@ -201,10 +202,10 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"{where}.points: the cuda backend handles at most {CUDA_MAX_POINTS} points, "
                                   f"got {len(ens.points)}")
         for analysis in exp.get("analyses", []):
-            unmet = analysis_unmet(analysis, exp)
+            unmet = analysis_unmet(analysis, exp, config["orders"])
             if unmet:
                 raise ConfigError(f"{where}.analyses: {analysis} needs {unmet}; allowed for this experiment: "
-                                  f"{[a for a in ANALYSES if not analysis_unmet(a, exp)]}")
+                                  f"{[a for a in ANALYSES if not analysis_unmet(a, exp, config['orders'])]}")
     having = list(asking(config["experiments"], "passive_flow"))
     if len(having) > 1:
         raise ConfigError(f"experiments: passive_flow is asked for by {having}; allowed: one experiment at most "
@@ -268,10 +269,20 @@ def asking(experiments: dict, analysis: str) -> dict:
 COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
 
 
-def analysis_unmet(analysis: str, exp: dict) -> str:
-    """What experiment ``exp`` (as in the config) lacks for ``analysis``; empty if nothing."""
+#: The correlator orders each analysis reads (besides order 2, which every config measures): falloff takes
+#: whichever orders are measured.
+ANALYSIS_ORDERS = {"falloff": (), "u4_negative": (4,), "u6_positive": (4, 6), "flow_fit": (4,),
+                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6)}
+
+
+def analysis_unmet(analysis: str, exp: dict, orders=None) -> str:
+    """What experiment ``exp`` (as in the config) lacks for ``analysis``, with the config's ``orders`` (None: all);
+    empty if nothing."""
     if analysis not in ANALYSES:
         return f"to be one of {list(ANALYSES)}"
+    missing = [o for o in ANALYSIS_ORDERS[analysis] if orders is not None and o not in orders]
+    if missing:
+        return f"orders {missing} (the config's `orders` is {list(orders)})"
     if analysis == "falloff" and len(exp["N"]) < 2:
         return f"at least 2 widths N (a slope in N), got {exp['N']}"
     if analysis in ("falloff", "lambda_running", "six_point") and len(exp["sigma_w"]) != 1:
@@ -288,10 +299,18 @@ def analysis_unmet(analysis: str, exp: dict) -> str:
     return ""
 
 
+#: The definitions of HMS's quartic coupling λ (nnqft.analysis.LambdaConvention): name -> what it means.
+LAMBDA_CONVENTIONS = {
+    "hms": "HMS's code: λ = +ΔG^(4) / (24 ∫ Π K_EFT), K_EFT = K − σ_b² (the W-part) at the vertex and on the "
+           "6-point term's external pair",
+    "full_kernel": "λ = −ΔG^(4) / (24 ∫ Π K), the tree-level sign of S = S_GP + ∫ λ f⁴, the full K everywhere",
+}
+DEFAULT_LAMBDA_CONVENTION = "hms"
+
 #: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'), and the
 #: mean of its conditional expectation given each network's first layer (nnqft.conditional).
 ESTIMATORS = ("plain", "conditional")
-#: Correlator orders the analysis uses: every config must measure all of them.
+#: Correlator orders the kernels measure: a config measures any of them that holds 2.
 ANALYSED_ORDERS = (2, 4, 6)
 #: Largest input dimension: the exact theory integrates pre-activations of rank up to d_in + 1 = MAX_RANK.
 MAX_D_IN = MAX_RANK - 1

@@ -22,6 +22,7 @@ class Figure:
     experiment: str | None
     options: tuple[tuple[str, object], ...] = ()
     analysis: str | None = None
+    orders: tuple[int, ...] = (2,)  # the correlator orders it draws from: a config without one of them lacks it
 
     @property
     def needs_couplings(self) -> bool:
@@ -41,21 +42,23 @@ COUPLING_TABLES = {"couplings", "coupling_means", "flow_fit", "passive_flow"}
 WIDTH_SCAN, SIGMA_SCAN, SIGMA_SCAN_CONDITIONAL = "width_scan", "sigma_scan", "sigma_scan_conditional"
 
 FIGURES = (
-    Figure("histograms", "histograms", ("deviations",), WIDTH_SCAN),
+    Figure("histograms", "histograms", ("deviations",), WIDTH_SCAN, orders=(2, 4)),
     Figure("mean_deviation_vs_N", "mean_deviation_vs_N", ("deviations",), WIDTH_SCAN),
-    Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), WIDTH_SCAN),
+    Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), WIDTH_SCAN, orders=(4,)),
     Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 4),),
-           "flow_fit"),
+           "flow_fit", (4,)),
     Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN, (("order", 6),),
-           "flow_fit"),
+           "flow_fit", (4, 6)),
     Figure("u4_vs_sigma_conditional", "coupling_vs_sigma", ("coupling_means", "flow_fit"), SIGMA_SCAN_CONDITIONAL,
-           (("order", 4),), "flow_fit"),
-    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN, analysis="passive_flow"),
+           (("order", 4),), "flow_fit", (4,)),
+    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), SIGMA_SCAN, analysis="passive_flow",
+           orders=(4, 6)),
     Figure("validation", "validation", ("deviations",), None),
     Figure("falloff", "falloff", ("hms_falloff",), None, analysis="falloff"),
-    Figure("lambda_running", "lambda_running", ("hms_lambda", "hms_lambda_slope"), None, analysis="lambda_running"),
-    Figure("six_point", "six_point", ("hms_six_point",), None, analysis="six_point"),
-    Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), None, (("order", 4),), "flow_fit"),
+    Figure("lambda_running", "lambda_running", ("hms_lambda", "hms_lambda_slope"), None, analysis="lambda_running",
+           orders=(4,)),
+    Figure("six_point", "six_point", ("hms_six_point",), None, analysis="six_point", orders=(4, 6)),
+    Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), None, (("order", 4),), "flow_fit", (4,)),
 )
 
 
@@ -67,11 +70,14 @@ def figure(name: str) -> Figure:
     raise KeyError(f"unknown figure {name!r}; known: {', '.join(f.name for f in FIGURES)}")
 
 
-def names(experiments=None) -> list[str]:
+def names(experiments=None, orders=(2, 4, 6)) -> list[str]:
     """Names of the figures; with ``experiments`` (the config's), only those it has the experiment for,
     of the figures drawn from couplings only those whose experiment is a GaussNet one, and of those that need an
-    analysis only those whose experiment (or, drawing all, some experiment) asks for it."""
+    analysis only those whose experiment (or, drawing all, some experiment) asks for it; and only those whose
+    correlator orders are among the config's ``orders``."""
     def drawn(spec):
+        if not set(spec.orders) <= set(orders):
+            return False
         if experiments is None:
             return True
         if spec.experiment is None:

@@ -320,9 +320,11 @@ def validation(dev: pd.DataFrame):
     larger n_bags)."""
     d = dev.sort_values("n_bags").drop_duplicates(["activation", "d_in", "estimator", "sigma_b", "sigma_w", "N",
                                                    "order", "combo", "g_exact"], keep="last")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    orders = sorted(set(d.order))
+    fig, axes = plt.subplots(1, len(orders), figsize=(14 * len(orders) / 3, 4.2), layout="constrained", squeeze=False)
+    axes = axes[0]
     vmin, vmax = np.log10(d.sigma_w.min()), np.log10(d.sigma_w.max())
-    for ax, order in zip(axes, (2, 4, 6)):
+    for ax, order in zip(axes, orders):
         g = d[d.order == order]
         z = (g.g_mean - g.g_exact) / g.g_se
         rng = np.random.default_rng(0)

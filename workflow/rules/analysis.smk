@@ -9,6 +9,7 @@ rule analyse:
         correlators=f"{TABLES}/correlators.parquet",
     output:
         deviations=f"{TABLES}/deviations.parquet",
+        error_bars=f"{TABLES}/error_bars.parquet",
         hms_falloff=f"{TABLES}/hms_falloff.parquet",
         hms_lambda=f"{TABLES}/hms_lambda.parquet",
         hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
@@ -33,6 +34,8 @@ rule analyse:
 
 rule claims:
     input:
+        deviations=f"{TABLES}/deviations.parquet",
+        error_bars=f"{TABLES}/error_bars.parquet",
         hms_falloff=f"{TABLES}/hms_falloff.parquet",
         hms_lambda=f"{TABLES}/hms_lambda.parquet",
         hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
