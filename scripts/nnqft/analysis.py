@@ -69,13 +69,23 @@ def _exact_point(activation: str, points_json: str, order: int, sigma_b: float, 
 VARIANCE_ORDERS = (2, 4)
 
 
-def exact_standard_error(th: exact.Theory, order: int, combos_, N: int, n_nets: int, n_bags: int, estimator: str):
-    """The exact standard error of the mean over n_bags bags of n_nets networks, per combination: from the exact
-    variance of one network's estimate (plain: G^(2n)(c, c) − G^(n)(c)²; conditional: the variance of its Wick sum
-    of Π C, nnqft.exact.Theory). Computed for orders 2 and 4 (VARIANCE_ORDERS) of unbounded activations; NaN
-    otherwise: order 6 would need G^(12), and Erf is bounded (|erf| ≤ 1), so its products have light tails and the
-    4-point variance (8-point moments by quadrature) would cost minutes for nothing."""
-    if order not in VARIANCE_ORDERS or (order > 2 and th.activation == "erf"):
+def exact_standard_error(activation: str, points_json: str, sigma_b: float, sigma_w: float, order: int, N: int,
+                         n_nets: int, n_bags: int, estimator: str) -> np.ndarray:
+    """The exact standard error of the mean over n_bags bags of n_nets networks, per combination of the order
+    (canonical order): from the exact variance of one network's estimate (plain: G^(2n)(c, c) − G^(n)(c)²;
+    conditional: the variance of its Wick sum of Π C, nnqft.exact.Theory). Computed for orders 2 and 4
+    (VARIANCE_ORDERS) of unbounded activations; NaN otherwise: order 6 would need G^(12), and Erf is bounded
+    (|erf| ≤ 1), so its products have light tails and the 4-point variance (8-point moments by quadrature) would
+    cost minutes for nothing."""
+    return np.sqrt(_network_variance(activation, points_json, float(sigma_b), float(sigma_w), int(order), int(N),
+                                     estimator) / (int(n_nets) * int(n_bags)))
+
+
+@lru_cache(maxsize=None)
+def _network_variance(activation, points_json, sigma_b, sigma_w, order, N, estimator) -> np.ndarray:
+    th = theory(activation, points_json, sigma_b, sigma_w)
+    combos_ = combos.multisets(len(th.points), order)
+    if order not in VARIANCE_ORDERS or (order > 2 and activation == "erf"):
         return np.full(len(combos_), np.nan)
     if estimator == "conditional":
         var = np.array([th.conditional_estimator_variance(c, N) for c in combos_])
@@ -83,7 +93,7 @@ def exact_standard_error(th: exact.Theory, order: int, combos_, N: int, n_nets: 
         g2n, _ = th.correlators([tuple(c) + tuple(c) for c in combos_], N)
         g, _ = th.correlators(combos_, N)
         var = g2n - g * g
-    return np.sqrt(np.maximum(var, 0.0) / (n_nets * n_bags))
+    return np.maximum(var, 0.0)
 
 
 def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
@@ -104,9 +114,8 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             n_bags = values.shape[0]
             mean = values.mean(axis=0)
             background = values.std(axis=0, ddof=1)
-            th = theory(ens.activation, ens.points_json, sb, sw)
-            se_exact = exact_standard_error(th, int(order), combos.multisets(len(th.points), int(order)), int(N),
-                                            ens.n_nets, n_bags, ens.estimator)
+            se_exact = exact_standard_error(ens.activation, ens.points_json, sb, sw, order, N, ens.n_nets, n_bags,
+                                            ens.estimator)
             out.append(pd.DataFrame({
                 "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
                 "sigma_b": sb, "sigma_w": sw,

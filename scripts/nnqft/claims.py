@@ -131,25 +131,25 @@ def wls_slope(x, y, sigma) -> tuple[float, float]:
 def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, order: int,
                   experiment=WIDTH_SCAN) -> dict:
     """m_n = O(1/N). Agreement: the measured G^(n) against the exact theory (:func:`correlator_agreement`). The
-    statement, a large-N one, in the exact theory: the slope of log <|m_n|> vs log N between the config's two
-    largest widths is −1 within POWER_TOLERANCE (at small N, m_6's 1/N² part can dominate: the slope over every
-    width is in the detail). In the measurement: the same slope over the widths where <|m_n|> is resolved (the exact m_n
-    above the Bonferroni t bound times its standard error, so the noise's upward bias of a mean of |m| is small)
-    and the error bars are not unreliable, by weighted least squares, within the t bound times its standard
-    error plus POWER_TOLERANCE of −1; below noise with fewer than two such widths."""
+    statement is judged on the widths where <|m_n|> is resolved (the exact m_n beyond the Bonferroni t bound
+    times its standard error, so that the noise's upward bias of a mean of |m| is small) and the error bars are
+    not unreliable: in the measurement, the weighted least-squares slope of log <|m_n|> vs log N there within the
+    t bound times its standard error plus POWER_TOLERANCE of −1 (below noise with fewer than two such widths);
+    in the exact theory, the exact slope over the same widths (over the two largest widths where fewer than two
+    are resolved: a large-N statement) within POWER_TOLERANCE of −1. At small N, m_6's 1/N² part can dominate."""
     agreement, detail, n_tests = correlator_agreement(dev, error_bars, experiment, order)
     f = falloff[(falloff.experiment == experiment) & (falloff.order == order)].set_index("N").sort_index()
     n_bags = int(f.n_bags.iloc[0])
-    x = np.log(f.index.to_numpy(dtype=float))
-    exact_slope = float(np.polyfit(x, np.log(f.m_exact.to_numpy()), 1)[0])
-    exact_large_n = float(np.polyfit(x[-2:], np.log(f.m_exact.to_numpy()[-2:]), 1)[0])
-    status = _statuses(error_bars, experiment, order).droplevel("sigma_w")
+    status = _statuses(error_bars, experiment, order).droplevel("sigma_w").reindex(f.index)
     crit = t_critical(n_bags, len(f))
-    usable = (f.m_exact > crit * f.se) & (status.reindex(f.index) != UNRELIABLE)
+    resolved = f.m_exact > crit * f.se
+    usable = resolved & (status != UNRELIABLE)
+    where = f.index[usable] if usable.sum() >= 2 else f.index[-2:]
+    exact_slope = float(np.polyfit(np.log(where.to_numpy(dtype=float)), np.log(f.m_exact[where].to_numpy()), 1)[0])
+    which = "resolved" if usable.sum() >= 2 else "none resolved: the two largest"
     slope = slope_se = np.nan
     if usable.sum() < 2:
-        hidden = (f.m_exact > crit * f.se) & (status.reindex(f.index) == UNRELIABLE)
-        measured = UNRELIABLE if hidden.any() else BELOW_NOISE
+        measured = UNRELIABLE if (resolved & (status == UNRELIABLE)).any() else BELOW_NOISE
     else:
         g = f[usable]
         slope, slope_se = wls_slope(np.log(g.index.to_numpy(dtype=float)), np.log(g.m.to_numpy()),
@@ -157,12 +157,10 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
         bound = float(stats.t.ppf(1 - ALPHA / 2, n_bags - 1)) * slope_se + POWER_TOLERANCE
         measured = HOLDS if abs(slope + 1) <= bound else FAILS
     return _row(_named(f"m_{order} scales as 1/N", experiment), f"slope of log<|m_{order}|> vs log N (resolved N)",
-                slope, slope_se, exact_large_n, agreement,
-                HOLDS if abs(exact_large_n + 1) <= POWER_TOLERANCE else FAILS, measured,
+                slope, slope_se, exact_slope, agreement,
+                HOLDS if abs(exact_slope + 1) <= POWER_TOLERANCE else FAILS, measured,
                 _alpha_text(n_tests, n_bags, "widths and combinations"),
-                f"{detail}; exact slope between the two largest N {exact_large_n:.3g}, over every N "
-                f"{exact_slope:.3g}; slope over the resolved N "
-                f"{f.index[usable].tolist()} compared with −1 ± {POWER_TOLERANCE:g}")
+                f"{detail}; slopes over N = {where.tolist()} ({which}) compared with −1 ± {POWER_TOLERANCE:g}")
 
 
 def _sign_claim(means, error_bars, experiment, order, sign):
@@ -189,14 +187,14 @@ def u4_negative_constant(means: pd.DataFrame, per_combo: pd.DataFrame, error_bar
                          experiment=WIDTH_SCAN, max_spread=MAX_SPREAD) -> dict:
     """u_4 negative at every point and nearly constant over combinations (spread std / |mean| below
     ``max_spread``). Agreement: (<u_4> − exact) / jackknife se within the Bonferroni t bound at every point whose
-    4-point error bars are not unreliable. Measured statement: every point where <u_4> is resolved (beyond the
-    same bound) is negative, and the spread is small; below noise where none is resolved."""
+    4-point error bars are not unreliable. Statement in the exact theory: negative and nearly constant. In the
+    measurement: every point where <u_4> is resolved (beyond the same bound) is negative; below noise where none
+    is. The measured spread is in the detail but is no test: noise inflates it (a synthetic test showed an 11%
+    false-alarm rate when it was one)."""
     m, agreement, measured, resolved, n_tests = _sign_claim(means, error_bars, experiment, 4, -1)
     pc = per_combo[(per_combo.experiment == experiment) & (per_combo.order == 4)]
     spread = pc.groupby(["sigma_w", "N"]).u.agg(lambda s: s.std() / abs(s.mean())).max()
     spread_exact = pc.groupby(["sigma_w", "N"]).u_exact.agg(lambda s: s.std() / abs(s.mean())).max()
-    if measured == HOLDS and not spread < max_spread:
-        measured = FAILS
     exact_ok = (m.u_exact < 0).all() and spread_exact < max_spread
     worst = m.iloc[int(np.argmax((m.u / m.u_se).to_numpy()))]
     return _row(_named("u_4 negative and nearly constant over combinations", experiment),

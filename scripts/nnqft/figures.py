@@ -146,8 +146,9 @@ def _by_experiment(df: pd.DataFrame) -> list[str]:
 
 
 def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
-    """HMS's λ̄ vs the cutoff at each experiment's NGP width (log-log): measured with its standard error, exact,
-    and the fitted, exact and asymptotic slopes in the legend."""
+    """HMS's λ̄ vs the cutoff at each experiment's NGP width (log-log), in each experiment's λ convention (in the
+    panel's title): measured with its standard error, exact, and the fitted, exact, HMS's pooled and asymptotic
+    slopes in the legend."""
     lam = lam[lam.N == lam.ngp_width]
     names = _by_experiment(lam)
     fig, axes = _panels(len(names))
@@ -157,14 +158,17 @@ def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
         sign = "−" if (d["lambda"] < 0).all() else ""
         ax.errorbar(d.cutoff, d["lambda"].abs(), yerr=d.lambda_se, fmt="o", ms=3, capsize=2,
                     label=f"{sign}λ̄ measured, slope {r.slope:.3f} ± {r.slope_se:.2g}")
-        ax.plot(d.cutoff, d.lambda_exact.abs(), "k--", lw=1, label=f"exact, slope {r.slope_exact:.3f}")
+        ax.plot(d.cutoff, d.lambda_exact.abs(), "k--", lw=1,
+                label=f"exact, slope {r.slope_exact:.3f} (HMS's pooled {r.slope_pooled_exact:.3f})")
         ref = d.lambda_exact.abs().iloc[-1] * (d.cutoff / d.cutoff.iloc[-1]) ** r.slope_asymptotic
-        ax.plot(d.cutoff, ref, ":", color="tab:red", label=f"Λ^{r.slope_asymptotic:g} (derived from K)")
+        ax.plot(d.cutoff, ref, ":", color="tab:red", label=f"Λ^{r.slope_asymptotic:g} (derived from the kernel)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}",
-                     "cutoff Λ", "|λ̄| (mean over 4-point combinations)")
-    fig.suptitle("HMS's quartic coupling λ = −ΔG^(4) / (24 ∫_[−Λ,Λ]^d Π K) vs the cutoff, at the NGP width", fontsize=10)
+        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}, "
+                         f"{r.convention} convention", "cutoff Λ", f"|λ̄| (mean over {int(d.n_combos.iloc[0])} "
+                                                               f"4-point combinations)")
+    fig.suptitle("HMS's quartic coupling vs the cutoff at the NGP width (hms: +ΔG^(4) / (24 ∫ Π (K − σ_b²)); "
+                 "full_kernel: −ΔG^(4) / (24 ∫ Π K))", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -184,8 +188,8 @@ def six_point(six: pd.DataFrame):
         ax.axhline(1.0, color="k", lw=0.6)
         ax.set_xscale("log")
         r = d.iloc[0]
-        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}", "cutoff Λ",
-                     "ratio (mean over 6-point combinations)")
+        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, {r.convention} convention",
+                     "cutoff Λ", "ratio (mean over 6-point combinations)")
     fig.suptitle("HMS's 6-point prediction with and without the quartic coupling, at the NGP width", fontsize=10)
     fig.tight_layout()
     return fig
