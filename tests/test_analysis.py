@@ -100,40 +100,76 @@ def test_flow_fit_drops_points_below_the_noise_floor():
     assert fit.n_used == len(means) - 1
 
 
-def test_running_exponent_verdict_flips_with_the_data():
-    for exponent, expected in ((-3.0, "reproduced (authors_code reading)"), (3.0, "reproduced (paper_print reading)"),
-                               (-1.0, "not reproduced")):
-        fit = analysis.flow_fit(synthetic_means(exponent))
-        assert claims.running_exponent(fit, 4)[0]["verdict"] == expected
+NO_FLAGS = pd.DataFrame(columns=analysis.ERROR_BAR_KEYS + ["status"])
 
 
-def deviation_rows(m2_value, m4_scale):
+def test_running_exponent_verdicts_flip_with_the_data():
+    """The statement follows the fitted exponent (which reading of eq. 4.6 it supports, or none); the agreement
+    follows the exact exponent; a flagged width says unreliable instead of either."""
+    for exponent, expected in ((-3.0, "holds (authors' code reading)"), (3.0, "holds (paper print reading)"),
+                               (-1.0, "fails")):
+        row = claims.running_exponent(analysis.flow_fit(synthetic_means(exponent)), 4, NO_FLAGS, {"sigma_scan": 30})[0]
+        assert row["statement_measured"] == expected and row["agreement"] == "agrees"
+    off = synthetic_means(-3.0).assign(u_exact=lambda m: -3.0 * m.sigma_w ** -2.0)
+    row = claims.running_exponent(analysis.flow_fit(off), 4, NO_FLAGS, {"sigma_scan": 30})[0]
+    assert row["agreement"] == "disagrees" and row["statement_exact"] == "fails"
+    flags = pd.DataFrame([{"experiment": "sigma_scan", "sigma_w": 2.0, "N": 10, "order": 4,
+                           "status": analysis.UNRELIABLE}])
+    row = claims.running_exponent(analysis.flow_fit(synthetic_means(-3.0)), 4, flags, {"sigma_scan": 30})[0]
+    assert row["agreement"] == row["statement_measured"] == analysis.UNRELIABLE
+
+
+def falloff_deviations(law, seed=3, n_combos=15, n_bags=10, background=0.3, widths=(2, 3, 4, 5, 10, 20, 50, 100,
+                                                                                   500, 1000)):
+    """Deviation rows (G_0 = 1) whose exact m_4 falls as 1/N and whose measured m_4 is ``law(N)`` plus the noise of
+    ``n_bags`` bags (bag-to-bag standard deviation ``background``), as at HMS's widths; m_2 exact 0, measured
+    noise only."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for N in (2, 10, 100):
-        for order, m in ((2, m2_value), (4, m4_scale / N ** 1.0), (6, m4_scale / N ** 1.0)):
-            for k in range(5):
-                rows.append({"experiment": "width_scan", "activation": "gauss", "d_in": 1, "estimator": "plain",
+    for N in widths:
+        for order in (2, 4):
+            for k in range(n_combos):
+                exact = 0.0 if order == 2 else 2.0 / N * (1 + 0.02 * k)
+                measured = (0.0 if order == 2 else law(N) * (1 + 0.02 * k)) + rng.normal(0, background / np.sqrt(n_bags))
+                rows.append({"experiment": "hms", "activation": "erf", "d_in": 2, "estimator": "plain",
                              "sigma_b": 1.0, "sigma_w": 1.0, "N": N, "order": order, "combo": str(k),
-                             "m": m * (1 + 0.01 * k), "background_m": 0.01 * np.sqrt(20), "n_bags": 20,
-                             "m_exact": 0.0 if order == 2 else m})
-    return pd.DataFrame(rows)
+                             "g0": 1.0, "g_mean": 1 + measured, "g_exact": 1 + exact, "m": measured, "m_exact": exact,
+                             "g_se": background / np.sqrt(n_bags), "background_m": background, "n_bags": n_bags})
+    dev = pd.DataFrame(rows)
+    return dev, analysis.falloff(dev)
 
 
-def test_m2_verdict_flips_when_m2_is_far_from_zero():
-    assert claims.m2_vanishes(analysis.falloff(deviation_rows(0.001, 1.0)))["verdict"] == "reproduced"
-    assert claims.m2_vanishes(analysis.falloff(deviation_rows(0.5, 1.0)))["verdict"] == "not reproduced"
+def test_the_1_over_N_statement_is_judged_where_the_signal_is_resolved():
+    """Data that are the exact 1/N law plus noise flatten at large N (a mean of |m| is biased upwards): over every
+    width their slope is far from −1, but the claim judges the statement on the resolved widths and agrees; data
+    that fall as 1/N² or not at all fail it and disagree with the theory."""
+    dev, fall = falloff_deviations(lambda N: 2.0 / N)
+    row = claims.scaling_slope(dev, fall, NO_FLAGS, 4, "hms")
+    assert row["agreement"] == "agrees" and row["statement_measured"] == "holds" and row["statement_exact"] == "holds"
+    naive = np.polyfit(np.log(fall[fall.order == 4].N), np.log(fall[fall.order == 4].m), 1)[0]
+    assert naive > -0.9  # the slope over every width is flattened by the noise
+    for law in (lambda N: 8.0 / N**2, lambda N: 0.5):
+        dev, fall = falloff_deviations(law)
+        row = claims.scaling_slope(dev, fall, NO_FLAGS, 4, "hms")
+        assert row["agreement"] == "disagrees" and row["statement_measured"] == "fails"
 
 
-def test_m2_below_background_flips_when_m2_exceeds_it():
-    assert claims.m2_below_background(analysis.falloff(deviation_rows(0.001, 1.0)))["verdict"] == "reproduced"
-    assert claims.m2_below_background(analysis.falloff(deviation_rows(0.05, 1.0)))["verdict"] == "not reproduced"
+def test_the_m2_claim_tests_every_width_and_combination():
+    dev, fall = falloff_deviations(lambda N: 2.0 / N)
+    row = claims.m2_vanishes(dev, fall, NO_FLAGS, "hms")
+    assert row["agreement"] == "agrees" and row["statement_measured"] == "holds" and "150 tests" in row["false_alarm"]
+    shifted = dev.copy()
+    pick = (shifted.order == 2) & (shifted.N == 50) & (shifted.combo == "3")
+    shifted.loc[pick, "g_mean"] += 10 * shifted.loc[pick, "g_se"]  # one combination at one width, 10 se off
+    row = claims.m2_vanishes(shifted, fall, NO_FLAGS, "hms")
+    assert row["agreement"] == "disagrees" and row["statement_measured"] == "fails" and "N = 50" in row["detail"]
 
 
-def test_scaling_verdict_flips_when_m4_does_not_fall_as_1_over_N():
-    assert claims.scaling_slope(analysis.falloff(deviation_rows(0.0, 1.0)), 4)["verdict"] == "reproduced"
-    flat = deviation_rows(0.0, 1.0)
-    flat.loc[flat.order == 4, "m"] = 0.5
-    assert claims.scaling_slope(analysis.falloff(flat), 4)["verdict"] == "not reproduced"
+def test_the_falloff_table_averages_over_combinations():
+    _, fall = falloff_deviations(lambda N: 2.0 / N, widths=(10,), n_combos=5)
+    row = fall[(fall.N == 10) & (fall.order == 4)].iloc[0]
+    assert row.n_combos == 5 and row.m_exact == pytest.approx(0.2 * 1.04)
+    assert row.se == pytest.approx(0.3 / np.sqrt(10)) and row.background == pytest.approx(0.3)
 
 
 def test_the_folded_normal_mean_is_e_abs_x():
@@ -144,63 +180,32 @@ def test_the_folded_normal_mean_is_e_abs_x():
     assert analysis.folded_normal_mean(-0.25, 0.0) == 0.25
 
 
-def noisy_falloff(law, seed=3, n_combos=15, n_bags=10, background=0.3):
-    """Deviation rows whose exact m_4 falls as 1/N and whose measured m_4 is ``law(N)`` plus the noise of
-    ``n_bags`` bags (bag-to-bag standard deviation ``background``), as at HMS's widths."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for N in (2, 3, 4, 5, 10, 20, 50, 100, 500, 1000):
-        for k in range(n_combos):
-            exact = 2.0 / N * (1 + 0.02 * k)
-            measured = law(N) * (1 + 0.02 * k) + rng.normal(0, background / np.sqrt(n_bags))
-            for order in (4, 6):
-                rows.append({"experiment": "hms", "activation": "erf", "d_in": 2, "estimator": "plain",
-                             "sigma_b": 1.0, "sigma_w": 1.0, "N": N, "order": order, "combo": str(k), "m": measured,
-                             "background_m": background, "n_bags": n_bags, "m_exact": exact})
-    return analysis.falloff(pd.DataFrame(rows))
-
-
-def test_the_1_over_N_verdict_compares_like_with_like():
-    """Data that are the exact 1/N law plus noise flatten at large N: the claim, comparing with what the exact theory
-    plus that noise predicts, says reproduced, where a comparison with -1 says not reproduced (the bias the
-    comparison removes); data that fall as 1/N^2 or not at all are not reproduced."""
-    fall = noisy_falloff(lambda N: 2.0 / N)
-    row = claims.scaling_slope(fall, 4, "hms")
-    assert row["verdict"] == "reproduced"
-    assert abs(row["value"] + 1) > 1.96 * row["uncertainty"]  # the naive comparison would fail
-    assert row["exact"] > -0.9  # the expected slope is flattened by the noise, too
-    assert claims.scaling_slope(noisy_falloff(lambda N: 8.0 / N**2), 4, "hms")["verdict"] == "not reproduced"
-    assert claims.scaling_slope(noisy_falloff(lambda N: 0.5), 4, "hms")["verdict"] == "not reproduced"
-
-
-def test_the_falloff_table_averages_over_combinations():
-    fall = analysis.falloff(deviation_rows(0.001, 1.0))
-    row = fall[(fall.N == 10) & (fall.order == 4)].iloc[0]
-    assert row.n_combos == 5 and row.m == pytest.approx(0.1 * 1.02) and row.m_exact == pytest.approx(0.1)
-    assert row.se == pytest.approx(0.01) and row.background == pytest.approx(0.01 * np.sqrt(20))
-
-
-def coupling_rows(u4_mean, spread):
+def coupling_rows(u4_mean, spread, exact_sign=None):
     per_combo, means = [], []
+    sign = np.sign(u4_mean) if exact_sign is None else exact_sign
     for N in (2, 10):
         us = u4_mean * (1 + spread * np.linspace(-1, 1, 7))
-        per_combo += [{"experiment": "width_scan", "sigma_w": 1.0, "N": N, "order": 4, "u": u} for u in us]
-        means.append({"experiment": "width_scan", "sigma_w": 1.0, "N": N, "order": 4, "u": us.mean(),
-                      "u_se": 0.01 * abs(u4_mean), "u_exact": u4_mean})
-        means.append({"experiment": "sigma_scan", "sigma_w": 1.0, "N": N, "order": 6, "u": -u4_mean,
-                      "u_se": 0.01 * abs(u4_mean), "u_exact": -u4_mean})
+        per_combo += [{"experiment": "width_scan", "sigma_w": 1.0, "N": N, "order": 4, "u": u, "u_exact": u}
+                      for u in us]
+        means.append({"experiment": "width_scan", "sigma_w": 1.0, "N": N, "order": 4, "u": us.mean(), "n_bags": 20,
+                      "u_se": 0.01 * abs(u4_mean), "u_exact": sign * abs(u4_mean)})
+        means.append({"experiment": "sigma_scan", "sigma_w": 1.0, "N": N, "order": 6, "u": -u4_mean, "n_bags": 20,
+                      "u_se": 0.01 * abs(u4_mean), "u_exact": -sign * abs(u4_mean)})
     return pd.DataFrame(per_combo), pd.DataFrame(means)
 
 
 def test_u4_and_u6_sign_verdicts_flip():
     pc, means = coupling_rows(-2.0, 0.01)
-    assert claims.u4_negative_constant(means, pc)["verdict"] == "reproduced"
-    assert claims.u6_small_positive(means)["verdict"] == "reproduced"
+    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS), claims.u6_small_positive(means, NO_FLAGS)):
+        assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("agrees", "holds", "holds")
     pc, means = coupling_rows(+2.0, 0.01)
-    assert claims.u4_negative_constant(means, pc)["verdict"] == "not reproduced"
-    assert claims.u6_small_positive(means)["verdict"] == "not reproduced"
-    pc, means = coupling_rows(-2.0, 0.9)  # negative but far from constant over combinations
-    assert claims.u4_negative_constant(means, pc)["verdict"] == "not reproduced"
+    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS), claims.u6_small_positive(means, NO_FLAGS)):
+        assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("agrees", "fails", "fails")
+    pc, means = coupling_rows(+2.0, 0.01, exact_sign=-1)  # measured positive, exact negative: the workflow is wrong
+    row = claims.u4_negative_constant(means, pc, NO_FLAGS)
+    assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("disagrees", "holds", "fails")
+    pc, means = coupling_rows(-2.0, 0.9)  # negative but far from constant over combinations (in the exact theory)
+    assert claims.u4_negative_constant(means, pc, NO_FLAGS)["statement_exact"] == "fails"
 
 
 def test_passive_flow_starts_at_the_measured_couplings_and_integrates():

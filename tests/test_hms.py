@@ -53,13 +53,43 @@ def test_exact_correlators_give_the_exact_lambda_slope_and_six_point_ratios(acti
     six = analysis.six_point_tables(corr, exps, lam, CUTOFFS)
     np.testing.assert_allclose(six.gp_over_measured, six.gp_over_exact, rtol=1e-12)
     np.testing.assert_allclose(six.gp_lambda_over_measured, six.gp_lambda_over_exact, rtol=1e-12)
-    # λ by its definition, for one combination, cutoff and width: −ΔG^(4) / (24 I_4)
+    assert (lam.convention == "hms").all() and (slope.convention == "hms").all() and (six.convention == "hms").all()
+    # λ by its definition, for one cutoff and width, in each convention: HMS's +ΔG^(4) / (24 ∫ Π (K − σ_b²)), the
+    # mean over the combinations whose integrand keeps one sign; or −ΔG^(4) / (24 ∫ Π K)
     th = analysis.theory(activation, neurons.points_json(points), 1.0, 1.0)
     four = cutoff.four_point_multisets(len(points))
     g, g0 = th.correlators(four, 5)
-    i4 = cutoff.integrals(activation, points, 1.0, 1.0, CUTOFFS)
-    row = lam[(lam.N == 5) & (lam.cutoff == 100)]
-    assert row["lambda"].iloc[0] == pytest.approx(np.mean(-(g - g0) / (24 * i4[:, CUTOFFS.index(100)])), rel=1e-12)
+    for convention, kernel, sign in (("hms", "w", 1), ("full_kernel", "full", -1)):
+        exps["e"]["lambda_convention"] = convention
+        lam, _ = analysis.lambda_tables(corr, exps, CUTOFFS)
+        i4 = cutoff.integrals(activation, points, 1.0, 1.0, CUTOFFS, kernel=kernel)[:, CUTOFFS.index(100)]
+        used = cutoff.one_signed(activation, points, 1.0, 1.0, kernel=kernel)
+        row = lam[(lam.N == 5) & (lam.cutoff == 100)]
+        assert row["lambda"].iloc[0] == pytest.approx(np.mean(sign * (g - g0)[used] / (24 * i4[used])), rel=1e-12)
+        assert row.convention.iloc[0] == convention and row.n_combos.iloc[0] == used.sum()
+
+
+def test_hms_numbers_in_their_convention():
+    """ReLU at d_in = 1, N = 20 (HMS's NGP width) with the exact G^(4): λ̄(Λ = 7) = +1.26e-4 and HMS's pooled slope
+    −4.96 in their convention; GaussNet's λ does not run; and the 6-point ratios of docs/science.md §8 (0.876
+    without λ; 0.939 / 0.947 / 0.947 at Λ = 7, 100, 10^4 in HMS's convention, 0.996 / 1.033 / 1.040 with the
+    full K)."""
+    exps = experiment("relu", (0.2, 0.4, 0.6, 0.8, 1.0, 1.2), N=(20,), n_bags=2)
+    corr = exact_correlators(exps)
+    for convention, ratios in (("hms", (0.939, 0.947, 0.947)), ("full_kernel", (0.996, 1.033, 1.040))):
+        exps["e"]["lambda_convention"] = convention
+        lam, slope = analysis.lambda_tables(corr, exps, CUTOFFS)
+        six = analysis.six_point_tables(corr, exps, lam, CUTOFFS).set_index("cutoff")
+        assert six.gp_over_exact.iloc[0] == pytest.approx(0.876, abs=5e-4)
+        assert [round(six.gp_lambda_over_exact[c], 3) for c in (7, 100, 10000)] == list(ratios)
+        if convention == "hms":
+            assert lam.lambda_exact.iloc[0] == pytest.approx(1.262e-4, rel=1e-3)
+            assert slope.slope_pooled_exact.iloc[0] == pytest.approx(-4.962, abs=1e-3)
+        else:
+            assert lam.lambda_exact.iloc[0] < 0
+    gauss = experiment("gauss", (-0.01, -0.006, -0.002, 0.002, 0.006, 0.01), N=(100,), n_bags=2)
+    _, slope = analysis.lambda_tables(exact_correlators(gauss), gauss, CUTOFFS)
+    assert abs(slope.slope_exact.iloc[0]) < 1e-9 and slope.slope_asymptotic.iloc[0] == 0
 
 
 @pytest.mark.parametrize("activation, d_in", [("erf", 1), ("relu", 2), ("gauss", 3)])
@@ -68,8 +98,12 @@ def test_the_exact_slope_approaches_the_power_derived_from_K(activation, d_in):
               3: ([-0.01, -0.01, -0.01], [0.01, 0.01, -0.01], [-0.01, 0.01, 0.01])}[d_in]
     exps = experiment(activation, points, N=(5,), n_bags=2)
     far = (1e6, 2e6, 4e6, 8e6)
-    _, slope = analysis.lambda_tables(exact_correlators(exps), exps, far)
-    assert slope.slope_exact.iloc[0] == pytest.approx(cutoff.asymptotic_slope(activation, d_in), abs=1e-3)
+    for convention, kernel in (("hms", "w"), ("full_kernel", "full")):
+        exps["e"]["lambda_convention"] = convention
+        _, slope = analysis.lambda_tables(exact_correlators(exps), exps, far)
+        derived = cutoff.asymptotic_slope(activation, d_in, kernel=kernel)
+        assert slope.slope_exact.iloc[0] == pytest.approx(derived, abs=1e-3)
+        assert slope.slope_local_exact.iloc[0] == pytest.approx(derived, abs=1e-3)
 
 
 def test_noisy_correlators_give_a_standard_error_that_covers_the_deviation():
@@ -79,33 +113,56 @@ def test_noisy_correlators_give_a_standard_error_that_covers_the_deviation():
     assert (lam.lambda_se > 0).all() and np.abs(z).max() < 5
 
 
-def slope_row(slope, slope_exact, se=0.01, n_bags=10):
-    return pd.DataFrame([{"experiment": "e", "N": 5, "n_bags": n_bags, "slope": slope, "slope_se": se,
-                          "slope_exact": slope_exact, "slope_asymptotic": -5}])
+NO_FLAGS = pd.DataFrame(columns=analysis.ERROR_BAR_KEYS + ["status"])
 
 
-def lambda_rows(value, se):
-    return pd.DataFrame({"experiment": "e", "N": 5, "cutoff": [10.0, 100.0], "lambda": value, "lambda_se": se})
+def slope_row(local_exact, derived=-5):
+    return pd.DataFrame([{"experiment": "e", "N": 5, "n_bags": 10, "convention": "hms", "slope": -4.96,
+                          "slope_se": 1e-4, "slope_exact": -4.96, "slope_pooled": -4.96, "slope_pooled_exact": -4.96,
+                          "slope_local_exact": local_exact, "slope_asymptotic": derived}])
 
 
-def test_the_lambda_verdict_flips():
-    assert claims.lambda_runs(slope_row(-4.85, -4.851), lambda_rows(-1e-3, 1e-5), "e", 5)["verdict"] == "reproduced"
-    assert claims.lambda_runs(slope_row(-4.5, -4.851), lambda_rows(-1e-3, 1e-5), "e", 5)["verdict"] == "not reproduced"
-    assert claims.lambda_runs(slope_row(-4.85, -4.851), lambda_rows(-1e-6, 1e-5), "e", 5)["verdict"] == "below noise"
+def lambda_rows(value, se, exact=None):
+    return pd.DataFrame({"experiment": "e", "N": 5, "cutoff": [7.0, 100.0], "lambda": value, "lambda_se": se,
+                         "lambda_exact": value if exact is None else exact})
+
+
+def test_the_lambda_verdicts_flip():
+    """Agreement: λ̄ at the smallest cutoff against the exact one; statement: the exact local slope at large Λ
+    against the derived power, decided in the measurement only where λ̄ is resolved; heavy tails: unreliable."""
+    row = claims.lambda_runs(slope_row(-4.9999), lambda_rows(1e-3, 1e-5), NO_FLAGS, "e", 5)
+    assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("agrees", "holds", "holds")
+    assert "Λ^-5" in row["claim"] and "hms convention" in row["claim"]
+    row = claims.lambda_runs(slope_row(-4.5), lambda_rows(1e-3, 1e-5, exact=2e-3), NO_FLAGS, "e", 5)
+    assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("disagrees", "fails", "fails")
+    row = claims.lambda_runs(slope_row(-4.9999), lambda_rows(1e-6, 1e-5), NO_FLAGS, "e", 5)
+    assert row["statement_measured"] == "below noise"
+    row = claims.lambda_runs(slope_row(1e-12, derived=0), lambda_rows(1e-3, 1e-5), NO_FLAGS, "e", 5)
+    assert "does not run" in row["claim"] and row["statement_exact"] == "holds"
+    flags = pd.DataFrame([{"experiment": "e", "sigma_w": 1.0, "N": 5, "order": 4, "status": analysis.UNRELIABLE}])
+    row = claims.lambda_runs(slope_row(-4.9999), lambda_rows(1e-3, 1e-5), flags, "e", 5)
+    assert row["agreement"] == row["statement_measured"] == analysis.UNRELIABLE
 
 
 def six_rows(gp, gp_lambda):
-    return pd.DataFrame({"experiment": "e", "N": 5, "cutoff": [10.0, 100.0], "gp_over_measured": gp,
-                         "gp_lambda_over_measured": gp_lambda, "gp_over_exact": gp, "gp_lambda_over_exact": gp_lambda})
+    return pd.DataFrame({"experiment": "e", "N": 5, "cutoff": [10.0, 100.0], "convention": "hms",
+                         "gp_over_measured": gp, "gp_lambda_over_measured": gp_lambda, "gp_over_exact": gp,
+                         "gp_lambda_over_exact": gp_lambda})
 
 
-def test_the_six_point_verdict_flips():
-    resolved = pd.DataFrame([{"experiment": "e", "N": 5, "order": 6, "m": 0.3, "se": 0.01}])
+def test_the_six_point_verdicts_flip():
+    dev = pd.DataFrame({"experiment": "e", "N": 5, "order": 6, "combo": ["0", "1"], "g_mean": 1.0, "g_exact": 1.0,
+                        "g_se": 0.01, "n_bags": 10})
+    resolved = pd.DataFrame([{"experiment": "e", "N": 5, "order": 6, "m": 0.3, "se": 0.01, "n_bags": 10}])
     unresolved = resolved.assign(m=0.01)
-    assert claims.six_point_closer(six_rows(0.6, 0.95), resolved, "e", 5)["verdict"] == "reproduced"
-    assert claims.six_point_closer(six_rows(0.6, 0.3), resolved, "e", 5)["verdict"] == "not reproduced"
-    assert claims.six_point_closer(six_rows(0.6, [0.95, 0.3]), resolved, "e", 5)["verdict"] == "not reproduced"
-    assert claims.six_point_closer(six_rows(0.6, 0.95), unresolved, "e", 5)["verdict"] == "below noise"
+    verdicts = lambda six, fall: tuple(claims.six_point_closer(six, dev, fall, NO_FLAGS, "e", 5)[k]  # noqa: E731
+                                       for k in ("agreement", "statement_exact", "statement_measured"))
+    assert verdicts(six_rows(0.6, 0.95), resolved) == ("agrees", "holds", "holds")
+    assert verdicts(six_rows(0.6, 0.3), resolved) == ("agrees", "fails", "fails")
+    assert verdicts(six_rows(0.6, [0.95, 0.3]), resolved) == ("agrees", "fails", "fails")
+    assert verdicts(six_rows(0.6, 0.95), unresolved)[2] == "below noise"
+    assert claims.six_point_closer(six_rows(0.6, 0.95), dev.assign(g_mean=1.5), resolved, NO_FLAGS, "e",
+                                   5)["agreement"] == "disagrees"
 
 
 @pytest.mark.parametrize("d_in", [2, 3])

@@ -166,7 +166,7 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
 def _sign_claim(means, error_bars, experiment, order, sign):
     """Shared by the two sign claims: (rows, agreement, measured, resolved, n_tests)."""
     m = means[(means.experiment == experiment) & (means.order == order)].copy()
-    m["status"] = [_statuses(error_bars, experiment, order).get((sw, n), UNRELIABLE)
+    m["status"] = [_statuses(error_bars, experiment, order).get((sw, n), analysis.UNCHECKED)
                    for sw, n in zip(m.sigma_w, m.N)]
     ok = m[m.status != UNRELIABLE]
     n_bags = int(m.n_bags.iloc[0])
