@@ -26,4 +26,8 @@ rule all:
     input:
         "results/tables/correlators.parquet",
         "results/claims.md",
-        expand("results/figures/{figure}.{ext}", figure=figure_list.names(EXPERIMENTS, config["orders"]), ext=["pdf", "png"]),
+        expand(
+            "results/figures/{figure}.{ext}",
+            figure=figure_list.names(EXPERIMENTS, config["orders"]),
+            ext=["pdf", "png"],
+        ),

@@ -130,7 +130,7 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
 #: Probability that :func:`error_bars` calls a point's error bars unreliable although they are right.
 ERROR_BAR_ALPHA = 0.001
 ERROR_BAR_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
-RELIABLE, UNRELIABLE, UNCHECKED = "reliable", "unreliable (heavy tails)", "unchecked"
+RELIABLE, UNRELIABLE, UNCHECKED = "reliable", "error bars unreliable (heavy tails)", "unchecked"
 
 
 def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFrame:
