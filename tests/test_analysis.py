@@ -1,4 +1,5 @@
 """Analysis half: exact theory by brute force, coupling extraction, flow fit, claim verdicts."""
+import re
 from itertools import product
 
 import numpy as np
@@ -215,3 +216,11 @@ def test_passive_flow_starts_at_the_measured_couplings_and_integrates():
     # the free part: with u4 = u6 = 0, ubar2 = 2 / k^2 exactly, so u2 stays at m_0^2
     free = analysis.passive_flow(1.0, 0.0, 0.0, t_end=-2.0)
     np.testing.assert_allclose(free.u2, 2.0, rtol=1e-6)
+
+
+def test_the_claims_markdown_keeps_one_cell_per_column():
+    """Quantities and details write |m_2| and |G − G_exact|: escaped, or a Markdown table would split them."""
+    dev, fall = falloff_deviations(lambda N: 2.0 / N)
+    table = pd.DataFrame([claims.m2_vanishes(dev, fall, NO_FLAGS, "hms")], columns=claims.COLUMNS)
+    row = claims.to_markdown(table).splitlines()[-1]
+    assert len(re.split(r"(?<!\\)\|", row)) == len(claims.COLUMNS) + 2

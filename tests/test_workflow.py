@@ -168,3 +168,24 @@ def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_p
         pd_equal = a.astype({"combo": str}).equals(b.astype({"combo": str}))
         assert pd_equal, f"{name} differs after an interrupted run"
     assert (results / "claims.md").read_text() == (quick_run / "results" / "claims.md").read_text()
+
+
+def test_orders_without_6_run_end_to_end(tmp_path_factory):
+    """orders: [2, 4] (147 instead of 609 correlators per network): the quick config without its one analysis that
+    reads order 6 runs through; no order-6 row, figure or claim is made, the others all are."""
+    import pandas as pd
+
+    from conftest import complete_run
+    from nnqft import figure_list
+
+    config = copy.deepcopy(QUICK)
+    config["orders"] = [2, 4]
+    config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u4_negative"]
+    work = complete_run(tmp_path_factory, config, "orders24")
+    results = work / "results"
+    assert set(pd.read_parquet(results / "tables" / "correlators.parquet").order) == {2, 4}
+    figures = {p.stem for p in (results / "figures").glob("*.png")}
+    assert figures == set(figure_list.names(config["experiments"], [2, 4])) and "u6_vs_sigma" not in figures
+    claims = pd.read_parquet(results / "tables" / "claims.parquet")
+    assert not claims.claim.str.contains("m_6|u_6").any()
+    assert claims.claim.str.startswith("active-RG exponent of u_4").any() and claims.claim.str.startswith("m_4").any()

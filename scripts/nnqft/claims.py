@@ -358,8 +358,11 @@ def to_markdown(table: pd.DataFrame) -> str:
              "| claim | quantity | measured | ± | exact theory | agreement | statement (exact) | "
              "statement (measured) | false alarm | detail |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    def cell(text) -> str:  # a | inside a cell would end it
+        return str(text).replace("|", "\\|")
+
     for r in table.itertuples():
-        lines.append(f"| {r.claim} | {r.quantity} | {r.value:.4g} | {r.uncertainty:.2g} | {r.exact:.4g} | "
+        lines.append(f"| {cell(r.claim)} | {cell(r.quantity)} | {r.value:.4g} | {r.uncertainty:.2g} | {r.exact:.4g} | "
                      f"**{r.agreement}** | {r.statement_exact} | **{r.statement_measured}** | {r.false_alarm} | "
-                     f"{r.detail} |")
+                     f"{cell(r.detail)} |")
     return "\n".join(lines) + "\n"
