@@ -245,7 +245,7 @@ def _check_points(where: str, points) -> None:
 #: couplings are computed for every experiment; these are the analyses and claims on top of them.
 ANALYSES = {
     "falloff": "HMS's falloff of <|m_n|> with N (results/tables/hms_falloff.parquet, the falloff figure) and the "
-               "claims m_2 ≈ 0, m_2 below the background, m_4 and m_6 ~ 1/N",
+               "claims m_2 ≈ 0 (with HMS's below-the-background ratio) and m_n ~ 1/N for the measured n > 2",
     "u4_negative": "the claim that u_4 is negative and nearly constant over combinations",
     "u6_positive": "the claim that u_6 is positive",
     "flow_fit": "the exponent of |<u_n>| vs sigma_w at each N (results/tables/flow_fit.parquet), its figures and "
@@ -254,7 +254,7 @@ ANALYSES = {
                     "its figure); one experiment at most",
     "lambda_running": "HMS's quartic coupling lambda vs the cutoff (results/tables/hms_lambda.parquet, "
                       "hms_lambda_slope.parquet, the lambda_running figure) and the claim that it runs with the "
-                      "derived slope at the experiment's ngp_width",
+                      "power derived from the kernel at the experiment's ngp_width",
     "six_point": "HMS's 6-point prediction with and without lambda (results/tables/hms_six_point.parquet, the "
                  "six_point figure) and the claim that lambda brings it closer to the measurement at ngp_width",
 }
