@@ -181,6 +181,8 @@ def test_orders_without_6_run_end_to_end(tmp_path_factory):
     config = copy.deepcopy(QUICK)
     config["orders"] = [2, 4]
     config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u4_negative"]
+    config["experiments"]["width_scan"]["N"] = [2, 10]  # smaller than the quick run: the orders are the point
+    del config["experiments"]["sigma_scan_conditional"]
     work = complete_run(tmp_path_factory, config, "orders24")
     results = work / "results"
     assert set(pd.read_parquet(results / "tables" / "correlators.parquet").order) == {2, 4}
