@@ -7,7 +7,6 @@ own points and its first ``n_bags`` bags of each point.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 
@@ -420,25 +419,6 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
 
 # --- HMS's local quartic coupling and its running with the cutoff (docs/science.md §8) ----------------------------
 
-@dataclass(frozen=True)
-class LambdaConvention:
-    """A definition of HMS's quartic coupling: λ(x_1..x_4; Λ) = sign · ΔG^(4) / (24 I_4(Λ)) with I_4 the integral
-    over [−Λ, Λ]^d_in of Π_i k(y, x_i) (nnqft.cutoff, ``kernel``: "w" for K − σ_b², "full" for K), and the 6-point
-    term T_λ = sign · 24 λ̄ Σ_15 I_4(four) k(x_a, x_b) with the same k on the external pair (nnqft.design
-    .LAMBDA_CONVENTIONS says what each means)."""
-
-    name: str
-    kernel: str
-    sign: int
-
-    def pair_kernel(self, K, sigma_b: float):
-        """The kernel on the 6-point term's external pair: K − σ_b² or K."""
-        return K - sigma_b**2 if self.kernel == "w" else K
-
-
-LAMBDA_CONVENTIONS = {"hms": LambdaConvention("hms", "w", +1), "full_kernel": LambdaConvention("full_kernel", "full", -1)}
-
-
 def log_log_slope(cutoffs, values) -> float:
     """Least-squares slope of log|values| vs log cutoffs (HMS fit a straight line to log|λ| vs log Λ)."""
     return float(np.polyfit(np.log(cutoffs), np.log(np.abs(values)), 1)[0])
@@ -456,7 +436,7 @@ def pooled_slope(cutoffs, per_combo) -> float:
 
 
 def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """HMS's quartic coupling λ(x_1..x_4; Λ) in each experiment's ``lambda_convention`` (:class:`LambdaConvention`;
+    """HMS's quartic coupling λ(x_1..x_4; Λ) in each experiment's ``lambda_convention`` (:class:`nnqft.design.LambdaConvention`;
     default HMS's: +ΔG^(4) / (24 ∫_{[−Λ,Λ]^d_in} Π (K − σ_b²))), for the experiments with the ``lambda_running``
     analysis, at every point and cutoff.
 
@@ -479,7 +459,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
         for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
             exp = wanted[name]
             ens = design.ensemble_of(exp)
-            conv = LAMBDA_CONVENTIONS[exp["lambda_convention"]]
+            conv = design.LAMBDA_CONVENTIONS[exp["lambda_convention"]]
             used = cutoff.one_signed(ens.activation, exp["points"], sb, sw, kernel=conv.kernel)
             i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs, kernel=conv.kernel)[used]
             values, _ = bag_matrix(point_rows, 4)
@@ -523,7 +503,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
     means over every 6-point combination of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the
     exact G^(6) in place of the measured Ḡ^(6). T_λ = sign · 24 λ̄(Λ) Σ over the 15 ways to split the six points
     into four at the vertex and a pair (a, b) of I_4(four; Λ) k(x_a, x_b), in the experiment's λ convention
-    (:class:`LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
+    (:class:`nnqft.design.LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
     first-order term of the vertex that defines λ); λ̄ is the measured mean over 4-point combinations (``lam``,
     from :func:`lambda_tables`). Unlike HMS's script, every multiset enters the means and every split is the
     right one (docs/science.md §8)."""
@@ -535,7 +515,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
         for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
             exp = wanted[name]
             ens = design.ensemble_of(exp)
-            conv = LAMBDA_CONVENTIONS[exp["lambda_convention"]]
+            conv = design.LAMBDA_CONVENTIONS[exp["lambda_convention"]]
             i4 = cutoff.integrals(ens.activation, exp["points"], sb, sw, cutoffs, kernel=conv.kernel)
             pair_k = conv.pair_kernel(theory(ens.activation, ens.points_json, sb, sw).K, sb)
             split_idx, split_k = _six_point_splits(pair_k)  # [combo6, 15]

@@ -299,11 +299,28 @@ def analysis_unmet(analysis: str, exp: dict, orders=None) -> str:
     return ""
 
 
-#: The definitions of HMS's quartic coupling λ (nnqft.analysis.LambdaConvention): name -> what it means.
+@dataclass(frozen=True)
+class LambdaConvention:
+    """A definition of HMS's quartic coupling: λ(x_1..x_4; Λ) = sign · ΔG^(4) / (24 I_4(Λ)) with I_4 the integral
+    over [−Λ, Λ]^d_in of Π_i k(y, x_i) (nnqft.cutoff, ``kernel``: "w" for K − σ_b², "full" for K), and the 6-point
+    term T_λ = sign · 24 λ̄ Σ_15 I_4(four) k(x_a, x_b) with the same k on the external pair."""
+
+    name: str
+    kernel: str
+    sign: int
+    meaning: str
+
+    def pair_kernel(self, K, sigma_b: float):
+        """The kernel on the 6-point term's external pair: K − σ_b² or K."""
+        return K - sigma_b**2 if self.kernel == "w" else K
+
+
+#: The definitions of HMS's quartic coupling an experiment may choose (``lambda_convention``), by name.
 LAMBDA_CONVENTIONS = {
-    "hms": "HMS's code: λ = +ΔG^(4) / (24 ∫ Π K_EFT), K_EFT = K − σ_b² (the W-part) at the vertex and on the "
-           "6-point term's external pair",
-    "full_kernel": "λ = −ΔG^(4) / (24 ∫ Π K), the tree-level sign of S = S_GP + ∫ λ f⁴, the full K everywhere",
+    "hms": LambdaConvention("hms", "w", +1, "HMS's code: λ = +ΔG^(4) / (24 ∫ Π K_EFT), K_EFT = K − σ_b² (the W-part) at "
+                                            "the vertex and on the 6-point term's external pair"),
+    "full_kernel": LambdaConvention("full_kernel", "full", -1, "λ = −ΔG^(4) / (24 ∫ Π K), the tree-level sign of "
+                                                               "S = S_GP + ∫ λ f⁴, the full K everywhere"),
 }
 DEFAULT_LAMBDA_CONVENTION = "hms"
 
