@@ -69,6 +69,11 @@ def _statuses(error_bars: pd.DataFrame, experiment: str, order: int) -> pd.DataF
     return e.set_index(["sigma_w", "N"]).status
 
 
+def unreliable_widths(error_bars: pd.DataFrame, experiment: str, order: int) -> list[int]:
+    """The widths N at which some sigma_w of the experiment has unreliable order-``order`` error bars."""
+    return sorted({int(n) for (_, n), st in _statuses(error_bars, experiment, order).items() if st == UNRELIABLE})
+
+
 def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
     """max over rows of |g_mean − reference| / g_se, its number of tests, and the row where it is reached."""
     t = (dev.g_mean - dev[reference]).abs() / dev.g_se
@@ -77,23 +82,24 @@ def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
     return float(t[worst]), len(t), dev.loc[worst]
 
 
-def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str, order: int, N=None):
-    """(agreement, detail, n_tests): the measured G^(n) of one experiment and order against the exact theory at every
-    combination and width (``N``: one width) whose error bars are not unreliable, by the Bonferroni t-test."""
+def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str, order: int, N=None,
+                         reference: str = "g_exact"):
+    """(agreement, detail, n_tests): the measured G^(n) of one experiment and order against ``reference`` (the exact
+    theory's g_exact, or G_0's g0) at every combination and width (``N``: one width) whose error bars are not
+    unreliable, by the Bonferroni t-test; UNRELIABLE if no width is left."""
     d = dev[(dev.experiment == experiment) & (dev.order == order)]
     if N is not None:
         d = d[d.N == N]
-    status = _statuses(error_bars, experiment, order)
-    bad = sorted({int(n) for (sw, n), st in status.items() if st == UNRELIABLE and (N is None or n == N)})
+    bad = [n for n in unreliable_widths(error_bars, experiment, order) if N is None or n == N]
     d = d[~d.N.isin(bad)]
     note = f"; error bars unreliable (heavy tails) at N = {bad}, left out" if bad else ""
     if d.empty:
         return UNRELIABLE, f"error bars unreliable (heavy tails) at every N {bad}", 0
-    t, n_tests, worst = max_t(d, "g_exact")
+    t, n_tests, worst = max_t(d, reference)
     crit = t_critical(d.n_bags.iloc[0], n_tests)
     verdict = AGREES if t <= crit else DISAGREES
-    return verdict, (f"max |G − G_exact| / se = {t:.3g} (N = {int(worst.N)}, combination {worst.combo}) against "
-                     f"{crit:.3g}{note}"), n_tests
+    return verdict, (f"max |G − {'G_exact' if reference == 'g_exact' else 'G_0'}| / se = {t:.3g} (N = "
+                     f"{int(worst.N)}, combination {worst.combo}) against {crit:.3g}{note}"), n_tests
 
 
 def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, experiment=WIDTH_SCAN) -> dict:
@@ -103,13 +109,8 @@ def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFra
     d = dev[(dev.experiment == experiment) & (dev.order == 2)]
     agreement, detail, n_tests = correlator_agreement(dev, error_bars, experiment, 2)
     exact_ok = (d.m_exact.abs() <= 1e-12).all()
-    if agreement == UNRELIABLE:
-        measured = UNRELIABLE
-    else:
-        bad = set(error_bars[(error_bars.experiment == experiment) & (error_bars.order == 2)
-                             & (error_bars.status == UNRELIABLE)].N)
-        t, n, _ = max_t(d[~d.N.isin(bad)], "g0")
-        measured = HOLDS if t <= t_critical(d.n_bags.iloc[0], n) else FAILS
+    vanishes, _, _ = correlator_agreement(dev, error_bars, experiment, 2, reference="g0")
+    measured = {AGREES: HOLDS, DISAGREES: FAILS}.get(vanishes, UNRELIABLE)
     by_n = falloff[(falloff.experiment == experiment) & (falloff.order == 2)].set_index("N").sort_index()
     ratio = by_n.m / by_n.background
     worst = ratio.idxmax()
@@ -154,7 +155,7 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
         g = f[usable]
         slope, slope_se = wls_slope(np.log(g.index.to_numpy(dtype=float)), np.log(g.m.to_numpy()),
                                     g.se.to_numpy() / g.m.to_numpy())
-        bound = float(stats.t.ppf(1 - ALPHA / 2, n_bags - 1)) * slope_se + POWER_TOLERANCE
+        bound = t_critical(n_bags, 1) * slope_se + POWER_TOLERANCE
         measured = HOLDS if abs(slope + 1) <= bound else FAILS
     return _row(_named(f"m_{order} scales as 1/N", experiment), f"slope of log<|m_{order}|> vs log N (resolved N)",
                 slope, slope_se, exact_slope, agreement,
@@ -229,9 +230,8 @@ def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_
         name = r.get("experiment", SIGMA_SCAN)
         readings = {"paper print": r.predicted_paper_print, "authors' code": r.predicted_authors_code}
         near_exact = [k for k, v in readings.items() if abs(r.exponent_exact - v) <= POWER_TOLERANCE]
-        status = _statuses(error_bars, name, order)
-        unreliable = any(st == UNRELIABLE for (sw, n), st in status.items() if n == r.N)
-        t = float(stats.t.ppf(1 - ALPHA / 2, int(n_bags[name]) - 1))
+        unreliable = int(r.N) in unreliable_widths(error_bars, name, order)
+        t = t_critical(n_bags[name], 1)
         if unreliable:
             agreement = measured = UNRELIABLE
         elif not np.isfinite(r.exponent):
@@ -265,7 +265,7 @@ def lambda_runs(slope: pd.DataFrame, lam: pd.DataFrame, error_bars: pd.DataFrame
     first = sel.iloc[0]
     n_bags = int(r.n_bags)
     crit = t_critical(n_bags, 1)
-    unreliable = any(st == UNRELIABLE for (sw, n), st in _statuses(error_bars, experiment, 4).items() if n == ngp_width)
+    unreliable = int(ngp_width) in unreliable_widths(error_bars, experiment, 4)
     exact_ok = abs(r.slope_local_exact - r.slope_asymptotic) <= LAMBDA_POWER_TOLERANCE
     if unreliable:
         agreement = measured = UNRELIABLE
