@@ -100,19 +100,19 @@ clean-results:
 	rm -rf results/samples results/tables logs
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
-	$(BIN)/python -m nnqft.bench
+	$(BIN)/python -m nnqft.bench.kernel
 
 bench-estimators: venv  ## plain vs conditional estimator: time, variances, speed-up; writes results/bench/estimators.parquet
-	$(BIN)/python -m nnqft.bench_estimators
+	$(BIN)/python -m nnqft.bench.estimators
 
 reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
 	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)
 
 bench-cuda: venv-cuda  ## GPU benchmark (needs a CUDA GPU): writes results/bench/cuda.parquet
-	$(CUDA_VENV)/bin/python -m nnqft.bench_cuda --end-to-end
+	$(CUDA_VENV)/bin/python -m nnqft.bench.cuda --end-to-end
 
 cuda-compile: venv-cuda  ## compile the CUDA kernels for A100/H100 without a GPU; print registers and spills
-	$(CUDA_VENV)/bin/python -m nnqft.cuda_compile
+	$(CUDA_VENV)/bin/python -m nnqft.sampling.cuda_compile
 
 slurm-start:           ## install and start a single-node SLURM cluster on this machine (root, Debian)
 	bash tests/slurm/start_cluster.sh

@@ -28,6 +28,6 @@ rule all:
         "results/claims.md",
         expand(
             "results/figures/{figure}.{ext}",
-            figure=figure_list.names(EXPERIMENTS, config["orders"]),
+            figure=registry.figure_paths(EXPERIMENTS, config["orders"]),
             ext=["pdf", "png"],
         ),

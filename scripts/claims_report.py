@@ -1,7 +1,8 @@
 """Rule script (claims): the papers' claims with computed verdicts, as Markdown and Parquet."""
 import pandas as pd
 
-from nnqft import claims, logs, tables
+from nnqft.analysis import claims
+from nnqft.workflow import logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])

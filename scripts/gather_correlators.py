@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nnqft import logs, tables
+from nnqft.workflow import logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
@@ -35,6 +35,7 @@ table = table.combine_chunks()
 tables.check_finite(table.select(tables.SAMPLE_KEYS + ["bag", "combo", "value"]).to_pandas(), ["value"],
                     tables.SAMPLE_KEYS + ["bag", "combo"])
 meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, orders=list(sm.params.orders),
-                         ensembles=sm.params.ensembles, experiments=sm.params.experiments)
+                         ensembles=sm.params.ensembles,
+                         experiments={n: e.as_dict() for n, e in sm.params.experiments.items()})
 tables.write_table(table, sm.output[0], meta)
 log.info("gathered %d blocks, %d rows", len(parts), table.num_rows)

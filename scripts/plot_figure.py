@@ -1,17 +1,20 @@
-"""Rule script (plot_*): one figure of nnqft.figure_list from the analysis tables, as PDF and PNG.
+"""Rule script (plot_*): one figure of nnqft.analysis.registry from the analysis tables, as PDF and PNG; a figure
+of one experiment (its path results/figures/{experiment}/...) draws that experiment.
 
 Each figure rule carries the digest of its own plotting function and of what that function uses, so
-editing one figure's code in nnqft/figures.py reruns that figure and leaves every other one and all
+editing one figure's code in nnqft/analysis/figures.py reruns that figure and leaves every other one and all
 tables alone.
 """
 import pandas as pd
 
-from nnqft import figure_list, figures, logs
+from nnqft.analysis import figures, registry
+from nnqft.workflow import logs
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
-spec = figure_list.figure(sm.params.figure)
+spec = registry.figure(sm.params.figure)
+experiment = sm.wildcards.get("experiment")
 frames = {name: pd.read_parquet(path) for name, path in sm.input.items()}
-fig = figures.draw(spec, frames)
+fig = figures.draw(spec, frames, experiment)
 figures.save(fig, sm.output.pdf, sm.output.png)
-log.info("figure %s from %s", spec.name, ", ".join(spec.tables))
+log.info("figure %s%s from %s", spec.name, f" of {experiment}" if experiment else "", ", ".join(spec.tables))

@@ -9,7 +9,10 @@ sys.modules.setdefault("scipy.linalg.cython_blas", None)
 
 import numba
 
-from nnqft import STREAM_VERSION, design, logs, sampling, tables
+from nnqft import STREAM_VERSION
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
+from nnqft.workflow import design, logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
@@ -17,11 +20,11 @@ if sm.params.stream_version != STREAM_VERSION:
     raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
                        f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
 wc = sm.wildcards
-seed, n_nets, N, activation, estimator = int(wc.seed), int(wc.n_nets), int(wc.N), wc.activation, wc.estimator
-points = design.point_rows(sm.params.points)
-if len(points[0]) != int(wc.d_in):
-    raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {len(points[0])} coordinates")
-sigma_b, sigma_w = design.parse_float(wc.sigma_b), design.parse_float(wc.sigma_w)
+seed = int(wc.seed)
+model = Model(wc.activation, sm.params.points, sigma_b=design.parse_float(wc.sigma_b),
+              sigma_w=design.parse_float(wc.sigma_w), N=int(wc.N), n_nets=int(wc.n_nets), estimator=wc.estimator)
+if model.d_in != int(wc.d_in):
+    raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {model.d_in} coordinates")
 bags = range(int(wc.first), int(wc.last) + 1)
 if sm.threads > 1:
     numba.set_num_threads(sm.threads)
@@ -29,18 +32,16 @@ if "SLURM_JOB_ID" in os.environ:
     log.info("running in SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
 
 if sm.params.backend == "cuda":
-    from nnqft import cuda_kernel
+    from nnqft.sampling import cuda_kernel
 
     cuda_kernel.require_gpu()  # its error, with a hint, goes to the log (nnqft.logs)
 
 start = time.perf_counter()
-table = sampling.block_table(seed, sigma_b, sigma_w, N, n_nets, bags, points, sm.params.orders,
-                             threads=sm.threads, backend=sm.params.backend, activation=activation,
-                             estimator=estimator)
+table = sampling.block_table(model, seed, bags, sm.params.orders, threads=sm.threads, backend=sm.params.backend)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=activation, estimator=estimator,
-                         d_in=len(points[0]),
-                         points=[list(p) for p in points], sigma_b=sigma_b, sigma_w=sigma_w, N=N, n_nets=n_nets,
+meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=model.activation,
+                         estimator=model.estimator, d_in=model.d_in, points=[list(p) for p in model.points],
+                         sigma_b=model.sigma_b, sigma_w=model.sigma_w, N=model.N, n_nets=model.n_nets,
                          bags=[bags.start, bags.stop - 1], orders=list(sm.params.orders))
 meta["kernel_seconds"] = elapsed
 if sm.params.backend == "cuda":
@@ -48,5 +49,5 @@ if sm.params.backend == "cuda":
     log.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
 log.info("%s d_in=%d %s N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads",
-         activation, len(points[0]), estimator, N, sigma_w, bags.start, bags.stop - 1, elapsed,
-         N * n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)
+         model.activation, model.d_in, model.estimator, model.N, model.sigma_w, bags.start, bags.stop - 1, elapsed,
+         model.N * model.n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)

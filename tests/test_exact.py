@@ -1,23 +1,30 @@
+"""The exact finite-width theory (nnqft.theory.exact.Theory) against what is known independently of its partition
+sums: the pairings' count, the kernel in closed form, the 1/N approach to Wick, a one-neuron brute force."""
 import numpy as np
 import pytest
 
-from nnqft import combos, exact
+from nnqft import combos
+from nnqft.theory.exact import Theory
+from nnqft.theory.partitions import pairings
 
 
 @pytest.mark.parametrize("n, count", [(2, 1), (4, 3), (6, 15), (8, 105)])
 def test_number_of_wick_pairings(n, count):
-    assert len(exact.pairings(range(n))) == count
+    assert len(pairings(range(n))) == count
 
 
 def test_two_point_function_is_K_at_every_width():
+    """GaussNet's K(x, y) = σ_b² + σ_W² exp(−σ_W² (x − y)² / 2) at d_in = 1, written out here."""
+    th = Theory("gauss", [0.01, -0.006], 1.0, 2.0)
+    K = 1.0 + 4.0 * np.exp(-4.0 * 0.016**2 / 2)
     for N in (1, 2, 1000):
-        assert exact.correlator([0.01, -0.006], 1.0, 2.0, N) == pytest.approx(exact.kernel_K(0.01, -0.006, 1.0, 2.0))
+        (g,), _ = th.correlators([(0, 1)], N)
+        assert g == pytest.approx(K, rel=1e-14)
 
 
 def test_infinite_width_limit_is_wick():
-    xs = [-0.01, -0.002, 0.006, 0.01]
-    g0 = exact.free_correlator(xs, 1.0, 1.0)
-    gaps = [abs(exact.correlator(xs, 1.0, 1.0, N) - g0) for N in (10, 100, 1000)]
+    th = Theory("gauss", [-0.01, -0.002, 0.006, 0.01], 1.0, 1.0)
+    gaps = [abs(np.subtract(*th.correlators([(0, 1, 2, 3)], N))[0]) for N in (10, 100, 1000)]
     assert gaps[1] == pytest.approx(gaps[0] / 10, rel=1e-9) and gaps[2] == pytest.approx(gaps[0] / 100, rel=1e-9)
 
 
@@ -29,15 +36,15 @@ def test_single_neuron_four_point_by_brute_force():
     weights = weights / weights.sum()
     e_g4 = np.sum(weights * np.exp(4 * sigma_w * nodes * x - 4 * sigma_w**2 * x**2))
     brute = 3 * sigma_w**4 * e_g4
-    assert exact.correlator([x] * 4, 0.0, sigma_w, 1) == pytest.approx(brute, rel=1e-10)
+    (g,), _ = Theory("gauss", [x], 0.0, sigma_w).correlators([(0, 0, 0, 0)], 1)
+    assert g == pytest.approx(brute, rel=1e-10)
 
 
-def test_batched_correlators_equal_the_one_at_a_time_sums_bit_for_bit():
-    points = [0.01, -0.006, 0.002, -0.01]  # unsorted on purpose
+def test_the_free_theory_is_the_sum_over_pairings_of_K():
+    """G_0^(n) = Σ over the perfect matchings of Π K, at every order, from the kernel matrix alone."""
+    th = Theory("relu", [[0.5, 0.5], [0.5, 1.0], [1.0, 0.5]], 1.0, 1.0)
     for order in (2, 4, 6):
-        ms = combos.multisets(len(points), order)
-        g, g0 = exact.correlators(points, ms, 1.0, 2.5, 3)
-        one = [exact.correlator([points[i] for i in c], 1.0, 2.5, 3) for c in ms]
-        free = [exact.free_correlator([points[i] for i in c], 1.0, 2.5) for c in ms]
-        assert g.tobytes() == np.array(one).tobytes()
-        assert g0.tobytes() == np.array(free).tobytes()
+        cs = combos.multisets(3, order)
+        _, g0 = th.correlators(cs, 7)
+        wick = [sum(np.prod([th.K[c[a], c[b]] for a, b in p]) for p in pairings(range(order))) for c in cs]
+        np.testing.assert_allclose(g0, wick, rtol=1e-13)

@@ -1,19 +1,25 @@
-"""Building blocks of the sampling kernel: the exponential and the normal generator."""
+"""Building blocks of the sampling kernel: the exponential, the normal generator, and the parallel and serial
+versions compiled from one body and cached apart."""
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 from scipy import stats
 
-from nnqft import kernel
+from nnqft.sampling import fastmath, streams
 
 
 def test_fast_exp_is_accurate_to_a_few_ulp():
     x = np.concatenate([np.linspace(-708, 709, 100_001), np.random.default_rng(0).normal(0, 3, 100_000)])
-    rel = np.abs(kernel.exp_array(x) / np.exp(x) - 1)
+    rel = np.abs(fastmath.exp_array(x) / np.exp(x) - 1)
     assert rel.max() < 5e-16
 
 
 def test_ziggurat_normals_have_the_normal_distribution():
     """KS test on 10^6 draws at level 1e-3, and the tail beyond the base strip (slow path) at 5 sigma."""
-    z = kernel.draw_normals(np.uint64(987654321), 1_000_000)
+    z = streams.draw_normals(np.uint64(987654321), 1_000_000)
     assert stats.kstest(z, "norm").pvalue > 1e-3
     tail = np.mean(np.abs(z) > 3.6541528853610088)
     p = 2 * stats.norm.sf(3.6541528853610088)
@@ -22,6 +28,45 @@ def test_ziggurat_normals_have_the_normal_distribution():
 
 
 def test_streams_of_neighbouring_states_are_uncorrelated():
-    a = kernel.draw_normals(np.uint64(kernel.network_state(np.uint64(1), np.uint64(2), 0)), 100_000)
-    b = kernel.draw_normals(np.uint64(kernel.network_state(np.uint64(1), np.uint64(2), 1)), 100_000)
+    a = streams.draw_normals(np.uint64(streams.network_state(np.uint64(1), np.uint64(2), 0)), 100_000)
+    b = streams.draw_normals(np.uint64(streams.network_state(np.uint64(1), np.uint64(2), 1)), 100_000)
     assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(len(a))
+
+
+CACHED = textwrap.dedent("""
+    import sys, numba
+    from nnqft.model import Model
+    from nnqft.sampling import bags, conditional, kernel
+    model = Model("gauss", [0.1, 0.2], 1.0, 1.0, 4, 600)
+    for estimator in ("plain", "conditional"):
+        bags.bag_correlators(model.at(estimator=estimator), 1, 0, [2, 4], threads=1)
+    try:
+        numba.threading_layer()
+        started = True
+    except ValueError:  # "Threading layer is not initialized."
+        started = False
+    hits = sum(f.stats.cache_hits[s] for f in (kernel._bag_chunk_sums_serial, conditional._bag_chunk_sums_serial)
+               for s in f.stats.cache_hits)
+    parallel = "parallel" in sys.argv
+    if parallel:
+        for estimator in ("plain", "conditional"):
+            bags.bag_correlators(model.at(estimator=estimator), 1, 0, [2, 4])
+    print(started, hits, parallel)
+""")
+
+
+def test_numba_caches_the_parallel_and_the_serial_kernel_apart(tmp_path):
+    """Both versions are compiled from one Python body (nnqft.sampling.kernel.parallel_and_serial). A cache that
+    mixed them up would hand the one-thread jobs the parallel code (which starts numba's threading layer) or the
+    parallel jobs the serial code: in a fresh process with a warm cache, the serial kernels load from the cache and
+    start no threading layer, after a first process compiled and cached both."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", CACHED, "parallel"], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, "-c", CACHED], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    started, hits, _ = second.stdout.split()
+    assert started == "False" and int(hits) == 2, second.stdout
+    names = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    for module in ("kernel", "conditional"):
+        assert {f"{module}._bag_chunk_sums", f"{module}._bag_chunk_sums_serial"} <= names, names

@@ -10,7 +10,11 @@ Seeded: each test is deterministic; with a correct kernel it fails with probabil
 import numpy as np
 import pytest
 
-from nnqft import checks, combos, exact, sampling
+from helpers import chebyshev_bound, exact_zscores, normal_bonferroni_bound
+from nnqft import combos
+from nnqft.model import Model
+from nnqft.sampling import bags
+from nnqft.theory.exact import Theory
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 ORDERS = [2, 4]
@@ -23,41 +27,42 @@ COMBOS = [c for _, c in combos.output_combos(6, ORDERS)]
 @pytest.fixture(scope="module", params=[2, 10])
 def measured(request):
     N = request.param
-    bags = [sampling.bag_correlators(2024, SIGMA_B, SIGMA_W, N, N_NETS, b, POINTS, ORDERS) for b in range(N_BAGS)]
-    return N, np.mean(bags, axis=0)
+    model = Model("gauss", POINTS, SIGMA_B, SIGMA_W, N, N_NETS)
+    return N, np.mean([bags.bag_correlators(model, 2024, b, ORDERS) for b in range(N_BAGS)], axis=0)
 
 
 def zscores(measured, sigma_w):
     N, G = measured
-    return checks.exact_zscores(G, N_NETS * N_BAGS, COMBOS, POINTS, SIGMA_B, sigma_w, N)
+    return exact_zscores(G, N_NETS * N_BAGS, COMBOS, Theory("gauss", POINTS, SIGMA_B, sigma_w), N)
 
 
 def test_second_and_fourth_moments_agree_with_exact_finite_width_theory(measured):
     z = zscores(measured, SIGMA_W)
-    assert np.abs(z).max() < checks.normal_bonferroni_bound(len(COMBOS), ALPHA)
+    assert np.abs(z).max() < normal_bonferroni_bound(len(COMBOS), ALPHA)
 
 
 def test_second_moments_agree_with_K(measured):
     N, G = measured
     n2 = combos.n_multisets(6, 2)
-    K = np.array([exact.kernel_K(POINTS[i], POINTS[j], SIGMA_B, SIGMA_W) for i, j in COMBOS[:n2]])
-    se = np.sqrt([exact.estimator_variance([POINTS[i], POINTS[j]], SIGMA_B, SIGMA_W, N) / (N_NETS * N_BAGS)
-                  for i, j in COMBOS[:n2]])
-    assert np.abs((G[:n2] - K) / se).max() < checks.normal_bonferroni_bound(n2, ALPHA)
+    th = Theory("gauss", POINTS, SIGMA_B, SIGMA_W)
+    K = np.array([SIGMA_B**2 + SIGMA_W**2 * np.exp(-SIGMA_W**2 * (POINTS[i] - POINTS[j]) ** 2 / 2) for i, j in COMBOS[:n2]])
+    se = np.sqrt([th.estimator_variance(c, N) / (N_NETS * N_BAGS) for c in COMBOS[:n2]])
+    assert np.abs((G[:n2] - K) / se).max() < normal_bonferroni_bound(n2, ALPHA)
 
 
 def test_a_wrong_sigma_w_fails_the_check(measured):
     z = zscores(measured, 1.1 * SIGMA_W)
-    assert np.abs(z).max() > checks.normal_bonferroni_bound(len(COMBOS), ALPHA)
+    assert np.abs(z).max() > normal_bonferroni_bound(len(COMBOS), ALPHA)
     # even the distribution-free Chebyshev bound sees it, on the widest 2-point combination
-    assert abs(z[COMBOS.index((0, 5))]) > checks.chebyshev_bound(1, ALPHA)
+    assert abs(z[COMBOS.index((0, 5))]) > chebyshev_bound(1, ALPHA)
 
 
 def test_finite_width_correction_is_resolved(measured):
     """The infinite-width (Wick) prediction fails: the check resolves the 1/N connected part."""
     N, G = measured
     n2 = combos.n_multisets(6, 2)
+    th = Theory("gauss", POINTS, SIGMA_B, SIGMA_W)
+    _, g0 = th.correlators(COMBOS[n2:], N)
     for k, combo in enumerate(COMBOS[n2:], start=n2):
-        xs = [POINTS[i] for i in combo]
-        se = np.sqrt(exact.estimator_variance(xs, SIGMA_B, SIGMA_W, N) / (N_NETS * N_BAGS))
-        assert abs(G[k] - exact.free_correlator(xs, SIGMA_B, SIGMA_W)) / se > 10
+        se = np.sqrt(th.estimator_variance(combo, N) / (N_NETS * N_BAGS))
+        assert abs(G[k] - g0[k - n2]) / se > 10

@@ -1,25 +1,41 @@
 """nnqft: sampling and exact theory for the NN-QFT correspondence reproduction.
 
 Install it with ``pip install -e .`` from the repository root; it imports without Snakemake
-(``from nnqft import exact`` in a notebook gives the exact finite-width theory). Sub-modules:
+(``from nnqft.theory.exact import Theory`` in a notebook gives the exact finite-width theory). Its folders are its
+layers; every module:
 
+- ``model``        the model value (:class:`nnqft.model.Model`: activation, points, σ_b, σ_W, N, n_nets, estimator),
+                   the experiments of a config, the activation table
 - ``combos``       multisets of evaluation points and the product tree used by the kernel
-- ``seeding``      per-bag random keys derived from the point's identity (never from execution order)
-- ``kernel``       numba kernels: sampling GaussNet, ReLU and Erf networks at any d_in and accumulating
-                   their correlators (docs/science.md §1-§2, §8)
-- ``cuda_kernel``  the same on a GPU (numba.cuda)
-- ``sampling``     a bag or a block of bags, from a point's identity to its correlators
-- ``exact``        exact finite-width correlators (docs/science.md §5); ``exact.Theory`` for GaussNet,
-                   ReLU and Erf at any d_in ≤ 3 (docs/science.md §8)
-- ``neurons``      single-neuron theory: kernels in closed form, moments by converged quadrature
-- ``couplings``    u_4, u_6 and the vertex integrals (docs/science.md §3)
-- ``analysis``     deviations, couplings, flow fits and the passive flow (docs/science.md §2-§4)
-- ``claims``       the paper's claims with computed verdicts
-- ``figures``      the figures; ``figure_list`` lists them once for the rules, the script and the report
-- ``design``       expansion of a validated config into parameter points and bag blocks
-- ``tables``       Parquet tables with metadata, written atomically
-- ``codedeps``     what each rule's output depends on in this package (the rules' ``code`` params)
-- ``logs``         logging of the rule scripts to their ``log:`` files
+- ``sampling/``    from a model's identity to its measured correlators
+  - ``streams``       per-bag keys from the point's identity; the SplitMix64 / ziggurat generator
+  - ``fastmath``      branch-free exp and erf
+  - ``kernel``        the CPU kernel of the plain estimator (docs/science.md §1-§2, §8)
+  - ``conditional``   the CPU kernel of the conditional-Gaussian estimator (§9)
+  - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
+  - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
+  - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
+- ``theory/``      what the correlators should be
+  - ``neurons``       single-neuron theory: kernels in closed form, moments by converged quadrature (§8)
+  - ``partitions``    set partitions and the moment-cumulant weights
+  - ``exact``         the exact finite-width theory ``Theory`` (§5, §8, §9)
+  - ``couplings``     u_4, u_6 and their vertex integrals (§3)
+  - ``cutoff``        HMS's cutoff integrals (§8)
+- ``analysis/``    tables, claims and figures
+  - ``registry``      the analyses and the figures they draw, listed once
+  - ``stats``         jackknife, log-log fits, the folded normal
+  - ``deviations``    deviations beside the exact theory, error-bar checks, HMS's falloff
+  - ``flow``          couplings, the flow fit and the passive flow (§3, §4)
+  - ``hms``           HMS's λ, its conventions and the 6-point prediction (§8)
+  - ``claims``        the papers' claims with calibrated verdicts
+  - ``figures``       the figures
+- ``workflow/``    the Snakefile's and rule scripts' plumbing
+  - ``config``        the config checks
+  - ``design``        experiments, sampled points, bag blocks, file names, job resources
+  - ``tables``        Parquet tables with metadata, written atomically, and their readers
+  - ``codedeps``      what each rule's output depends on in this package (the rules' ``code`` params)
+  - ``logs``          logging of the rule scripts to their ``log:`` files
+- ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``cuda``
 """
 
 __version__ = "0.1.0"

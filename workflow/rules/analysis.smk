@@ -4,6 +4,10 @@ TABLES = "results/tables"
 FIGURES = "results/figures"
 
 
+wildcard_constraints:
+    experiment="|".join(re.escape(name) for name in EXPERIMENTS),
+
+
 rule analyse:
     input:
         correlators=f"{TABLES}/correlators.parquet",
@@ -58,10 +62,12 @@ rule claims:
         "../../scripts/claims_report.py"
 
 
-# One rule per figure of nnqft.figure_list (plot_histograms, plot_u4_vs_sigma, ...), each with its
-# caption. The script draws the figure by the name of its plotting function, so the code param adds
-# that function (and, through it, every helper and constant it uses) to what the script reaches.
-for spec in figure_list.FIGURES:
+# One rule per figure of nnqft.analysis.registry (plot_histograms, plot_u4_vs_sigma, ...), each with its caption.
+# A figure of one experiment is written under the experiment's name (results/figures/{experiment}/...), one across
+# experiments under its own. The script draws the figure by the name of its plotting function, so the code param
+# adds that function (and, through it, every helper and constant it uses) to what the script reaches.
+for spec in registry.FIGURES:
+    where = f"{FIGURES}/{{experiment}}/{spec.name}" if spec.per_experiment else f"{FIGURES}/{spec.name}"
 
     rule:
         name:
@@ -69,19 +75,20 @@ for spec in figure_list.FIGURES:
         input:
             **{table: f"{TABLES}/{table}.parquet" for table in spec.tables},
         output:
-            pdf=f"{FIGURES}/{spec.name}.pdf",
+            pdf=f"{where}.pdf",
             png=report(
-                f"{FIGURES}/{spec.name}.png",
+                f"{where}.png",
                 caption=f"../report/{spec.name}.rst",
                 category="Figures",
+                subcategory="{experiment}" if spec.per_experiment else "across experiments",
             ),
         log:
-            f"logs/plot/{spec.name}.log",
+            f"logs/plot/{{experiment}}/{spec.name}.log" if spec.per_experiment else f"logs/plot/{spec.name}.log",
         localrule: True
         conda:
             "../../envs/nnqft.yaml"
         params:
             figure=spec.name,
-            code=code_digest("plot_figure.py", f"figures.{spec.function}"),
+            code=code_digest("plot_figure.py", f"analysis.figures.{spec.function}"),
         script:
             "../../scripts/plot_figure.py"

@@ -1,6 +1,7 @@
 # Helpers shared by the other .smk files: config validation, the nnqft package, code digests, job resources.
 import math
 import os
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -14,7 +15,9 @@ except ImportError as err:
         f"the nnqft package is not importable ({err}): install it into this environment with "
         f"`pip install -e {workflow.basedir}` (make venv does), see the README"
     )
-from nnqft import STREAM_VERSION, codedeps, design, figure_list
+from nnqft import STREAM_VERSION
+from nnqft.analysis import registry
+from nnqft.workflow import codedeps, config as config_checks, design
 
 SCRIPTS_DIR = Path(workflow.basedir) / "scripts"
 PACKAGE_DIR = Path(nnqft.__file__).resolve().parent
@@ -24,9 +27,10 @@ if PACKAGE_DIR != (SCRIPTS_DIR / "nnqft").resolve():
         f"the jobs run that code (reinstall with `pip install -e {workflow.basedir}` to use this one)"
     )
 
-design.check_models(config)  # before the schema, whose messages would not name the experiment
-validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
-design.check_config(config)
+# One pass (nnqft.workflow.config): the model's fields, then the JSON schema (which fills in the defaults), then
+# what no schema can express; every message names the experiment, the key, the value and what is allowed.
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+config_checks.check(config, lambda c: validate(c, SCHEMA))
 
 BLOCK = design.BLOCK_PATTERN
 
@@ -36,7 +40,7 @@ SECONDS_PER_NEURON = {"cpu": 1.5e-7, "cuda": 1e-9}
 
 
 #: Point sets of the config by id (the {points_id} of a block's path), and the complete experiments
-#: (activation, points, n_nets filled in from the top-level defaults) for the rules' params.
+#: (nnqft.model.Experiment: activation, points, n_nets filled in from the top-level defaults) for the rules' params.
 POINT_SETS = design.point_sets(config)
 EXPERIMENTS = design.experiments(config)
 

@@ -9,7 +9,7 @@ from math import pi, sqrt
 
 import numpy as np
 
-from . import exact
+from .. import combos
 
 
 def _rows(xs) -> np.ndarray:
@@ -55,18 +55,24 @@ def u4_from_delta(delta_g4, xs, sigma_w):
     return -delta_g4 / I_n(xs, sigma_w)
 
 
-def connected_6(delta_g6, delta_g4_of, xs, sigma_b, sigma_w):
-    """G_c^(6) = Delta G^(6) - sum over the 15 splits 4+2 of Delta G^(4)(4 points) K(2 points).
-
-    ``delta_g4_of(four_points)`` returns Delta G^(4) at a multiset of four points.
-    """
-    total = delta_g6
-    for pair in combinations(range(6), 2):
-        rest = [xs[i] for i in range(6) if i not in pair]
-        total -= delta_g4_of(rest) * exact.kernel_K(xs[pair[0]], xs[pair[1]], sigma_b, sigma_w)
-    return total
-
-
 def u6_from_connected(g_c6, u4, xs, sigma_w):
     """u_6 from G_c^(6) = -u_6 I_6 + u_4^2 T_6 (tree level, docs/science.md §3)."""
     return (u4**2 * T_6(xs, sigma_w) - g_c6) / I_n(xs, sigma_w)
+
+
+def six_point_splits(K):
+    """For every 6-combination of the point set: the indices of its 15 four-point sub-multisets and the K of the
+    remaining pair (``K``: the kernel matrix of the point set), the 15 splits 4 + 2 of G_c^(6) = ΔG^(6) − Σ_15
+    ΔG^(4) K (docs/science.md §3) as arrays [combo6, 15]."""
+    n_points = len(K)
+    four = {c: k for k, c in enumerate(combos.multisets(n_points, 4))}
+    idx, kval = [], []
+    for c in combos.multisets(n_points, 6):
+        i_row, k_row = [], []
+        for pair in combinations(range(6), 2):
+            rest = tuple(c[i] for i in range(6) if i not in pair)
+            i_row.append(four[rest])
+            k_row.append(K[c[pair[0]], c[pair[1]]])
+        idx.append(i_row)
+        kval.append(k_row)
+    return np.array(idx), np.array(kval)

@@ -5,7 +5,7 @@ At equal precision the conditional estimator saves (variance ratio) x (time rati
 estimator's standard error it needs var_c / var_p times the bags, each costing t_c instead of t_p. The
 uncertainty of that speed-up comes from a bootstrap over bags (both estimators resampled, times included).
 
-Usage: python -m nnqft.bench_estimators [--widths 2 10 100 1000] [--n-nets 30000] [--n-bags 30]
+Usage: python -m nnqft.bench.estimators [--widths 2 10 100 1000] [--n-nets 30000] [--n-bags 30]
 Writes results/bench/estimators.parquet.
 """
 from __future__ import annotations
@@ -18,7 +18,11 @@ import numba
 import numpy as np
 import pandas as pd
 
-from . import combos, couplings, exact, sampling
+from .. import combos
+from ..sampling import bags as sampling
+from ..theory import couplings
+from ..theory.exact import Theory
+from .kernel import gauss
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 ORDERS = [2, 4, 6]
@@ -28,27 +32,27 @@ SIX_POINT = (0, 1, 2, 3, 4, 5)  # one 6-point correlator: every point once
 def u4_per_bag(values4: np.ndarray, sigma_b: float, sigma_w: float) -> np.ndarray:
     """<u_4> of each bag: the mean over 4-point combinations of -(G^(4) - G_0^(4)) / I_4 (docs/science.md §3)."""
     ms4 = combos.multisets(len(POINTS), 4)
-    _, g0 = exact.Theory("gauss", POINTS, sigma_b, sigma_w).correlators(ms4, 1)
+    _, g0 = Theory("gauss", POINTS, sigma_b, sigma_w).correlators(ms4, 1)
     i4 = np.array([couplings.I_n([POINTS[i] for i in c], sigma_w) for c in ms4])
     return (-(values4 - g0) / i4).mean(axis=1)
 
 
-def measure(N, n_nets, n_bags, sigma_b=1.0, sigma_w=1.0, seed=1):
+def measure(N, n_nets, n_bags, seed=1):
     """Per estimator: the per-bag correlators and the per-bag times (a warm-up bag first)."""
     labelled = combos.output_combos(len(POINTS), ORDERS)
     is4 = np.array([n == 4 for n, _ in labelled])
     six = [tuple(c) for _, c in labelled].index(SIX_POINT)
     out = {}
     for estimator in ("plain", "conditional"):
-        sampling.bag_correlators(seed, sigma_b, sigma_w, N, 100, 0, POINTS, ORDERS, estimator=estimator)
+        model = gauss(N, n_nets).at(estimator=estimator)
+        sampling.bag_correlators(model.at(n_nets=100), seed, 0, ORDERS)
         values, times = [], []
         for bag in range(n_bags):
             t = time.perf_counter()
-            values.append(sampling.bag_correlators(seed, sigma_b, sigma_w, N, n_nets, bag, POINTS, ORDERS,
-                                                   estimator=estimator))
+            values.append(sampling.bag_correlators(model, seed, bag, ORDERS))
             times.append(time.perf_counter() - t)
         values = np.array(values)
-        out[estimator] = {"u4": u4_per_bag(values[:, is4], sigma_b, sigma_w), "g6": values[:, six],
+        out[estimator] = {"u4": u4_per_bag(values[:, is4], model.sigma_b, model.sigma_w), "g6": values[:, six],
                           "time": np.array(times)}
     return out
 

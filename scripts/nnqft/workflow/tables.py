@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import STREAM_VERSION, __version__
+from .. import STREAM_VERSION, __version__
 
 METADATA_KEY = b"nnqft"
 #: Columns that identify a sampled point in the correlator table: its ensemble (activation, d_in, point

@@ -1,4 +1,5 @@
-"""Figures of the reproduction; each function takes tables and returns a matplotlib Figure."""
+"""Figures of the reproduction; each function takes tables (and, drawing one experiment, its name) and returns a
+matplotlib Figure. Which figures a config gets, and from which experiments, is nnqft.analysis.registry's."""
 from __future__ import annotations
 
 import matplotlib
@@ -25,17 +26,18 @@ def _plain_log_x(ax):
 
 def save(fig, pdf_path, png_path):
     """Save as PDF and PNG, each atomically (a killed job leaves no half-written figure)."""
-    from .tables import atomic_write
+    from ..workflow.tables import atomic_write
 
     atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf"))
     atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
     plt.close(fig)
 
 
-def draw(spec, frames: dict):
-    """The figure ``spec`` (an ``nnqft.figure_list.Figure``) from the tables ``frames`` (name -> DataFrame).
-    The plotting function is looked up by name: the figure rules add it to their code digest themselves."""
-    return globals()[spec.function](*(frames[name] for name in spec.tables), **spec.kwargs())
+def draw(spec, frames: dict, experiment: str | None = None):
+    """The figure ``spec`` (an ``nnqft.analysis.registry.Figure``) from the tables ``frames`` (name -> DataFrame), of
+    one ``experiment`` (per-experiment figures) or across experiments. The plotting function is looked up by name:
+    the figure rules add it to their code digest themselves."""
+    return globals()[spec.function](*(frames[name] for name in spec.tables), **spec.kwargs(experiment))
 
 
 def _subtitle(df):
@@ -45,8 +47,10 @@ def _subtitle(df):
 
 
 def histograms(dev: pd.DataFrame, experiment: str):
-    """Fig. 1: histograms of m_2 and m_4 over the combinations, one panel per N (sigma_w = 1)."""
-    d = dev[(dev.experiment == experiment) & (dev.sigma_w == 1.0)]
+    """Fig. 1: histograms of m_2 and m_4 over the combinations, one panel per N (the experiment's one sigma_w; the
+    paper's is 1)."""
+    d = dev[dev.experiment == experiment]
+    d = d[d.sigma_w == d.sigma_w.min()]
     widths = sorted(d.N.unique())
     ncol = min(5, len(widths))
     nrow = int(np.ceil(len(widths) / ncol))
@@ -67,15 +71,18 @@ def histograms(dev: pd.DataFrame, experiment: str):
             ax.tick_params(labelsize=7)
         for k in range(len(widths), nrow * ncol):
             axes[r * nrow + k // ncol, k % ncol].set_visible(False)
-    fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations (σ_W = 1, {_subtitle(d)}); "
+    fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
+                 f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)}); "
                  "titles give the exact finite-N mean (dashed where inside the range)")
     fig.tight_layout()
     return fig
 
 
 def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
-    """<|m_n|> vs N for n = 2, 4, 6 (log-log), with the background and the exact finite-N curve."""
-    d = dev[(dev.experiment == experiment) & (dev.sigma_w == 1.0)]
+    """<|m_n|> vs N for n = 2, 4, 6 (log-log), with the background and the exact finite-N curve (the experiment's
+    one sigma_w)."""
+    d = dev[dev.experiment == experiment]
+    d = d[d.sigma_w == d.sigma_w.min()]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for order, g in d.groupby("order"):
         by_n = g.groupby("N").agg(m=("m", lambda s: s.abs().mean()), bg=("background_m", "mean"),
@@ -88,7 +95,8 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
     ax.set_yscale("log")
     ax.set_xlabel("width N")
     ax.set_ylabel("⟨|m_n|⟩")
-    ax.set_title(f"Mean relative deviation vs width (σ_W = 1, {_subtitle(d)})", fontsize=10)
+    ax.set_title(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
+                 fontsize=10)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     return fig
@@ -222,8 +230,10 @@ def exponent_vs_d_in(fit: pd.DataFrame, order: int = 4):
 
 
 def u4_vs_N(means: pd.DataFrame, experiment: str):
-    """-<u_4> vs N at sigma_w = 1 (mean over combinations, jackknife errors) and the exact curve."""
-    m = means[(means.experiment == experiment) & (means.order == 4) & (means.sigma_w == 1.0)].sort_values("N")
+    """-<u_4> vs N at the experiment's smallest sigma_w (the paper's: 1; mean over combinations, jackknife errors) and
+    the exact curve."""
+    m = means[(means.experiment == experiment) & (means.order == 4)]
+    m = m[m.sigma_w == m.sigma_w.min()].sort_values("N")
     fig, ax = plt.subplots(figsize=(6, 4.2))
     ax.errorbar(m.N, -m.u, yerr=m.u_se, fmt="o", capsize=3, label="measured −⟨u_4⟩")
     ax.plot(m.N, -m.u_exact, "k--", label="exact finite-N theory")
@@ -231,7 +241,7 @@ def u4_vs_N(means: pd.DataFrame, experiment: str):
     ax.set_yscale("log")
     ax.set_xlabel("width N")
     ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")
-    ax.set_title(f"u_4 vs N (σ_W = 1, {_subtitle(m)})", fontsize=10)
+    ax.set_title(f"u_4 vs N ({experiment}: σ_W = {m.sigma_w.iloc[0]:g}, {_subtitle(m)})", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -279,7 +289,7 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         ax.legend(fontsize=6)
     authors = fit[fit.order == order].predicted_authors_code
     reading = f"; plotted on log|u|, the authors'-code reading has slope {int(authors.iloc[0]):+d}" if len(authors) else ""
-    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({_subtitle(m)}{reading})", fontsize=10)
+    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({experiment}: {_subtitle(m)}{reading})", fontsize=10)
     fig.tight_layout()
     return fig
 

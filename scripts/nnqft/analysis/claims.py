@@ -1,6 +1,6 @@
 """The papers' claims, each checked from the tables with verdicts computed from the numbers.
 
-Which claims a config gets follows its experiments' ``analyses`` (nnqft.design.ANALYSES): ``falloff`` gives
+Which claims a config gets follows its experiments' ``analyses`` (nnqft.analysis.registry.ANALYSES): ``falloff`` gives
 m_2 ≈ 0 and m_n ~ 1/N for the measured orders n > 2; ``u4_negative`` and ``u6_positive`` the signs of the
 couplings; ``flow_fit`` the running exponents; ``lambda_running`` and ``six_point`` HMS's quartic coupling.
 
@@ -10,7 +10,7 @@ Every claim answers two questions, never with one word for both:
   "disagrees", by a test whose false-alarm probability is ``ALPHA`` for the whole claim (family-wise over the
   widths, σ_W values and combinations it spans: Bonferroni, valid however they are correlated), with Student's t
   for n_bags − 1 degrees of freedom (the standard errors come from few bags). "error bars unreliable (heavy
-  tails)" where the measured bag-to-bag variance is far below the exact one (nnqft.analysis.error_bars): there a
+  tails)" where the measured bag-to-bag variance is far below the exact one (nnqft.analysis.deviations.error_bars): there a
   test built on the error bars would mean nothing.
 - ``statement``: does the paper's statement hold — ``statement_exact`` in the exact theory ("holds" / "fails"), and
   ``statement_measured`` in the measurement ("holds", "fails", "below noise" where the samples cannot decide, or
@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import analysis, design
-from .figure_list import SIGMA_SCAN, WIDTH_SCAN
+from .deviations import UNCHECKED
+from .deviations import UNRELIABLE as UNRELIABLE_BARS
+from .registry import asking
+from .stats import log_log_fit
 
 #: False-alarm probability of every claim's tests (family-wise over what the claim spans).
 ALPHA = 0.01
@@ -35,7 +37,7 @@ LAMBDA_POWER_TOLERANCE = 0.01
 #: Largest spread over combinations (std / |mean|) of "nearly constant" u_4.
 MAX_SPREAD = 0.2
 
-AGREES, DISAGREES, UNRELIABLE = "agrees", "disagrees", analysis.UNRELIABLE
+AGREES, DISAGREES, UNRELIABLE = "agrees", "disagrees", UNRELIABLE_BARS
 HOLDS, FAILS, BELOW_NOISE = "holds", "fails", "below noise"
 
 COLUMNS = ["claim", "quantity", "value", "uncertainty", "exact", "agreement", "statement_exact", "statement_measured",
@@ -49,9 +51,9 @@ def _row(claim, quantity, value, uncertainty, exact, agreement, statement_exact,
             "statement_measured": statement_measured, "false_alarm": false_alarm, "detail": detail}
 
 
-def _named(claim: str, experiment: str, home: str = WIDTH_SCAN) -> str:
-    """The claim's name, with the experiment unless it is the paper's experiment ``home``."""
-    return claim if experiment == home else f"{claim} ({experiment})"
+def _named(claim: str, experiment: str) -> str:
+    """The claim's name, with the experiment it is checked on."""
+    return f"{claim} ({experiment})"
 
 
 def t_critical(n_bags: int, n_tests: int, alpha: float = ALPHA) -> float:
@@ -82,7 +84,7 @@ def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
     return float(t[worst]), len(t), dev.loc[worst]
 
 
-def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str, order: int, N=None,
+def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str, order: int, *, N=None,
                          reference: str = "g_exact"):
     """(agreement, detail, n_tests): the measured G^(n) of one experiment and order against ``reference`` (the exact
     theory's g_exact, or G_0's g0) at every combination and width (``N``: one width) whose error bars are not
@@ -102,7 +104,7 @@ def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment
                      f"{int(worst.N)}, combination {worst.combo}) against {crit:.3g}{note}"), n_tests
 
 
-def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, experiment=WIDTH_SCAN) -> dict:
+def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) -> dict:
     """m_2 ≈ 0 at every N: G^(2) = K at every width in the exact theory (one hidden layer), and in the measurement
     every combination's (Ḡ^(2) − K) / se within the Bonferroni t bound. HMS's own criterion, <|m_2|> below the
     background at every N, is in the detail (it is not a test: its false-alarm rate depends on n_bags)."""
@@ -130,7 +132,7 @@ def wls_slope(x, y, sigma) -> tuple[float, float]:
 
 
 def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, order: int,
-                  experiment=WIDTH_SCAN) -> dict:
+                  experiment: str) -> dict:
     """m_n = O(1/N). Agreement: the measured G^(n) against the exact theory (:func:`correlator_agreement`). The
     statement is judged on the widths where <|m_n|> is resolved (the exact m_n beyond the Bonferroni t bound
     times its standard error, so that the noise's upward bias of a mean of |m| is small) and the error bars are
@@ -146,7 +148,7 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
     resolved = f.m_exact > crit * f.se
     usable = resolved & (status != UNRELIABLE)
     where = f.index[usable] if usable.sum() >= 2 else f.index[-2:]
-    exact_slope = float(np.polyfit(np.log(where.to_numpy(dtype=float)), np.log(f.m_exact[where].to_numpy()), 1)[0])
+    exact_slope = log_log_fit(where.to_numpy(dtype=float), f.m_exact[where].to_numpy())[0]
     which = "resolved" if usable.sum() >= 2 else "none resolved: the two largest"
     slope = slope_se = np.nan
     if usable.sum() < 2:
@@ -167,7 +169,7 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
 def _sign_claim(means, error_bars, experiment, order, sign):
     """Shared by the two sign claims: (rows, agreement, measured, resolved, n_tests)."""
     m = means[(means.experiment == experiment) & (means.order == order)].copy()
-    m["status"] = [_statuses(error_bars, experiment, order).get((sw, n), analysis.UNCHECKED)
+    m["status"] = [_statuses(error_bars, experiment, order).get((sw, n), UNCHECKED)
                    for sw, n in zip(m.sigma_w, m.N)]
     ok = m[m.status != UNRELIABLE]
     n_bags = int(m.n_bags.iloc[0])
@@ -185,7 +187,7 @@ def _sign_claim(means, error_bars, experiment, order, sign):
 
 
 def u4_negative_constant(means: pd.DataFrame, per_combo: pd.DataFrame, error_bars: pd.DataFrame,
-                         experiment=WIDTH_SCAN, max_spread=MAX_SPREAD) -> dict:
+                         experiment: str, max_spread=MAX_SPREAD) -> dict:
     """u_4 negative at every point and nearly constant over combinations (spread std / |mean| below
     ``max_spread``). Agreement: (<u_4> − exact) / jackknife se within the Bonferroni t bound at every point whose
     4-point error bars are not unreliable. Statement in the exact theory: negative and nearly constant. In the
@@ -206,11 +208,11 @@ def u4_negative_constant(means: pd.DataFrame, per_combo: pd.DataFrame, error_bar
                 f"{spread_exact:.3g})")
 
 
-def u6_small_positive(means: pd.DataFrame, error_bars: pd.DataFrame, experiment=SIGMA_SCAN) -> dict:
+def u6_small_positive(means: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) -> dict:
     """u_6 positive at every point: as :func:`u4_negative_constant` for the sign (6-point error bars)."""
     m, agreement, measured, resolved, n_tests = _sign_claim(means, error_bars, experiment, 6, +1)
     mid = resolved.iloc[0] if len(resolved) else m.iloc[int(np.argmin(np.abs((m.u / m.u_se).to_numpy())))]
-    return _row(_named("u_6 small but positive", experiment, SIGMA_SCAN), "<u_6> (first resolved point)", mid.u,
+    return _row(_named("u_6 small but positive", experiment), "<u_6> (first resolved point)", mid.u,
                 mid.u_se, mid.u_exact, agreement, HOLDS if (m.u_exact > 0).all() else FAILS, measured,
                 _alpha_text(n_tests, m.n_bags.iloc[0], "points"),
                 f"{len(resolved)} of {len(m)} points resolved; {int((m.status == UNRELIABLE).sum())} with "
@@ -227,7 +229,7 @@ def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_
     order-n correlators of that N are, at any sigma_w of the scan. ``n_bags``: per experiment."""
     rows = []
     for _, r in fit[fit.order == order].iterrows():
-        name = r.get("experiment", SIGMA_SCAN)
+        name = r.experiment
         readings = {"paper print": r.predicted_paper_print, "authors' code": r.predicted_authors_code}
         near_exact = [k for k, v in readings.items() if abs(r.exponent_exact - v) <= POWER_TOLERANCE]
         unreliable = int(r.N) in unreliable_widths(error_bars, name, order)
@@ -240,7 +242,7 @@ def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_
             agreement = AGREES if abs(r.exponent - r.exponent_exact) <= t * r.exponent_se else DISAGREES
             hits = [k for k, v in readings.items() if abs(r.exponent - v) <= t * r.exponent_se + POWER_TOLERANCE]
             measured = f"{HOLDS} ({', '.join(hits)} reading)" if hits else FAILS
-        where = f"N = {int(r.N)}" + ("" if name == SIGMA_SCAN else f", {name}")
+        where = f"N = {int(r.N)}, {name}"
         rows.append(_row(f"active-RG exponent of u_{order} ({where})", f"d log|<u_{order}>| / d log sigma_w",
                          r.exponent, r.exponent_se, r.exponent_exact, agreement,
                          f"{HOLDS} ({', '.join(near_exact)} reading)" if near_exact else FAILS, measured,
@@ -286,7 +288,7 @@ def lambda_runs(slope: pd.DataFrame, lam: pd.DataFrame, error_bars: pd.DataFrame
                 f"{r.slope_pooled:.4g} (exact {r.slope_pooled_exact:.4g}: ΔG^(4) drops out of it)")
 
 
-def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame,
+def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, *,
                      experiment: str, ngp_width: int) -> dict:
     """HMS: adding the λ̄ term brings the 6-point prediction closer to the measurement at the NGP width:
     |(G_GP + T_λ)/G − 1| < |G_GP/G − 1| (means over combinations) at every cutoff. Agreement: the measured G^(6)
@@ -318,9 +320,9 @@ def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame
 
 
 def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataFrame:
-    """Every claim the config's experiments ask for in their ``analyses`` (nnqft.design.ANALYSES); ``frames``: the
+    """Every claim the config's experiments ask for in their ``analyses`` (nnqft.analysis.registry.ANALYSES); ``frames``: the
     analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
-    couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (nnqft.design.experiments).
+    couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (name -> nnqft.model.Experiment).
     Falloff and u_4 claims first, then HMS's λ claims, the running exponents of the flow fit, and u_6 > 0. Claims
     of an order the config does not measure are left out."""
     dev, bars, falloff = frames["deviations"], frames["error_bars"], frames["hms_falloff"]
@@ -328,28 +330,29 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
     orders = sorted(set(dev.order))
     rows = []
     for name, exp in experiments.items():
-        wanted = exp["analyses"]
+        wanted = exp.analyses
         if "falloff" in wanted:
             rows.append(m2_vanishes(dev, falloff, bars, name))
             rows += [scaling_slope(dev, falloff, bars, order, name) for order in orders if order > 2]
         if "u4_negative" in wanted:
             rows.append(u4_negative_constant(means, per_combo, bars, name))
         if "lambda_running" in wanted:
-            rows.append(lambda_runs(frames["hms_lambda_slope"], frames["hms_lambda"], bars, name, exp["ngp_width"]))
+            rows.append(lambda_runs(frames["hms_lambda_slope"], frames["hms_lambda"], bars, name, exp.ngp_width))
         if "six_point" in wanted:
-            rows.append(six_point_closer(frames["hms_six_point"], dev, falloff, bars, name, exp["ngp_width"]))
-    n_bags = {name: exp["n_bags"] for name, exp in experiments.items()}
+            rows.append(six_point_closer(frames["hms_six_point"], dev, falloff, bars, experiment=name,
+                                         ngp_width=exp.ngp_width))
+    n_bags = {name: exp.n_bags for name, exp in experiments.items()}
     for order in (4, 6):
         if order in orders:
             rows += running_exponent(frames["flow_fit"], order, bars, n_bags)
     if 6 in orders:
-        rows += [u6_small_positive(means, bars, name) for name in design.asking(experiments, "u6_positive")]
+        rows += [u6_small_positive(means, bars, name) for name in asking(experiments, "u6_positive")]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     lines = ["# The papers' claims, checked", "",
-             "Generated from the tables by `nnqft.claims`; verdicts are computed, never written by hand. Which "
+             "Generated from the tables by `nnqft.analysis.claims`; verdicts are computed, never written by hand. Which "
              "claims are checked follows the `analyses` of the config's experiments (README). Two questions, two "
              "answers: *agreement* — does the measurement agree with the exact finite-width theory (is the "
              "workflow right)? *statement* — does the paper's statement hold, in the exact theory and in the "

@@ -1,4 +1,4 @@
-"""Kernel benchmark: ``python -m nnqft.bench`` (or ``make bench``).
+"""Kernel benchmark: ``python -m nnqft.bench.kernel`` (or ``make bench``).
 
 Measures in one run, on the same cores:
 - the numba kernel for one bag (all correlators of the requested orders) at several N;
@@ -20,14 +20,23 @@ import numba
 import numpy as np
 import pandas as pd
 
-from . import combos, sampling
+from .. import combos
+from ..model import ACTIVATIONS, Model
+from ..sampling import bags as sampling
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
 
-def numpy_bag(rng, sigma_b, sigma_w, N, n_nets, points, orders, block=1000):
-    """The same estimator in plain batched numpy (docs/science.md §1-§2), streaming blocks of networks."""
-    x = np.asarray(points)
+def gauss(N: int, n_nets: int, points=POINTS) -> Model:
+    """The benchmarks' model: GaussNet at σ_b = σ_W = 1."""
+    return Model("gauss", points, sigma_b=1.0, sigma_w=1.0, N=N, n_nets=n_nets)
+
+
+def numpy_bag(rng, model, orders, block=1000):
+    """The same estimator in plain batched numpy (docs/science.md §1-§2), streaming blocks of networks
+    (GaussNet at d_in = 1)."""
+    x = model.x[:, 0]
+    sigma_b, sigma_w, N, n_nets = model.sigma_b, model.sigma_w, model.N, model.n_nets
     parent, last, out_nodes = combos.product_tree(len(x), list(orders))
     sums = np.zeros(len(out_nodes))
     log_norm = sigma_b**2 + sigma_w**2 * x**2
@@ -54,15 +63,15 @@ def best_of(fn, repeat):
     return min(times)
 
 
-def run(widths, n_nets, orders, repeat, threads, with_numpy):
+def run(widths, n_nets, orders, *, repeat, threads, with_numpy):
     rows = []
     rng = np.random.default_rng(0)
     numba.set_num_threads(threads)
-    sampling.bag_correlators(1, 1.0, 1.0, 2, 100, 0, POINTS, orders)  # load or compile
+    sampling.bag_correlators(gauss(2, 100), 1, 0, orders)  # load or compile
     for N in widths:
-        kernel = best_of(lambda: sampling.bag_correlators(1, 1.0, 1.0, N, n_nets, 0, POINTS, orders), repeat)
+        kernel = best_of(lambda: sampling.bag_correlators(gauss(N, n_nets), 1, 0, orders), repeat)
         floor = best_of(lambda: rng.standard_normal(3 * N * n_nets), repeat)
-        plain = best_of(lambda: numpy_bag(rng, 1.0, 1.0, N, n_nets, POINTS, orders), 1) if with_numpy else np.nan
+        plain = best_of(lambda: numpy_bag(rng, gauss(N, n_nets), orders), 1) if with_numpy else np.nan
         rows.append({"N": N, "n_nets": n_nets, "threads": threads, "kernel_s": kernel, "numpy_normals_s": floor,
                      "kernel_over_normals": kernel / floor, "plain_numpy_s": plain, "plain_over_kernel": plain / kernel,
                      "neurons_per_s": N * n_nets / kernel})
@@ -75,15 +84,15 @@ def activation_rows(N, n_nets, orders, repeat, threads):
     variants take turns within each of the ``repeat`` rounds and each keeps its best time, so a slow spell
     of a shared machine does not fall on one activation only."""
     numba.set_num_threads(threads)
-    variants = [(activation, d_in) for d_in in (1, 2, 3) for activation in sampling.ACTIVATION_CODES]
+    variants = [(activation, d_in) for d_in in (1, 2, 3) for activation in ACTIVATIONS]
     points = {d_in: [[x] * d_in for x in POINTS] for d_in in (1, 2, 3)}
     for activation, d_in in variants:
-        sampling.bag_correlators(1, 1.0, 1.0, 2, 100, 0, points[d_in], orders, activation=activation)  # compile
+        sampling.bag_correlators(gauss(2, 100, points[d_in]).at(activation=activation), 1, 0, orders)  # compile
     best = dict.fromkeys(variants, np.inf)
     for _ in range(repeat):
         for activation, d_in in variants:
-            t = best_of(lambda: sampling.bag_correlators(1, 1.0, 1.0, N, n_nets, 0, points[d_in], orders,
-                                                         activation=activation), 1)
+            model = gauss(N, n_nets, points[d_in]).at(activation=activation)
+            t = best_of(lambda: sampling.bag_correlators(model, 1, 0, orders), 1)
             best[activation, d_in] = min(best[activation, d_in], t)
     rows = [{"activation": activation, "d_in": d_in, "N": N, "n_nets": n_nets, "threads": threads,
              "kernel_s": t, "neurons_per_s": N * n_nets / t} for (activation, d_in), t in best.items()]
@@ -119,13 +128,14 @@ def main(argv=None):
 
 
 def kernel_table(args, max_threads):
-    rows = run(args.widths, args.n_nets, args.orders, args.repeat, max_threads, not args.no_numpy)
+    rows = run(args.widths, args.n_nets, args.orders, repeat=args.repeat, threads=max_threads,
+               with_numpy=not args.no_numpy)
     # scaling: n_nets at the largest width, and threads
     N = max(args.widths)
     for n_nets in (args.n_nets // 4, args.n_nets // 2):
-        rows += run([N], n_nets, args.orders, args.repeat, max_threads, False)
+        rows += run([N], n_nets, args.orders, repeat=args.repeat, threads=max_threads, with_numpy=False)
     for threads in range(1, max_threads):
-        rows += run([N], args.n_nets, args.orders, args.repeat, threads, False)
+        rows += run([N], args.n_nets, args.orders, repeat=args.repeat, threads=threads, with_numpy=False)
     table = pd.DataFrame(rows)
     print(f"numba {numba.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"orders {args.orders}, {len(combos.output_combos(len(POINTS), args.orders))} correlators per bag")

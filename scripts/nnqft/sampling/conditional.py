@@ -20,8 +20,8 @@ added in order at the end; networks in chunks of CHUNK, LANES side by side, lane
 added in order by the caller. Hence bit-identical results for any thread count.
 
 The stream: per network, per neuron W0_j[0..d_in-1] then b0_j (normals of the same SplitMix64 / ziggurat
-generator as the plain kernel), from a bag key of its own (:func:`nnqft.seeding.bag_key` with
-``estimator="conditional"``), so plain and conditional samples of one point are independent.
+generator as the plain kernel), from a bag key of its own (:func:`nnqft.sampling.streams.bag_key` of
+a conditional model), so plain and conditional samples of one point are independent.
 """
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from . import combos
-from .kernel import (CHUNK, LANES, NEURON_BATCH, _log_norm, _normal, accumulate_lanes, activations, dot_products,
-                     lane_totals, network_state)
+from .. import combos
+from .kernel import (CHUNK, LANES, NEURON_BATCH, _activations, _log_norm, accumulate_lanes, dot_products, lane_totals,
+                     parallel_and_serial)
+from .streams import network_state, normal
 
 
 @lru_cache(maxsize=None)
@@ -74,7 +75,7 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
     """s[r] = Σ_j φ_j(x_p) φ_j(x_q) of network ``a``, for each pair r = (pair_p[r], pair_q[r]).
 
     ``buf``: scratch (d_in + 2 + n_points, NEURON_BATCH) for W0 by component, b0, ones (the unit weights of
-    :func:`nnqft.kernel.activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
+    :func:`nnqft.sampling.kernel._activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
     partial sum per batch position, added in order at the end.
     """
     n_points, d_in = x.shape
@@ -91,17 +92,17 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
         m = min(NEURON_BATCH, N - j0)
         for k in range(m):
             for c in range(d_in):
-                st, z = _normal(st)
+                st, z = normal(st)
                 buf[c, k] = sigma_w0 * z
-            st, z = _normal(st)
+            st, z = normal(st)
             b0[k] = sigma_b * z
         for i in range(n_points):
             phi = buf[d_in + 2 + i]
-            wx, xi = buf[0], x[i, 0]  # as in nnqft.kernel._eval_network
+            wx, xi = buf[0], x[i, 0]  # as in nnqft.sampling.kernel._eval_network
             if d_in > 1:
                 dot_products(buf, x, i, m, phi)  # W0.x_i into phi, then φ over it in place
                 wx, xi = phi, 1.0
-            activations(activation, wx, xi, b0, log_norm[i], ones, m, phi)
+            _activations(activation, wx, xi, b0, log_norm[i], ones, m, phi)
             for k in range(m, NEURON_BATCH):
                 phi[k] = 0.0
         for r in range(n_pairs):
@@ -156,11 +157,10 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
     lane_totals(acc, partial, c)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_p, pair_q, first, pair_of, rest_of,
-                   out_rows):
-    """Per-chunk sums over the networks of one bag of the conditional estimator of every output combination,
-    chunks in parallel: float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G^(n) (docs/science.md §9)."""
+def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_p, pair_q, first, pair_of, rest_of,
+                    out_rows):
+    """Per-chunk sums over the networks of one bag of the conditional estimator of every output combination:
+    float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G^(n) (docs/science.md §9)."""
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     log_norm = _log_norm(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, out_rows.shape[0]))
@@ -170,21 +170,22 @@ def bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_
     return partial
 
 
-@njit(cache=True, error_model="numpy")
-def bag_chunk_sums_serial(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair_p, pair_q, first, pair_of,
-                          rest_of, out_rows):
-    """:func:`bag_chunk_sums` on one thread, bit for bit."""
-    n_chunks = (n_nets + CHUNK - 1) // CHUNK
-    log_norm = _log_norm(sigma_b, sigma_w, x)
-    partial = np.zeros((n_chunks, out_rows.shape[0]))
-    for c in range(n_chunks):
-        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first,
-                    pair_of, rest_of, out_rows, partial)
-    return partial
+_bag_chunk_sums, _bag_chunk_sums_serial = parallel_and_serial(_bag_chunk_sums)
+
+
+def chunk_sums(key, model, orders, threads=None) -> np.ndarray:
+    """Per-chunk sums over the networks of the bag keyed ``key`` of ``model`` of the conditional estimator of every
+    combination of :func:`nnqft.combos.output_combos` at ``orders``: float64[n_chunks, n_out] (``threads`` as in
+    :func:`nnqft.sampling.kernel.chunk_sums`)."""
+    n_points = len(model.points)
+    pair_p, pair_q, first, pair_of, rest_of, _ = wick_tables(n_points, max(orders))
+    sums = _bag_chunk_sums_serial if threads == 1 else _bag_chunk_sums
+    return sums(np.uint64(key[0]), np.uint64(key[1]), model.n_nets, model.N, model.sigma_b, model.sigma_w, model.x,
+                model.activation_code, pair_p, pair_q, first, pair_of, rest_of, output_rows(n_points, orders))
 
 
 @njit(cache=True, error_model="numpy")
-def network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_p, pair_q):
+def _network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_p, pair_q):
     """C(x_p, x_q) of network ``a`` for each pair (tests)."""
     n_points, d_in = x.shape
     n_pairs = pair_p.shape[0]
@@ -194,3 +195,12 @@ def network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_p
     _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, _log_norm(sigma_b, sigma_w, x), activation, pair_p, pair_q,
                buf, lanes, s)
     return sigma_b * sigma_b + sigma_w * sigma_w / N * s
+
+
+def network_covariances(key, model, nets) -> np.ndarray:
+    """C(x_p, x_q) = σ_b² + (σ_W²/N) Σ_j φ_j(x_p) φ_j(x_q) of the networks ``nets`` of the bag keyed ``key`` of a
+    conditional ``model``, for the pairs p <= q in the order of ``combos.multisets(n_points, 2)``:
+    float64[len(nets), n_pairs] (for tests and checks)."""
+    pair_p, pair_q = wick_tables(len(model.points), 2)[:2]
+    return np.stack([_network_covariance(np.uint64(key[0]), np.uint64(key[1]), int(a), model.N, model.sigma_b,
+                                         model.sigma_w, model.x, model.activation_code, pair_p, pair_q) for a in nets])

@@ -21,14 +21,14 @@ factor, repeated points repeated), so the functions do not care where the covari
 """
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
 
-ACTIVATIONS = ("gauss", "relu", "erf")
+from ..model import ACTIVATIONS, as_points
+
 #: Quadrature order of the ReLU cones (nodes per dimension of each simplex, cones split to 60°):
 #: doubling it changes no moment by more than 1e-12 relative, at every rank up to 4 (tests/test_neurons.py).
 RELU_NODES = 16
@@ -43,18 +43,6 @@ def erf_nodes(max_variance: float) -> int:
     """Gauss–Legendre nodes per level of the Erf recursion: the t-integrands sharpen as the pre-activation
     variance grows (measured: 16 nodes reach 1e-14 at variance 2, 32 at 8, 48 at 18)."""
     return int(math.ceil(12 * math.sqrt(max(max_variance, 0.0)))) + 8
-
-
-def as_points(points) -> np.ndarray:
-    """Points as a C-contiguous float64 array of shape (n_points, d_in): plain numbers are points of d_in = 1."""
-    x = np.asarray(points, dtype=np.float64)
-    return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
-
-
-def points_json(points) -> str:
-    """A point set as JSON text, always as rows of d_in numbers: ``"[[0.5, 0.5], [0.5, 1.0]]"``, ``"[[0.2], [0.4]]"``
-    (the ``points`` column of the correlator tables)."""
-    return json.dumps(as_points(points).tolist())
 
 
 def preactivation_covariance(points, sigma_b: float, sigma_w: float) -> np.ndarray:
@@ -91,7 +79,7 @@ def kernel_between(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> n
         return sigma_b**2 + sigma_w**2 * outer * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
     if activation == "erf":
         return sigma_b**2 + sigma_w**2 * _erf_arcsin(cov, vx[:, None], vy[None, :])
-    raise ValueError(f"unknown activation {activation!r}: expected one of {ACTIVATIONS}")
+    raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATIONS)}")
 
 
 def _erf_arcsin(cov, var_x, var_y):
@@ -117,7 +105,7 @@ def moment(activation: str, cov, nodes: int | None = None) -> float:
         return relu_moment(cov, nodes or RELU_NODES)
     if activation == "erf":
         return float(erf_moments(cov[None], nodes)[0])
-    raise ValueError(f"unknown activation {activation!r}: expected one of {ACTIVATIONS}")
+    raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATIONS)}")
 
 
 def moments(activation: str, cov, multisets, nodes: int | None = None) -> np.ndarray:

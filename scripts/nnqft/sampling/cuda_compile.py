@@ -1,7 +1,7 @@
-"""Compile the CUDA kernels for a GPU architecture, on a machine with no GPU: ``python -m nnqft.cuda_compile``.
+"""Compile the CUDA kernels for a GPU architecture, on a machine with no GPU: ``python -m nnqft.sampling.cuda_compile``.
 
-Each kernel of :mod:`nnqft.cuda_kernel` is typed with the very arguments a run passes (built by
-:func:`nnqft.cuda_kernel.launches` on the host), compiled to PTX by NVVM for compute capability ``cc``,
+Each kernel of :mod:`nnqft.sampling.cuda_kernel` is typed with the very arguments a run passes (built by
+:func:`nnqft.sampling.cuda_kernel.launches` on the host), compiled to PTX by NVVM for compute capability ``cc``,
 then assembled by ``ptxas``, whose report gives the registers per thread, the stack frame and the spills.
 A kernel that passes here is one the CUDA toolchain turns into GPU code; "stack frame 0" means the per-thread
 accumulators stay in registers, which the throughput of the network kernel depends on.
@@ -25,6 +25,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from ..model import Model
 from . import cuda_kernel
 
 #: The GPU generations the backend is built for: A100 (8.0) and H100/H200 (9.0).
@@ -42,7 +43,7 @@ def _pretend_device(cc):
     from numba.cuda import dispatcher
 
     if not hasattr(dispatcher, "get_current_device"):
-        raise RuntimeError("this numba-cuda has no dispatcher.get_current_device: update nnqft.cuda_compile")
+        raise RuntimeError("this numba-cuda has no dispatcher.get_current_device: update nnqft.sampling.cuda_compile")
     real = dispatcher.get_current_device
     dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
     try:
@@ -55,8 +56,8 @@ def kernel_signatures(n_points: int, orders=(2, 4, 6)):
     """(python function, argument types) of each kernel, typed from the arguments of a small run."""
     points = np.linspace(-0.01, 0.01, n_points)
     keys = np.zeros((2, 2), dtype=np.uint64)
-    steps, _ = cuda_kernel.launches(keys, 10, 600, 1.0, 1.0, points, orders,
-                                    to_device=np.ascontiguousarray, empty=np.empty)
+    model = Model("gauss", points, sigma_b=1.0, sigma_w=1.0, N=10, n_nets=600)
+    steps, _ = cuda_kernel.launches(keys, model, orders, to_device=np.ascontiguousarray, empty=np.empty)
     return [(kernel.py_func, tuple(numba.typeof(a) for a in args))
             for kernel, _, args in steps]
 
@@ -105,7 +106,7 @@ def compile_kernel(function, argtypes, cc=(9, 0)) -> dict:
 
 
 def compile_kernels(cc=(9, 0), n_points: int = 6, orders=(2, 4, 6)) -> list[dict]:
-    """Compile every kernel of :mod:`nnqft.cuda_kernel` for ``cc``; one row per kernel (ptxas report)."""
+    """Compile every kernel of :mod:`nnqft.sampling.cuda_kernel` for ``cc``; one row per kernel (ptxas report)."""
     with _pretend_device(cc):
         return [{**compile_kernel(function, argtypes, cc), "n_points": n_points}
                 for function, argtypes in kernel_signatures(n_points, orders)]

@@ -1,4 +1,4 @@
-"""CUDA backend (numba.cuda): the sampling kernel of :mod:`nnqft.kernel` on a GPU, a block of bags at once.
+"""CUDA backend (numba.cuda): the sampling kernel of :mod:`nnqft.sampling.kernel` on a GPU, a block of bags at once.
 
 Same model, estimator and random-stream layout (version 1) as the CPU kernel (see its docstring):
 network ``a`` of a bag keyed (k0, k1) runs SplitMix64 from ``mix64(k0 ^ mix64(k1 + a))``, normals
@@ -6,7 +6,7 @@ come from the same 256-layer ziggurat, drawn in the order b1, then (W0_j, b0_j, 
 and each activation sum runs over j in order. Then the correlator sums use the CPU's reduction order:
 per chunk of ``CHUNK`` networks, network ``a`` into lane ``a % LANES``, lanes summed in order, then chunks
 in order. So the GPU draws the very same networks as the CPU; the sums differ from the CPU's only by
-rounding, because the GPU uses CUDA's exp (not :func:`nnqft.kernel.fast_exp`) and may fuse a*b + c.
+rounding, because the GPU uses CUDA's exp (not :func:`nnqft.sampling.fastmath.fast_exp`) and may fuse a*b + c.
 Nothing is summed with atomics, so the results are bit-identical from run to run on the same GPU.
 
 Three kernels per block of bags: one thread per (bag, network) for the network outputs f_a(x_i),
@@ -23,11 +23,13 @@ import math
 import numpy as np
 from numba import config, cuda, float64, int64, uint64
 
-from . import combos, design
-from .kernel import _GAMMA, _INV_2_53, _M1, _M2, _MASK52, _ZIG_F, _ZIG_K, _ZIG_R, _ZIG_W, CHUNK, LANES
+from .. import combos
+from . import CUDA_MAX_POINTS
+from .kernel import CHUNK, LANES
+from .streams import GAMMA, INV_2_53, M1, M2, MASK52, ZIG_F, ZIG_K, ZIG_R, ZIG_W
 
 #: Evaluation points one thread keeps in registers (the paper uses 6).
-MAX_POINTS = design.CUDA_MAX_POINTS
+MAX_POINTS = CUDA_MAX_POINTS
 #: Highest correlator order.
 MAX_ORDER = 6
 THREADS_PER_BLOCK = 128
@@ -35,28 +37,28 @@ THREADS_PER_BLOCK = 128
 
 @cuda.jit(device=True, inline=True)
 def _mix64(z):
-    z = (z ^ (z >> uint64(30))) * _M1
-    z = (z ^ (z >> uint64(27))) * _M2
+    z = (z ^ (z >> uint64(30))) * M1
+    z = (z ^ (z >> uint64(27))) * M2
     return z ^ (z >> uint64(31))
 
 
 @cuda.jit(device=True, inline=True)
 def _uniform(s):
-    s = s + _GAMMA
+    s = s + GAMMA
     r = _mix64(s)
-    return s, float64(int64(r >> uint64(11))) * _INV_2_53
+    return s, float64(int64(r >> uint64(11))) * INV_2_53
 
 
 @cuda.jit(device=True)
 def _normal(s, zig_k, zig_w, zig_f):
-    """One N(0, 1) draw by the ziggurat of :func:`nnqft.kernel._normal`, slow path included."""
+    """One N(0, 1) draw by the ziggurat of :func:`nnqft.sampling.streams.normal`, slow path included."""
     while True:
-        s = s + _GAMMA
+        s = s + GAMMA
         r = _mix64(s)
         idx = int64(r & uint64(0xFF))
         r = r >> uint64(8)
         negative = (r & uint64(1)) != uint64(0)
-        rabs = (r >> uint64(1)) & _MASK52
+        rabs = (r >> uint64(1)) & MASK52
         x = float64(int64(rabs)) * zig_w[idx]
         if negative:
             x = -x
@@ -66,10 +68,10 @@ def _normal(s, zig_k, zig_w, zig_f):
             while True:
                 s, u1 = _uniform(s)
                 s, u2 = _uniform(s)
-                xx = -math.log1p(-u1) / _ZIG_R
+                xx = -math.log1p(-u1) / ZIG_R
                 yy = -math.log1p(-u2)
                 if yy + yy > xx * xx:
-                    z = _ZIG_R + xx
+                    z = ZIG_R + xx
                     return s, -z if negative else z
         s, u = _uniform(s)
         if (zig_f[idx - 1] - zig_f[idx]) * u + zig_f[idx] < math.exp(-0.5 * x * x):
@@ -81,7 +83,7 @@ def _outputs_kernel(keys, n_nets, N, sigma_b, sigma_w, x, log_norm, zig_k, zig_w
     """out[bag, a, i] = f_a(x_i) for every network ``a`` of every bag of the block.
 
     ``x`` and ``log_norm`` are tuples: their length is then a compile-time constant, the loops over the
-    points unroll and the accumulators ``h`` live in registers (checked by :mod:`nnqft.cuda_compile`).
+    points unroll and the accumulators ``h`` live in registers (checked by :mod:`nnqft.sampling.cuda_compile`).
     """
     t = cuda.grid(1)
     if t >= keys.shape[0] * n_nets:
@@ -166,19 +168,19 @@ def combo_arrays(n_points: int, orders) -> tuple[np.ndarray, np.ndarray]:
     return idx, length
 
 
-def launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, to_device, empty):
+def launches(keys, model, orders, to_device, empty):
     """The three kernel launches for a block of bags: ([(kernel, n_threads, args), ...], result array).
 
     ``to_device``/``empty`` place and allocate arrays: ``cuda.to_device``/``cuda.device_array`` for a
-    run, numpy's for :mod:`nnqft.cuda_compile`, which types the very arguments a run passes.
+    run, numpy's for :mod:`nnqft.sampling.cuda_compile`, which types the very arguments a run passes.
     """
-    x = np.asarray(points, dtype=np.float64)
+    x = model.x[:, 0]
     if len(x) > MAX_POINTS:
         raise ValueError(f"the CUDA backend handles at most {MAX_POINTS} points, got {len(x)}")
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    n_bags, n_nets, N = keys.shape[0], int(n_nets), int(N)
-    sigma_b, sigma_w = float(sigma_b), float(sigma_w)
-    log_norm = sigma_b * sigma_b + sigma_w * sigma_w * x * x  # as nnqft.kernel._log_norm (d_in = 1)
+    n_bags, n_nets, N = keys.shape[0], model.n_nets, model.N
+    sigma_b, sigma_w = model.sigma_b, model.sigma_w
+    log_norm = sigma_b * sigma_b + sigma_w * sigma_w * x * x  # as nnqft.sampling.kernel._log_norm (d_in = 1)
     combo_idx, combo_len = combo_arrays(len(x), orders)
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     n_out = combo_idx.shape[0]
@@ -186,7 +188,7 @@ def launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, to_device, empty
     outputs = empty((n_bags, n_nets, len(x)), dtype=np.float64)
     partial = empty((n_bags, n_chunks, n_out), dtype=np.float64)
     result = empty((n_bags, n_out), dtype=np.float64)
-    tables = [to_device(t) for t in (_ZIG_K, _ZIG_W, _ZIG_F)]
+    tables = [to_device(t) for t in (ZIG_K, ZIG_W, ZIG_F)]
     return [
         (_outputs_kernel, n_bags * n_nets,
          (to_device(keys), n_nets, N, sigma_b, sigma_w, tuple(x.tolist()), tuple(log_norm.tolist()), *tables,
@@ -197,12 +199,12 @@ def launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, to_device, empty
     ], result
 
 
-def block_correlators(keys, N, n_nets, sigma_b, sigma_w, points, orders) -> np.ndarray:
-    """G_exp^(n) of a block of bags on the GPU: float64[n_bags, n_combinations].
+def block_correlators(keys, model, orders) -> np.ndarray:
+    """G_exp^(n) of a block of bags of ``model`` (GaussNet, d_in = 1) on the GPU: float64[n_bags, n_combinations].
 
-    ``keys``: uint64[n_bags, 2], the bag keys of :func:`nnqft.seeding.bag_key`.
+    ``keys``: uint64[n_bags, 2], the bag keys of :func:`nnqft.sampling.streams.bag_key`.
     """
-    steps, result = launches(keys, N, n_nets, sigma_b, sigma_w, points, orders, cuda.to_device, cuda.device_array)
+    steps, result = launches(keys, model, orders, cuda.to_device, cuda.device_array)
     for kernel, n_threads, args in steps:
         kernel[_blocks(n_threads)](*args)
     return result.copy_to_host()

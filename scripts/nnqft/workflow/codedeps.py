@@ -8,13 +8,17 @@ transitively. Editing a helper therefore reruns exactly the rules whose outputs 
 The package is read with :mod:`ast`, never imported, so that parsing the Snakefile (done again by every
 cluster job) does not import numba, scipy or matplotlib.
 
-Resolution is by name and deliberately conservative (it may include too much, never too little):
+Modules are found recursively (``nnqft/sampling/kernel.py`` is the module ``sampling.kernel``, a package's
+``__init__`` is named by the package, nnqft's own by ``__init__``). Resolution is by name and deliberately
+conservative (it may include too much, never too little):
 
 - a name used in a definition that is a top-level name of the same module is a dependency;
-- ``mod.attr``, where ``mod`` is an nnqft module imported anywhere in the module (``from . import mod``,
-  ``from nnqft import mod``, ``import nnqft.mod``), depends on ``attr`` of that module, and a bare use
-  of ``mod`` (passed around, ``getattr``) on the whole module;
-- ``from .mod import name`` makes ``name`` a dependency on ``mod.name``;
+- ``mod.attr``, where ``mod`` is an nnqft module or package imported anywhere in the module (``from . import
+  mod``, ``from .. import mod``, ``from nnqft.pkg import mod``, ``import nnqft.pkg.mod``), depends on ``attr`` of
+  that module; an attribute chain follows the submodules it names (``pkg.mod.attr``, ``nnqft.pkg.mod.attr``);
+  a bare use of a module (passed around, ``getattr``) depends on the whole module;
+- ``from .mod import name`` (or ``..pkg.mod``, at any level) makes ``name`` a dependency on ``mod.name``, and a
+  name a package's ``__init__`` imports from a submodule is followed there;
 - top-level statements that define nothing (``matplotlib.use("Agg")``, a loop filling a table) belong to
   every definition of their module; the module docstring belongs to none.
 
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE = "nnqft"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: Pseudo-name of a module's top-level statements that define no name.
 MODULE_BODY = "<module>"
 #: Pseudo-name standing for every definition of a module.
@@ -70,21 +74,41 @@ def _segment(lines: list[str], stmt: ast.stmt) -> str:
     return "".join(lines[start - 1 : stmt.end_lineno])
 
 
-def _resolve_from(module: str, level: int) -> str | None:
-    """The nnqft module named by ``from <level dots><module> import ...``, or None if outside nnqft."""
+def _join(package: str, name: str) -> str:
+    """The dotted name of ``name`` inside ``package`` ("" is nnqft itself)."""
+    return f"{package}.{name}" if package else name
+
+
+def _module_of(package: str) -> str:
+    """The module name of a package's ``__init__``: the package's dotted name, or INIT for nnqft itself."""
+    return package or INIT
+
+
+def _package_path(module: str) -> str:
+    """The dotted package name that a module name stands for as a package ("" for nnqft's INIT)."""
+    return "" if module == INIT else module
+
+
+def _resolve_from(module: str, level: int, package: str) -> str | None:
+    """The nnqft package or module path named by ``from <level dots><module> import ...`` in a module of package
+    ``package`` ("" is nnqft); None if outside nnqft."""
     if level == 0:
         if module == PACKAGE:
-            return INIT
+            return ""
         if module.startswith(PACKAGE + "."):
             return module[len(PACKAGE) + 1 :]
         return None
-    if level == 1:
-        return module or INIT
-    return None
+    base = package
+    for _ in range(level - 1):
+        if not base:
+            return None  # above nnqft
+        base = base.rpartition(".")[0]
+    return _join(base, module) if module else base
 
 
-def parse_module(name: str, text: str, modules: set[str]) -> Module:
-    """Parse one module's text; ``modules`` are the names of every module of the package."""
+def parse_module(name: str, text: str, modules: set[str], package: str = "") -> Module:
+    """Parse one module's text; ``modules`` are the names of every module of the package (dotted, a package's
+    ``__init__`` by the package's name, nnqft's own as INIT), ``package`` the dotted package the module is in."""
     tree = ast.parse(text)
     lines = text.splitlines(keepends=True)
     mod = Module(name)
@@ -101,46 +125,64 @@ def parse_module(name: str, text: str, modules: set[str]) -> Module:
     for node in ast.walk(tree):  # imports anywhere, including inside functions
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith(PACKAGE + "."):
-                    sub = alias.name[len(PACKAGE) + 1 :]
-                    if alias.asname:
-                        mod.module_aliases[alias.asname] = sub
-                    else:  # `import nnqft.x`: used as nnqft.x.attr
+                if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."):
+                    if alias.asname:  # import nnqft.a.b as x: x is nnqft.a.b
+                        mod.module_aliases[alias.asname] = _module_of(alias.name[len(PACKAGE) + 1 :])
+                    else:  # import nnqft.a.b: used as nnqft.a.b.attr
                         mod.module_aliases[PACKAGE] = INIT
-                elif alias.name == PACKAGE:
-                    mod.module_aliases[alias.asname or PACKAGE] = INIT
         elif isinstance(node, ast.ImportFrom):
-            source = _resolve_from(node.module or "", node.level)
+            source = _resolve_from(node.module or "", node.level, package)
             if source is None:
                 continue
             for alias in node.names:
                 local = alias.asname or alias.name
-                if source == INIT and alias.name in modules:  # from nnqft import exact
-                    mod.module_aliases[local] = alias.name
+                if _join(source, alias.name) in modules:  # from nnqft import exact, from .. import theory
+                    mod.module_aliases[local] = _join(source, alias.name)
                 else:
-                    mod.symbol_aliases[local] = (source, alias.name)
+                    mod.symbol_aliases[local] = (_module_of(source), alias.name)
     return mod
 
 
-def _references(mod: Module, nodes: list[ast.AST]) -> set[tuple[str, str]]:
-    """The (module, name) pairs that ``nodes`` of ``mod`` refer to."""
+def _chain(node: ast.Attribute) -> tuple[ast.Name, list[str]] | None:
+    """The base name and the attributes of ``a.b.c`` (None unless the chain starts at a name)."""
+    attrs = []
+    while isinstance(node, ast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    return (node, attrs[::-1]) if isinstance(node, ast.Name) else None
+
+
+def _references(mod: Module, nodes: list[ast.AST], modules: set[str]) -> set[tuple[str, str]]:
+    """The (module, name) pairs that ``nodes`` of ``mod`` refer to; ``modules`` as for :func:`parse_module`. An
+    attribute chain on an imported module (``sampling.kernel.CHUNK``) follows the submodules it names down to the
+    first attribute that is not one."""
     refs: set[tuple[str, str]] = set()
-    attribute_bases: set[int] = set()
+    handled: set[int] = set()
     for root in nodes:
         for node in ast.walk(root):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                base = node.value.id
-                if base in mod.module_aliases:
-                    attribute_bases.add(id(node.value))
-                    target = mod.module_aliases[base]
-                    if target == INIT and base == PACKAGE:
-                        # nnqft.x (a submodule) or nnqft.NAME (in __init__)
-                        refs.add(("?", node.attr))
-                    else:
-                        refs.add((target, node.attr))
+            if not isinstance(node, ast.Attribute) or id(node) in handled:
+                continue
+            chain = _chain(node)
+            if chain is None or chain[0].id not in mod.module_aliases:
+                continue
+            base, attrs = chain
+            inner = node
+            while isinstance(inner, ast.Attribute):  # the shorter chains inside this one are this one
+                handled.add(id(inner))
+                inner = inner.value
+            handled.add(id(base))
+            path = _package_path(mod.module_aliases[base.id])
+            for attr in attrs:
+                if _join(path, attr) in modules:
+                    path = _join(path, attr)
+                    continue
+                refs.add((_module_of(path), attr))
+                break
+            else:  # the chain names a module, used bare
+                refs.add((_module_of(path), WHOLE_MODULE))
     for root in nodes:
         for node in ast.walk(root):
-            if isinstance(node, ast.Name) and id(node) not in attribute_bases:
+            if isinstance(node, ast.Name) and id(node) not in handled:
                 if node.id in mod.module_aliases:
                     refs.add((mod.module_aliases[node.id], WHOLE_MODULE))
                 elif node.id in mod.symbol_aliases:
@@ -155,15 +197,22 @@ class Package:
 
     def __init__(self, package_dir: str | Path | None = None):
         self.dir = Path(package_dir) if package_dir is not None else PACKAGE_DIR
-        files = {p.stem: p for p in sorted(self.dir.glob("*.py"))}
-        self.modules = {name: parse_module(name, path.read_text(), set(files)) for name, path in files.items()}
+        files = {}  # dotted module name -> (path, the package it is in)
+        for path in sorted(self.dir.rglob("*.py")):
+            parts = path.relative_to(self.dir).with_suffix("").parts
+            if any(not part.isidentifier() for part in parts):
+                continue  # not importable (e.g. a cache folder)
+            if parts[-1] == INIT:
+                package = ".".join(parts[:-1])
+                files[_module_of(package)] = (path, package)
+            else:
+                files[".".join(parts)] = (path, ".".join(parts[:-1]))
+        self.names = set(files)
+        self.modules = {name: parse_module(name, path.read_text(), self.names, package)
+                        for name, (path, package) in files.items()}
 
     def _expand(self, module: str, name: str) -> list[tuple[str, str]]:
-        """A reference made concrete: a name of a module, all of a module, or (for nnqft.X) either."""
-        if module == "?":
-            if name in self.modules:
-                return self._expand(name, WHOLE_MODULE)
-            return self._expand(INIT, name)
+        """A reference made concrete: a name of a module, or all of a module."""
         mod = self.modules.get(module)
         if mod is None:
             return []
@@ -175,17 +224,20 @@ class Package:
             return self._expand(*mod.symbol_aliases[name])
         if name in mod.module_aliases:
             return self._expand(mod.module_aliases[name], WHOLE_MODULE)
-        if name in self.modules and module == INIT:
-            return self._expand(name, WHOLE_MODULE)
-        return []
+        if _join(_package_path(module), name) in self.modules:  # a package's submodule, as package.sub
+            return self._expand(_join(_package_path(module), name), WHOLE_MODULE)
+        if name.startswith("__"):  # a module's own attribute (__file__, __name__): no code
+            return []
+        raise LookupError(f"codedeps: {PACKAGE}.{module} has no top-level name {name!r} (a reference it cannot "
+                          f"resolve would leave code out of a digest)")
 
     def closure(self, roots) -> set[tuple[str, str]]:
         """Every (module, name) reachable from ``roots`` ("module.name" or "module" strings, or pairs)."""
         todo: list[tuple[str, str]] = []
         for root in roots:
-            if isinstance(root, str):
-                module, _, name = root.partition(".")
-                root = (module, name or WHOLE_MODULE)
+            if isinstance(root, str):  # "pkg.module.name", or a module's dotted name for all of it
+                module, _, name = root.rpartition(".")
+                root = (root, WHOLE_MODULE) if root in self.modules else (module or INIT, name)
             todo.extend(self._expand(*root))
         seen: set[tuple[str, str]] = set()
         while todo:
@@ -197,7 +249,7 @@ class Package:
             mod = self.modules[module]
             if name != MODULE_BODY and MODULE_BODY in mod.sources:
                 todo.append((module, MODULE_BODY))
-            for ref in _references(mod, mod.nodes[name]):
+            for ref in _references(mod, mod.nodes[name], self.names):
                 todo.extend(self._expand(*ref))
         return seen
 
@@ -214,6 +266,6 @@ class Package:
         """The nnqft names a rule script refers to (what it uses of the nnqft modules it imports)."""
         text = Path(path).read_text()
         tree = ast.parse(text)
-        script = parse_module("<script>", text, set(self.modules))
-        return {ref for ref in _references(script, [tree]) if ref[0] != "<script>"}
+        script = parse_module("<script>", text, self.names)
+        return {ref for ref in _references(script, [tree], self.names) if ref[0] != "<script>"}
 

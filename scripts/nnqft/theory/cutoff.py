@@ -24,14 +24,14 @@ so they are computed once per (activation, points, σ_b, σ_W, cutoffs, kernel) 
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from itertools import product
 
 import numpy as np
 from scipy import special
 
-from . import combos, neurons
+from .. import combos
+from . import neurons
 
 #: HMS's cutoffs (their public code).
 HMS_CUTOFFS = (7, 10, 15, 20, 30, 40, 50, 70, 100, 200, 500, 1000, 2000, 5000, 7000, 10000, 20000, 40000, 60000,
@@ -51,35 +51,33 @@ def four_point_multisets(n_points: int) -> list[tuple[int, ...]]:
     return combos.multisets(n_points, 4)
 
 
-def integrals(activation: str, points, sigma_b: float, sigma_w: float, cutoffs=HMS_CUTOFFS,
-              nodes: int = CELL_NODES, *, kernel: str = "w") -> np.ndarray:
+def integrals(model, cutoffs=HMS_CUTOFFS, *, nodes: int = CELL_NODES, kernel: str = "w") -> np.ndarray:
     """I_4 for every 4-point multiset (rows, :func:`four_point_multisets` order) and cutoff (columns), over the
     W-part (``kernel="w"``) or the full kernel (``"full"``): the closed form for GaussNet, the cubature refined
-    until converged otherwise. Cached per point set, σ's, cutoffs and kernel."""
+    until converged otherwise, for the family of ``model`` (:class:`nnqft.model.Model`: activation, points, σ's).
+    Cached per family, cutoffs and kernel."""
     if kernel not in KERNELS:
         raise ValueError(f"kernel {kernel!r}: expected one of {KERNELS}")
-    key = (activation, neurons.points_json(points), float(sigma_b), float(sigma_w),
-           tuple(float(c) for c in cutoffs), int(nodes), kernel)
-    return _integrals(*key).copy()
+    return _integrals(model.at(N=1, n_nets=1, estimator="plain"), tuple(float(c) for c in cutoffs), int(nodes),
+                      kernel).copy()
 
 
 @lru_cache(maxsize=None)
-def _integrals(activation, points_json, sigma_b, sigma_w, cutoffs, nodes, kernel):
-    points = np.array(json.loads(points_json))
-    if activation == "gauss":
-        return gauss_integrals(points, sigma_b, sigma_w, cutoffs, kernel=kernel)
-    return converged_cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel)
+def _integrals(model, cutoffs, nodes, kernel):
+    if model.activation == "gauss":
+        return gauss_integrals(model, cutoffs, kernel=kernel)
+    return converged_cubature(model, cutoffs, nodes=nodes, kernel=kernel)
 
 
-def one_signed(activation: str, points, sigma_b: float, sigma_w: float, *, kernel: str = "w") -> np.ndarray:
+def one_signed(model, *, kernel: str = "w") -> np.ndarray:
     """For every 4-point multiset: whether its integrand Π_i k(y, x_i) keeps one sign for every y, so that I_4(Λ)
     never crosses zero and λ = ΔG^(4) / (24 I_4) has no pole in Λ. GaussNet's and ReLU's kernels are positive
     (both parts). Erf's W-part (2σ_W²/π) arcsin(...) has the sign of Σ(y, x) = σ_b² + σ_W² y·x / d_in, which
     changes sign across a hyperplane unless x = 0, a different hyperplane for every x; its full K exceeds
     σ_b² − σ_W², so it is positive if σ_b ≥ σ_W. A product keeps one sign iff its sign-changing factors pair
     up, i.e. every such point occurs an even number of times in the multiset."""
-    x = neurons.as_points(points)
-    if activation != "erf" or (kernel == "full" and sigma_b >= sigma_w):
+    x = model.x
+    if model.activation != "erf" or (kernel == "full" and model.sigma_b >= model.sigma_w):
         changes = np.zeros(len(x), dtype=bool)
     elif kernel == "full":
         changes = np.ones(len(x), dtype=bool)
@@ -88,30 +86,30 @@ def one_signed(activation: str, points, sigma_b: float, sigma_w: float, *, kerne
     return np.array([all(m.count(i) % 2 == 0 for i in set(m) if changes[i]) for m in four_point_multisets(len(x))])
 
 
-def converged_cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, nodes: int = CELL_NODES,
-                       max_nodes: int = 32, *, kernel: str = "w") -> np.ndarray:
+def converged_cubature(model, cutoffs, *, nodes: int = CELL_NODES, max_nodes: int = 32,
+                       kernel: str = "w") -> np.ndarray:
     """:func:`cubature` with ``nodes`` and then 4 more nodes per cell at a time, until two successive results agree
     to TOLERANCE / 10 (the more accurate one is returned): the tolerance holds for any point set and σ's, not
     only those the tests check (at HMS's, 8 and 12 nodes already agree to 1.3e-10). Relative to ∫|Π k|, which is
     |I_4| itself where the integrand keeps one sign (:func:`one_signed`); where it changes sign (Erf's W-part) the
     integral is a difference of larger parts and can cross zero, and the tolerance is relative to the parts.
     Raises ValueError, naming the parameters, if ``max_nodes`` is reached first."""
-    previous, _ = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel, with_abs=True)
+    previous, _ = cubature(model, cutoffs, nodes=nodes, kernel=kernel, with_abs=True)
     while nodes < max_nodes:
         nodes += 4
-        current, scale = cubature(activation, points, sigma_b, sigma_w, cutoffs, nodes, kernel=kernel, with_abs=True)
+        current, scale = cubature(model, cutoffs, nodes=nodes, kernel=kernel, with_abs=True)
         if np.max(np.abs(current - previous) / scale) <= TOLERANCE / 10:
             return current
         previous = current
-    raise ValueError(f"the cutoff integrals of {activation} at points {neurons.points_json(points)}, sigma_b = "
-                     f"{sigma_b}, sigma_w = {sigma_w} did not converge to {TOLERANCE:g} with {max_nodes} nodes "
+    raise ValueError(f"the cutoff integrals of {model.activation} at points {model.points_json}, sigma_b = "
+                     f"{model.sigma_b}, sigma_w = {model.sigma_w} did not converge to {TOLERANCE:g} with {max_nodes} nodes "
                      f"per cell ({kernel} kernel)")
 
 
-def gauss_integrals(points, sigma_b: float, sigma_w: float, cutoffs, *, kernel: str = "w") -> np.ndarray:
+def gauss_integrals(model, cutoffs, *, kernel: str = "w") -> np.ndarray:
     """I_4 of GaussNet in closed form (module docstring), [multiset, cutoff]; the W-part keeps only the subset of
     all four Gaussian factors."""
-    x = neurons.as_points(points)
+    x, sigma_b, sigma_w = model.x, model.sigma_b, model.sigma_w
     d_in = x.shape[1]
     c = sigma_w**2 / (2 * d_in)
     lam = np.asarray(cutoffs, dtype=float)
@@ -173,12 +171,11 @@ def _boxes(r0: float, r1: float, d_in: int, t, w):
         yield [inner] * k + [radial] + [outer] * (d_in - k - 1)
 
 
-def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, nodes: int = CELL_NODES, *,
-             kernel: str = "w", with_abs: bool = False):
+def cubature(model, cutoffs, *, nodes: int = CELL_NODES, kernel: str = "w", with_abs: bool = False):
     """I_4 by Gauss–Legendre boxes over shells of the sup norm (module docstring), [multiset, cutoff] with the
     cutoffs in the order given: each shell is summed once and added to every cube that contains it. With
     ``with_abs``: (I_4, the same rule applied to |Π k|), the scale of I_4's rounding and truncation errors."""
-    x = neurons.as_points(points)
+    x, sigma_b, sigma_w = model.x, model.sigma_b, model.sigma_w
     d_in = x.shape[1]
     lam = np.asarray(cutoffs, dtype=float)
     t, w = np.polynomial.legendre.leggauss(nodes)
@@ -198,7 +195,7 @@ def cubature(activation: str, points, sigma_b: float, sigma_w: float, cutoffs, n
             weight = np.prod(np.meshgrid(*[a[1] for a in axes], indexing="ij"), axis=0).ravel()
             y = np.stack([g.ravel() for g in grid], axis=1)
             for start in range(0, len(y), _BLOCK):
-                k = neurons.kernel_between(activation, y[start:start + _BLOCK], x, sigma_b, sigma_w).T
+                k = neurons.kernel_between(model.activation, y[start:start + _BLOCK], x, sigma_b, sigma_w).T
                 if kernel == "w":
                     k = k - sigma_b**2
                 q = k[pa] * k[pb]

@@ -1,4 +1,4 @@
-"""GPU benchmark of the CUDA backend: ``python -m nnqft.bench_cuda`` (or ``make bench-cuda``).
+"""GPU benchmark of the CUDA backend: ``python -m nnqft.bench.cuda`` (or ``make bench-cuda``).
 
 Measures in one run, on one GPU and the CPU cores of the same node:
 - neurons per second of the CUDA backend for a block of ``--bags`` bags at N = 2, 10, 100, 1000
@@ -22,11 +22,13 @@ import numba
 import numpy as np
 import pandas as pd
 
-from . import cuda_kernel, sampling
+from ..sampling import bags as sampling
+from ..sampling import cuda_kernel
+from .kernel import gauss
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 ORDERS = [2, 4, 6]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def timed(fn, repeat=3):
@@ -41,16 +43,15 @@ def timed(fn, repeat=3):
 def kernel_rows(widths, n_nets, bags, big_width=1000):
     rows = []
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    sampling.block_correlators(1, 1.0, 1.0, 2, 100, range(2), POINTS, ORDERS, backend="cuda")  # compile
+    sampling.block_correlators(gauss(2, 100), 1, range(2), ORDERS, backend="cuda")  # compile
     for N in widths:
-        gpu = timed(lambda: sampling.block_correlators(1, 1.0, 1.0, N, n_nets, range(bags), POINTS, ORDERS,
-                                                       backend="cuda"))
-        cpu = timed(lambda: sampling.bag_correlators(1, 1.0, 1.0, N, n_nets, 0, POINTS, ORDERS), repeat=1)
+        gpu = timed(lambda: sampling.block_correlators(gauss(N, n_nets), 1, range(bags), ORDERS, backend="cuda"))
+        cpu = timed(lambda: sampling.bag_correlators(gauss(N, n_nets), 1, 0, ORDERS), repeat=1)
         rows.append({"case": "block", "N": N, "n_nets": n_nets, "bags": bags, "gpu_s": gpu,
                      "gpu_neurons_per_s": N * n_nets * bags / gpu, "cpu_threads": numba.get_num_threads(),
                      "cpu_neurons_per_s": N * n_nets / cpu, "gpu_over_cpu": (N * n_nets * bags / gpu) / (N * n_nets / cpu)})
     big = 100 * n_nets
-    gpu = timed(lambda: sampling.block_correlators(1, 1.0, 1.0, big_width, big, [0], POINTS, ORDERS, backend="cuda"), 1)
+    gpu = timed(lambda: sampling.block_correlators(gauss(big_width, big), 1, [0], ORDERS, backend="cuda"), 1)
     rows.append({"case": "100x n_nets", "N": big_width, "n_nets": big, "bags": 1, "gpu_s": gpu,
                  "gpu_neurons_per_s": big_width * big / gpu})
     return rows

@@ -1,0 +1,199 @@
+"""From the gathered correlator table to the deviations from the Gaussian process, their exact values and errors,
+whether the error bars can be trusted, and HMS's falloff (docs/science.md §2, §5, §8).
+
+Every function takes pandas DataFrames and the complete experiments (name -> :class:`nnqft.model.Experiment`)
+and returns a DataFrame; nothing reads files. Each experiment uses its own points and its first ``n_bags`` bags
+of each point.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import combos
+from ..model import Model
+from ..theory.exact import Theory
+from .stats import folded_normal_mean
+
+POINT_KEYS = ["sigma_b", "sigma_w", "N"]
+
+
+def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """The rows of every experiment (its ensemble and points, its first n_bags bags), with an ``experiment``
+    column."""
+    parts = []
+    for name, exp in experiments.items():
+        ens = exp.ensemble
+        sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+        sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
+        sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w))
+        sel &= corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
+        part = corr[sel].copy()
+        bags = part.groupby(POINT_KEYS).bag.nunique()
+        if len(bags) != len(exp.sigma_w) * len(exp.N) or (bags != exp.n_bags).any():
+            raise ValueError(f"experiment {name}: the correlator table lacks some of its points or bags")
+        part.insert(0, "experiment", name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def bag_matrix(rows: pd.DataFrame, order: int) -> tuple[np.ndarray, list[str]]:
+    """Values of one point and order as float[n_bags, n_combos], combos in canonical order."""
+    sub = rows[rows.order == order]
+    wide = sub.pivot(index="bag", columns="combo", values="value")
+    labels = [combos.combo_label(c) for c in combos.multisets(_n_points(wide.columns), order)]
+    return wide[labels].to_numpy(), labels
+
+
+def _n_points(labels) -> int:
+    return 1 + max(max(combos.parse_combo(str(label))) for label in labels)
+
+
+def theory(model: Model) -> Theory:
+    """The exact theory of a model's family (activation, points, σ_b, σ_W), shared by every N, order and table (its
+    single-neuron moments are computed once)."""
+    return family_theory(model.family)
+
+
+@lru_cache(maxsize=None)
+def family_theory(family) -> Theory:
+    return Theory(*family)
+
+
+def exact_point(model: Model, order: int):
+    """Exact G^(n), Wick G_0^(n) for every combination of one order at one point."""
+    return _exact_point(model.family, model.N, int(order))
+
+
+@lru_cache(maxsize=None)
+def _exact_point(family, N: int, order: int):
+    th = family_theory(family)
+    return th.correlators(combos.multisets(len(th.points), order), N)
+
+
+#: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).
+VARIANCE_ORDERS = (2, 4)
+
+
+def exact_standard_error(model: Model, order: int, n_bags: int) -> np.ndarray:
+    """The exact standard error of the mean over n_bags bags of the model's n_nets networks, per combination of the
+    order
+    (canonical order): from the exact variance of one network's estimate (plain: G^(2n)(c, c) − G^(n)(c)²;
+    conditional: the variance of its Wick sum of Π C, nnqft.exact.Theory). Computed for orders 2 and 4
+    (VARIANCE_ORDERS) of unbounded activations; NaN otherwise: order 6 would need G^(12), and Erf is bounded
+    (|erf| ≤ 1), so its products have light tails and the 4-point variance (8-point moments by quadrature) would
+    cost minutes for nothing."""
+    return np.sqrt(_network_variance(model.family, model.N, int(order), model.estimator)
+                   / (model.n_nets * int(n_bags)))
+
+
+@lru_cache(maxsize=None)
+def _network_variance(family, N: int, order: int, estimator: str) -> np.ndarray:
+    th = family_theory(family)
+    combos_ = combos.multisets(len(th.points), order)
+    if order not in VARIANCE_ORDERS or (order > 2 and th.activation == "erf"):
+        return np.full(len(combos_), np.nan)
+    if estimator == "conditional":
+        var = np.array([th.conditional_estimator_variance(c, N) for c in combos_])
+    else:
+        g2n, _ = th.correlators([tuple(c) + tuple(c) for c in combos_], N)
+        g, _ = th.correlators(combos_, N)
+        var = g2n - g * g
+    return np.maximum(var, 0.0)
+
+
+def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """Per experiment, point, order and combination (docs/science.md §2, §5, §8):
+
+    g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
+    delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact, g_se_exact (the
+    standard error the exact theory gives, :func:`exact_standard_error`, NaN where not computed); and the
+    experiment's activation and d_in.
+    """
+    out = []
+    rows = experiment_rows(corr, experiments)
+    for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+        ens = experiments[name].ensemble
+        model = experiments[name].model(sw, N)
+        for order in sorted(point_rows.order.unique()):
+            values, labels = bag_matrix(point_rows, order)
+            g_exact, g0 = exact_point(model, order)
+            n_bags = values.shape[0]
+            mean = values.mean(axis=0)
+            background = values.std(axis=0, ddof=1)
+            se_exact = exact_standard_error(model, order, n_bags)
+            out.append(pd.DataFrame({
+                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
+                "sigma_b": sb, "sigma_w": sw,
+                "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
+                "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
+                "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
+                "m_exact": (g_exact - g0) / g0, "g_se_exact": se_exact,
+            }))
+    return pd.concat(out, ignore_index=True)
+
+
+def point_label(name: str, exp, sb: float, sw: float, N: int, ngp: bool = False) -> dict:
+    """The columns that say which experiment and point a row of an analysis table belongs to (``ngp``: with the
+    experiment's NGP width, for HMS's tables)."""
+    label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "estimator": exp.estimator,
+             "sigma_b": sb, "sigma_w": sw, "N": N, "n_bags": exp.n_bags}
+    return {**label, "ngp_width": int(exp.ngp_width)} if ngp else label
+
+
+#: Probability that :func:`error_bars` calls a point's error bars unreliable although they are right.
+ERROR_BAR_ALPHA = 0.001
+ERROR_BAR_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+RELIABLE, UNRELIABLE, UNCHECKED = "reliable", "error bars unreliable (heavy tails)", "unchecked"
+
+
+def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFrame:
+    """Whether the bag-to-bag error bars of each experiment, point and order can be trusted, from the exact
+    variance of the estimator (:func:`exact_standard_error`).
+
+    With n bags whose means are normal, (n − 1) s² / σ² ~ χ²_{n−1} for each combination (s the measured, σ the
+    exact standard error), so r = s² / σ² falls below τ = χ²_{n−1}(α/2) / (n − 1) with probability α/2. The point
+    is flagged when the median of r over its combinations is below τ: that needs at least half of the
+    combinations below τ, which (Markov's inequality on their number, however they are correlated) has
+    probability at most α. Heavy tails do the opposite of noise: rare networks that dominate the true variance
+    are missing from most bags, and s² falls far below σ² (GaussNet at σ_b = 1: r ~ 10⁻² at small N).
+
+    Returns per point and order: ``var_ratio`` (the median r), ``threshold`` τ, and ``status``: reliable,
+    unreliable (heavy tails), or unchecked (no exact variance: order 6, Erf's order 4). A higher order inherits
+    an unreliable lower one at the same point (its products have heavier tails still)."""
+    d = dev.assign(r=(dev.g_se / dev.g_se_exact) ** 2)
+    out = d.groupby(ERROR_BAR_KEYS, sort=True).agg(n_bags=("n_bags", "first"), var_ratio=("r", "median")).reset_index()
+    out["threshold"] = stats.chi2.ppf(alpha / 2, out.n_bags - 1) / (out.n_bags - 1)
+    out["status"] = np.where(out.var_ratio.isna(), UNCHECKED, np.where(out.var_ratio < out.threshold, UNRELIABLE,
+                                                                       RELIABLE))
+    point = ["experiment", "sigma_b", "sigma_w", "N"]
+    out = out.sort_values(point + ["order"]).reset_index(drop=True)
+    bad_below = out.groupby(point).status.transform(lambda st: (st == UNRELIABLE).cumsum().shift(fill_value=0) > 0)
+    out.loc[bad_below, "status"] = UNRELIABLE
+    return out
+
+
+FALLOFF_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+
+
+def falloff(dev: pd.DataFrame) -> pd.DataFrame:
+    """HMS's falloff of the deviation from the Gaussian process with N (docs/science.md §8), from the deviations
+    table: per experiment, point and order, means over the combinations of
+
+    - ``m``: |m_n|, m_n = (Ḡ_exp - G_GP) / G_GP with Ḡ_exp the mean over bags (HMS's <m_n>);
+    - ``background``: the bag-to-bag standard deviation over |G_GP| (HMS's background);
+    - ``m_exact``: |m_n| of the exact finite-width theory;
+    - ``m_expected``: E|m_n| if Ḡ_exp were the exact G^(n) plus Gaussian noise of the measured standard error
+      (:func:`folded_normal_mean`). It is what ``m`` should read: a mean of absolute values of noisy numbers is
+      biased upwards wherever the noise is comparable to m_n, which flattens the falloff at large N;
+    - ``se``: the standard error of m_n (background / sqrt(n_bags)).
+    """
+    se = dev.background_m / np.sqrt(dev.n_bags)
+    d = dev.assign(abs_m=dev.m.abs(), abs_exact=dev.m_exact.abs(), se=se,
+                   expected=folded_normal_mean(dev.m_exact, se))
+    return d.groupby(FALLOFF_KEYS, sort=True).agg(
+        n_bags=("n_bags", "first"), n_combos=("m", "size"), m=("abs_m", "mean"), background=("background_m", "mean"),
+        m_exact=("abs_exact", "mean"), m_expected=("expected", "mean"), se=("se", "mean")).reset_index()

@@ -1,0 +1,134 @@
+"""The analyses an experiment may ask for and the figures they draw, each listed once: the config checks, the rules
+(one ``plot_<name>`` rule per figure, with its report caption ``workflow/report/<name>.rst``), the plotting script,
+the claims and the report all read these lists.
+
+Figures follow the experiments' ``analyses``, never their names: a figure of one experiment is drawn for every
+experiment that asks for its analyses, under ``results/figures/{experiment}/<name>``; a figure across experiments
+(:attr:`Figure.per_experiment` False) once, under ``results/figures/<name>``, from every experiment that asks.
+Importing this module imports nothing heavy (no numpy, no matplotlib), so the Snakefile reads it at parse time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: What an experiment may ask for in its ``analyses`` list (the config schema lists the same names). Deviations and
+#: couplings are computed for every experiment; these are the analyses and claims on top of them.
+ANALYSES = {
+    "falloff": "HMS's falloff of <|m_n|> with N (results/tables/hms_falloff.parquet, the falloff figure), the "
+               "histograms and mean deviation of m_n over N, and the claims m_2 ≈ 0 and m_n ~ 1/N for the measured "
+               "n > 2",
+    "u4_negative": "the claim that u_4 is negative and nearly constant over combinations, and the u4_vs_N figure",
+    "u6_positive": "the claim that u_6 is positive (and, with flow_fit, the u6_vs_sigma figure)",
+    "flow_fit": "the exponent of |<u_n>| vs sigma_w at each N (results/tables/flow_fit.parquet), its figures and "
+                "claims",
+    "passive_flow": "the passive flow of (u_4, u_6) from the smallest sigma_w (results/tables/passive_flow.parquet, "
+                    "its figure); one experiment at most",
+    "lambda_running": "HMS's quartic coupling lambda vs the cutoff (results/tables/hms_lambda.parquet, "
+                      "hms_lambda_slope.parquet, the lambda_running figure) and the claim that it runs with the "
+                      "power derived from the kernel at the experiment's ngp_width",
+    "six_point": "HMS's 6-point prediction with and without lambda (results/tables/hms_six_point.parquet, the "
+                 "six_point figure) and the claim that lambda brings it closer to the measurement at ngp_width",
+}
+
+#: The analyses of the couplings u_n, which are GaussNet's only (nnqft.analysis.flow.COUPLINGS_SKIPPED).
+COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
+
+#: The correlator orders each analysis reads (besides order 2, which every config measures): falloff takes
+#: whichever orders are measured.
+ANALYSIS_ORDERS = {"falloff": (), "u4_negative": (4,), "u6_positive": (4, 6), "flow_fit": (4,),
+                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6)}
+
+
+def asking(experiments: dict, analysis: str) -> dict:
+    """The experiments (name -> :class:`nnqft.model.Experiment`) whose ``analyses`` list ``analysis``."""
+    return {name: exp for name, exp in experiments.items() if analysis in exp.analyses}
+
+
+def analysis_unmet(analysis: str, exp, orders=None) -> str:
+    """What experiment ``exp`` (:class:`nnqft.model.Experiment`) lacks for ``analysis``, with the config's ``orders``
+    (None: all); empty if nothing."""
+    if analysis not in ANALYSES:
+        return f"to be one of {list(ANALYSES)}"
+    missing = [o for o in ANALYSIS_ORDERS[analysis] if orders is not None and o not in orders]
+    if missing:
+        return f"orders {missing} (the config's `orders` is {list(orders)})"
+    sigma_w, widths = list(exp.sigma_w), list(exp.N)
+    if analysis == "falloff" and len(widths) < 2:
+        return f"at least 2 widths N (a slope in N), got {widths}"
+    if analysis in ("falloff", "lambda_running", "six_point") and len(sigma_w) != 1:
+        return (f"one sigma_w (HMS's measurements are at fixed sigma_w), got {sigma_w}; to measure another sigma_w, "
+                f"add a second experiment with it (their shared points are sampled once)")
+    if analysis in COUPLING_ANALYSES and exp.activation != "gauss":
+        return f"activation gauss (the couplings are GaussNet's), got {exp.activation}"
+    if analysis == "flow_fit" and len(sigma_w) < 3:
+        return f"at least 3 sigma_w (a power law with an interval), got {sigma_w}"
+    if analysis in ("lambda_running", "six_point") and exp.ngp_width not in widths:
+        return f"ngp_width, one of its widths N {widths} (where the claim is checked), got {exp.ngp_width}"
+    if analysis == "six_point" and not {"lambda_running", "falloff"} <= set(exp.analyses):
+        return ("lambda_running and falloff in the same experiment (the prediction uses the mean lambda, the claim "
+                "the 6-point deviation)")
+    return ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure, drawn by ``nnqft.analysis.figures.<function>`` from the analysis tables
+    ``results/tables/<table>.parquet`` (passed in this order) with keyword ``options``: for every experiment whose
+    ``analyses`` hold all of ``analyses`` (``per_experiment``, with ``experiment=<name>``), or once from all of them;
+    only where the config measures its ``orders``."""
+
+    name: str
+    function: str
+    tables: tuple[str, ...]
+    analyses: tuple[str, ...] = ()
+    per_experiment: bool = True
+    options: tuple[tuple[str, object], ...] = ()
+    orders: tuple[int, ...] = (2,)
+
+    def kwargs(self, experiment: str | None = None) -> dict:
+        return {**({} if experiment is None else {"experiment": experiment}), **dict(self.options)}
+
+    def drawn_for(self, exp, orders) -> bool:
+        """Whether experiment ``exp`` gets this figure (or, across experiments, takes part in it)."""
+        return set(self.orders) <= set(orders) and set(self.analyses) <= set(exp.analyses)
+
+
+FIGURES = (
+    Figure("histograms", "histograms", ("deviations",), ("falloff",), orders=(2, 4)),
+    Figure("mean_deviation_vs_N", "mean_deviation_vs_N", ("deviations",), ("falloff",)),
+    Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), ("u4_negative",), orders=(4,)),
+    Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit",), options=(("order", 4),),
+           orders=(4,)),
+    Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit", "u6_positive"),
+           options=(("order", 6),), orders=(4, 6)),
+    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), ("passive_flow",), orders=(4, 6)),
+    Figure("validation", "validation", ("deviations",), per_experiment=False),
+    Figure("falloff", "falloff", ("hms_falloff",), ("falloff",), per_experiment=False),
+    Figure("lambda_running", "lambda_running", ("hms_lambda", "hms_lambda_slope"), ("lambda_running",),
+           per_experiment=False, orders=(4,)),
+    Figure("six_point", "six_point", ("hms_six_point",), ("six_point",), per_experiment=False, orders=(4, 6)),
+    Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), ("flow_fit",), per_experiment=False,
+           options=(("order", 4),), orders=(4,)),
+)
+
+
+def figure(name: str) -> Figure:
+    """The figure called ``name``."""
+    for spec in FIGURES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown figure {name!r}; known: {', '.join(f.name for f in FIGURES)}")
+
+
+def figure_paths(experiments: dict, orders=(2, 4, 6)) -> list[str]:
+    """The figures a config gets, as paths under results/figures without extension: ``{experiment}/{name}`` for
+    each experiment a per-experiment figure is drawn for, ``{name}`` for a figure across experiments that some
+    experiment takes part in."""
+    paths = []
+    for spec in FIGURES:
+        drawn = [name for name, exp in experiments.items() if spec.drawn_for(exp, orders)]
+        if spec.per_experiment:
+            paths += [f"{name}/{spec.name}" for name in drawn]
+        elif drawn:
+            paths.append(spec.name)
+    return paths

@@ -1,0 +1,186 @@
+"""The model: what defines an ensemble of one-hidden-layer networks and one sampled point of it.
+
+A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator) built once from the
+config (:class:`Experiment` ``.model(sigma_w, N)``) and passed whole through sampling (:mod:`nnqft.sampling`),
+theory (:mod:`nnqft.theory`) and analysis (:mod:`nnqft.analysis`), instead of its parts as positional parameters.
+Networks (docs/science.md §1, §8): f(x) = Σ_j W1_j φ(W0_j · x + b0_j) + b1 with W0_j ~ N(0, σ_W²/d_in), W1_j ~ N(0,
+σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+#: The activations, by name, with their kernel codes (nnqft.sampling.kernel reads its codes from here).
+ACTIVATIONS = {"gauss": 0, "relu": 1, "erf": 2}
+#: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'), and the
+#: mean of its conditional expectation given each network's first layer (nnqft.sampling.conditional).
+ESTIMATORS = ("plain", "conditional")
+
+Points = tuple[tuple[float, ...], ...]
+
+
+def as_points(points) -> np.ndarray:
+    """Points as a C-contiguous float64 array of shape (n_points, d_in): plain numbers are points of d_in = 1."""
+    x = np.asarray(points, dtype=np.float64)
+    return np.ascontiguousarray(x[:, None] if x.ndim == 1 else x)
+
+
+def points_json(points) -> str:
+    """A point set as JSON text, always as rows of d_in numbers: ``"[[0.5, 0.5], [0.5, 1.0]]"``, ``"[[0.2], [0.4]]"``
+    (the ``points`` column of the correlator tables)."""
+    return json.dumps(as_points(points).tolist())
+
+
+def point_rows(points) -> Points:
+    """Points as given in a config (numbers for d_in = 1, or lists of d_in numbers) as rows of floats."""
+    return tuple(tuple(float(v) for v in p) if isinstance(p, (list, tuple, np.ndarray)) else (float(p),)
+                 for p in points)
+
+
+def activation_code(activation: str) -> int:
+    """The kernels' code of an activation (:data:`ACTIVATIONS`)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATIONS)}")
+    return ACTIVATIONS[activation]
+
+
+@dataclass(frozen=True, order=True)
+class Ensemble:
+    """What a sample is drawn from besides (σ_b, σ_W, N): the activation, the point set (rows of d_in numbers, in
+    the config's order: combinations index into it), the networks per bag and the estimator (docs/science.md §9).
+    Its :attr:`name` is the directory of its samples."""
+
+    activation: str
+    points: Points
+    n_nets: int
+    estimator: str = "plain"
+
+    @property
+    def d_in(self) -> int:
+        return len(self.points[0])
+
+    @property
+    def points_json(self) -> str:
+        """The point set as JSON text, always as rows (:func:`points_json`)."""
+        return points_json(self.points)
+
+    @property
+    def points_id(self) -> str:
+        """12 hex digits of the SHA-256 of :attr:`points_json`: the point set's name in file paths."""
+        return hashlib.sha256(self.points_json.encode()).hexdigest()[:12]
+
+    @property
+    def name(self) -> str:
+        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}``."""
+        return f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
+
+    def as_dict(self) -> dict:
+        return {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
+                "n_nets": self.n_nets, "estimator": self.estimator}
+
+
+@dataclass(frozen=True, order=True)
+class Model:
+    """One sampled point: the ensemble of networks at (σ_b, σ_W, N). ``points`` may be given as numbers (d_in = 1)
+    or rows; they are kept as rows of floats, so equal models compare and hash equal (10 and 10.0 alike)."""
+
+    activation: str
+    points: Points
+    sigma_b: float
+    sigma_w: float
+    N: int
+    n_nets: int = 1
+    estimator: str = "plain"
+
+    def __post_init__(self):
+        activation_code(self.activation)
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {self.estimator!r}: expected one of {ESTIMATORS}")
+        object.__setattr__(self, "points", point_rows(self.points))
+        for name, kind in (("sigma_b", float), ("sigma_w", float), ("N", int), ("n_nets", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+
+    @property
+    def d_in(self) -> int:
+        return len(self.points[0])
+
+    @property
+    def x(self) -> np.ndarray:
+        """The points as float64[n_points, d_in] (:func:`as_points`), as the kernels take them."""
+        return as_points(self.points)
+
+    @property
+    def activation_code(self) -> int:
+        return ACTIVATIONS[self.activation]
+
+    @property
+    def ensemble(self) -> Ensemble:
+        return Ensemble(self.activation, self.points, self.n_nets, self.estimator)
+
+    @property
+    def points_json(self) -> str:
+        return points_json(self.points)
+
+    @property
+    def family(self) -> tuple:
+        """What the exact theory of the model depends on at every N: (activation, points, σ_b, σ_W)."""
+        return (self.activation, self.points, self.sigma_b, self.sigma_w)
+
+    def at(self, **changes) -> Model:
+        """The same model with some fields changed (``model.at(N=100)``)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment of the config, complete (defaults filled in from the top-level keys): an ensemble scanned over
+    ``sigma_w`` and ``N`` at one ``sigma_b``, ``n_bags`` bags per point, and the ``analyses`` it asks for."""
+
+    name: str
+    ensemble: Ensemble
+    sigma_b: float
+    sigma_w: tuple[float, ...]
+    N: tuple[int, ...]
+    n_bags: int
+    analyses: tuple[str, ...] = ()
+    ngp_width: int | None = None
+    lambda_convention: str = "hms"
+
+    @property
+    def activation(self) -> str:
+        return self.ensemble.activation
+
+    @property
+    def points(self) -> Points:
+        return self.ensemble.points
+
+    @property
+    def d_in(self) -> int:
+        return self.ensemble.d_in
+
+    @property
+    def n_nets(self) -> int:
+        return self.ensemble.n_nets
+
+    @property
+    def estimator(self) -> str:
+        return self.ensemble.estimator
+
+    def as_dict(self) -> dict:
+        """As plain data (the tables' metadata)."""
+        return {**self.ensemble.as_dict(), "sigma_b": self.sigma_b, "sigma_w": list(self.sigma_w), "N": list(self.N),
+                "n_bags": self.n_bags, "analyses": list(self.analyses), "ngp_width": self.ngp_width,
+                "lambda_convention": self.lambda_convention}
+
+    def model(self, sigma_w: float, N: int) -> Model:
+        """The model of one point of the experiment."""
+        ens = self.ensemble
+        return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator)
+
+    def models(self) -> list[Model]:
+        """Every point of the experiment, σ_W then N in the config's order."""
+        return [self.model(sw, n) for sw in self.sigma_w for n in self.N]

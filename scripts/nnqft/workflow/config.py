@@ -1,0 +1,169 @@
+"""Config checks: one path, run before any job, with one message format naming the experiment, the key, the value
+and what is allowed (``experiments.width_scan.activation: 'tanh' is not an activation; allowed: gauss, relu, erf``).
+
+:func:`check` runs, in this order: the checks of the model's fields that the JSON schema would report without naming
+the experiment (activation, points, estimator, analyses), the schema itself (a callable given by the caller: the
+Snakefile passes Snakemake's ``validate``, which also fills in the defaults), then what no schema can express
+(duplicates by value, float64 overflow of GaussNet, the range of the Erf quadrature, what the CUDA backend samples,
+what each analysis needs, the memory of a job).
+"""
+from __future__ import annotations
+
+import math
+
+from ..analysis.registry import ANALYSES, analysis_unmet, asking
+from ..model import ACTIVATIONS, ESTIMATORS, point_rows
+from ..sampling import CUDA_MAX_POINTS
+from ..theory.neurons import MAX_ERF_VARIANCE, MAX_RANK
+from . import design
+
+#: Correlator orders the kernels measure: a config measures any of them that holds 2.
+ANALYSED_ORDERS = (2, 4, 6)
+#: Largest input dimension: the exact theory integrates pre-activations of rank up to d_in + 1 = MAX_RANK.
+MAX_D_IN = MAX_RANK - 1
+#: Largest exponent that products of activations may reach before float64 overflows (exp(709) ~ 1e308).
+EXP_LIMIT = 700.0
+#: Draws beyond this many standard deviations do not occur in 10^12 normals (P ~ 1e-23 each).
+MAX_SIGMAS = 10.0
+
+
+class ConfigError(ValueError):
+    """An invalid config; the message names where (experiment and key), the value, what is wrong and what is
+    allowed."""
+
+    def __init__(self, where: str, value, problem: str, allowed: str):
+        super().__init__(f"{where}: {value!r} {problem}; allowed: {allowed}")
+
+
+def check(config: dict, schema=None) -> None:
+    """Every check of a config, in one pass (see the module docstring); ``schema(config)`` validates against the
+    JSON schema and fills in its defaults (None: the config is taken as complete)."""
+    _check_fields(config)
+    if schema is not None:
+        schema(config)
+    _check_consistency(config)
+
+
+def _check_fields(config: dict) -> None:
+    if "points" in config:
+        _check_points("points", config["points"])
+    experiments = config.get("experiments")
+    if not isinstance(experiments, dict):
+        return  # the schema's to report
+    for name, exp in experiments.items():
+        if not isinstance(exp, dict):
+            continue
+        where = f"experiments.{name}"
+        activation = exp.get("activation", "gauss")
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"{where}.activation", activation, "is not an activation", ", ".join(ACTIVATIONS))
+        if "points" in exp:
+            _check_points(f"{where}.points", exp["points"])
+        estimator = exp.get("estimator", "plain")
+        if estimator not in ESTIMATORS:
+            raise ConfigError(f"{where}.estimator", estimator, "is not an estimator", ", ".join(ESTIMATORS))
+        analyses = exp.get("analyses", [])
+        for analysis in analyses if isinstance(analyses, list) else []:
+            if analysis not in ANALYSES:
+                raise ConfigError(f"{where}.analyses", analysis, "is not an analysis", ", ".join(ANALYSES))
+
+
+def _check_points(where: str, points) -> None:
+    """A point set: numbers (d_in = 1) or lists of d_in numbers, one d_in for all, 1 <= d_in <= MAX_D_IN,
+    finite, no point twice."""
+    if not isinstance(points, (list, tuple)) or not points:
+        raise ConfigError(where, points, "is no point set", "a non-empty list of numbers or of lists of numbers")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for p in points for v in (p if isinstance(p, (list, tuple)) else [p])):
+        raise ConfigError(where, points, "has a coordinate that is not a number", "every coordinate must be a number")
+    lists = [isinstance(p, (list, tuple)) for p in points]
+    if any(lists) and not all(lists):
+        raise ConfigError(where, points, "has points of mixed dimension (numbers and lists)",
+                          "every point as a number (d_in = 1) or every point as a list of d_in numbers")
+    rows = point_rows(points)
+    dims = sorted({len(r) for r in rows})
+    if len(dims) > 1:
+        raise ConfigError(where, points, f"has ragged points (found {dims} coordinates)",
+                          "every point needs the same number of coordinates")
+    if not 1 <= dims[0] <= MAX_D_IN:
+        raise ConfigError(where, points, f"has d_in = {dims[0]}",
+                          f"1 to {MAX_D_IN} coordinates per point (the exact theory's quadrature handles "
+                          f"pre-activations of rank up to {MAX_D_IN + 1})")
+    if not all(math.isfinite(v) for r in rows for v in r):
+        raise ConfigError(where, points, "has a coordinate that is not finite", "every coordinate must be finite")
+    if len(set(rows)) != len(rows):
+        raise ConfigError(where, points, "has a repeated point", "distinct points")
+
+
+def _check_consistency(config: dict) -> None:
+    orders = config["orders"]
+    if len(set(orders)) != len(orders):
+        raise ConfigError("orders", orders, "has a repeated value", f"distinct orders among {list(ANALYSED_ORDERS)}")
+    if 2 not in orders:
+        raise ConfigError("orders", orders, "lacks 2", f"any of {list(ANALYSED_ORDERS)} that holds 2 (every analysis "
+                          f"starts from the 2-point function: G_0, m_2, the kernel check)")
+    for key in ("sigma_w", "N"):
+        for name, exp in config["experiments"].items():
+            vals = [float(v) for v in exp[key]]
+            if len(set(vals)) != len(vals):
+                raise ConfigError(f"experiments.{name}.{key}", exp[key], "has a repeated value (10 and 10.0 count as "
+                                  "one)", "distinct values")
+    experiments = design.experiments(config)
+    for name, exp in experiments.items():
+        _check_experiment(f"experiments.{name}", exp, config)
+    having = list(asking(experiments, "passive_flow"))
+    if len(having) > 1:
+        raise ConfigError("experiments", having, "ask for passive_flow", "one experiment at most "
+                          "(results/tables/passive_flow.parquet starts from one sigma_w scan)")
+    need, have = design.job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
+    if need > have:
+        raise ConfigError("mem_mb_per_job", have, f"MB is less than the {need:.0f} MB a sampling job needs",
+                          f"at least {math.ceil(need)}")
+
+
+def _check_experiment(where: str, exp, config: dict) -> None:
+    """The checks of one complete experiment (:class:`nnqft.model.Experiment`) that depend on its values."""
+    max_order = max(config["orders"])
+    for sigma_w in exp.sigma_w:
+        if exp.activation == "gauss":
+            bound = activation_log_bound(exp.model(sigma_w, max(exp.N)), max_order)
+            if bound > EXP_LIMIT:
+                raise ConfigError(
+                    f"{where}.sigma_w", sigma_w,
+                    f"(GaussNet, sigma_b = {exp.sigma_b}, d_in = {exp.d_in}, points up to |x| = "
+                    f"{max(math.hypot(*p) for p in exp.points):.3g}, order {max_order}) can overflow float64: log of "
+                    f"the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}", "smaller sigma_w, sigma_b or "
+                    "points")
+        if exp.activation == "erf":
+            variance = max(exp.sigma_b**2 + sigma_w**2 * sum(v * v for v in p) / exp.d_in for p in exp.points)
+            if variance > MAX_ERF_VARIANCE:
+                raise ConfigError(
+                    f"{where}.sigma_w", sigma_w, f"(Erf, sigma_b = {exp.sigma_b}) gives a pre-activation variance "
+                    f"{variance:.3g} at one of the points, beyond the {MAX_ERF_VARIANCE} up to which the exact "
+                    f"theory's quadrature is tested", f"sigma_b^2 + sigma_w^2 |x|^2 / d_in <= {MAX_ERF_VARIANCE}")
+    if config.get("backend", "cpu") == "cuda":
+        if exp.activation != "gauss" or exp.d_in != 1:
+            raise ConfigError(where, f"{exp.activation} at d_in = {exp.d_in}", "is not sampled by the cuda backend "
+                              "(GaussNet at d_in = 1 only)", "activation gauss with points of one number each, or "
+                              "backend cpu")
+        if exp.estimator != "plain":
+            raise ConfigError(f"{where}.estimator", exp.estimator, "is not sampled by the cuda backend (plain "
+                              "estimator only)", "estimator plain, or backend cpu")
+        if len(exp.points) > CUDA_MAX_POINTS:
+            raise ConfigError(f"{where}.points", len(exp.points), "points are more than the cuda backend handles",
+                              f"at most {CUDA_MAX_POINTS}")
+    for analysis in exp.analyses:
+        unmet = analysis_unmet(analysis, exp, config["orders"])
+        if unmet:
+            raise ConfigError(f"{where}.analyses", analysis, f"needs {unmet}", "for this experiment: " + str(
+                [a for a in ANALYSES if not analysis_unmet(a, exp, config["orders"])]))
+
+
+def activation_log_bound(model, max_order: int) -> float:
+    """A bound on log|f(x_1)...f(x_n)| of a GaussNet ``model`` over draws within MAX_SIGMAS:
+    n (MAX_SIGMAS (sigma_w ||x||_1 / sqrt(d_in) + sigma_b) + log(MAX_SIGMAS sigma_w sqrt(N) + MAX_SIGMAS sigma_b)),
+    since |W0 . x + b0| <= MAX_SIGMAS (sigma_w / sqrt(d_in)) sum_k |x_k| + MAX_SIGMAS sigma_b."""
+    xmax = max(sum(abs(v) for v in r) for r in model.points) / math.sqrt(model.d_in)
+    log_g = MAX_SIGMAS * (model.sigma_w * xmax + model.sigma_b)
+    scale = MAX_SIGMAS * (model.sigma_w * math.sqrt(model.N) + model.sigma_b) + 1.0
+    return max_order * (log_g + math.log(scale))

@@ -1,0 +1,140 @@
+"""Helpers shared by the test modules (the one place they import from each other): the repository root, the
+shipped configs, running the workflow, network products and their z-scores, the CUDA simulator's environment."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from nnqft import combos
+from nnqft.analysis.deviations import ERROR_BAR_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_config(name: str, defaults: bool = False) -> dict:
+    """A shipped config (config/<name>.yaml); with ``defaults``, completed by the schema as the Snakefile does."""
+    with open(ROOT / "config" / f"{name}.yaml") as fh:
+        config = yaml.safe_load(fh)
+    if defaults:
+        from snakemake.utils import validate
+
+        validate(config, str(SCHEMA))
+    return config
+
+
+QUICK = load_config("quick")
+
+
+def run_snakemake(workdir, config, *args, python=sys.executable, timeout=600, env=None):
+    """`snakemake` on the project's Snakefile in `workdir` with `config` written to a file there
+    (`env`: the environment, default this one)."""
+    configfile = Path(workdir) / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    cmd = [str(python), "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(configfile), *args]
+    # `timeout -k` because a hung snakemake may ignore SIGTERM
+    return subprocess.run(["timeout", "-k", "10", str(timeout), *cmd], capture_output=True, text=True, env=env)
+
+
+def scheduled_outputs(result):
+    """The outputs of the jobs that a `snakemake -n` run printed."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    outputs = re.findall(r"^\s+output: (.+)$", result.stdout, flags=re.M)
+    return {path.strip() for line in outputs for path in line.split(",")}
+
+
+def complete_run(workdir: Path, config: dict) -> Path:
+    """A complete local run of ``config`` (2 cores) in ``workdir``."""
+    result = run_snakemake(workdir, config, "--cores", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def run_until(workdir, config, condition, timeout=300):
+    """Start a full run in its own process group and SIGKILL the whole group once ``condition()`` holds."""
+    configfile = workdir / "test-config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(configfile)]
+    subprocess.run([*base, "--unlock"], capture_output=True, timeout=120)
+    proc = subprocess.Popen([*base, "--cores", "2", "--rerun-incomplete"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not condition() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = proc.poll() is None
+    if killed:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return killed
+
+
+def products(outputs, orders=(2, 4)):
+    """Every combination of the given orders, and the per-network products f(x_1)...f(x_n) for each."""
+    cs = [c for n in orders for c in combos.multisets(outputs.shape[1], n)]
+    return cs, np.stack([np.prod(outputs[:, list(c)], axis=1) for c in cs], axis=1)
+
+
+def zscores(cs, prods, theory, N):
+    """z of the sampled G^(n) against ``theory`` at width N, with the sample standard error of the network
+    products (the products of ReLU and Erf networks have light tails)."""
+    g, _ = theory.correlators(cs, N)
+    return (prods.mean(axis=0) - g) / (prods.std(axis=0, ddof=1) / math.sqrt(len(prods)))
+
+
+#: An error-bar table without flags: every point's error bars taken as reliable.
+NO_FLAGS = pd.DataFrame(columns=ERROR_BAR_KEYS + ["status"])
+
+# --- the CUDA backend's tests run in numba's simulator unless NNQFT_CUDA_TESTS_ON_GPU=1 (conftest.py) ---------
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+CUDA_SEED = 11
+CUDA_POINTS = [-0.01, 0.002, 0.01]
+#: A config small enough for the simulator.
+CUDA_TINY = {
+    "seed": CUDA_SEED, "points": CUDA_POINTS, "orders": [2, 4, 6], "n_nets": 300, "threads_per_job": 1,
+    "experiments": {"scan": {"sigma_b": 1.0, "sigma_w": [1.0, 2.0], "N": [2], "n_bags": 2}},
+}
+
+
+def check_device(device):
+    """The ``device`` metadata of a table sampled by the CUDA backend names the simulator or a real GPU."""
+    if SIMULATED:
+        assert device["gpu"] == "simulator", device
+    else:
+        assert device["gpu"] != "simulator" and device["compute_capability"], device
+
+
+def without_simulator():
+    return {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+
+
+def normal_bonferroni_bound(n_tests: int, alpha: float) -> float:
+    """|z| threshold with family-wise false-alarm rate ``alpha`` over ``n_tests`` two-sided normal tests."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - alpha / (2 * n_tests))
+
+
+def chebyshev_bound(n_tests: int, alpha: float) -> float:
+    """|z| threshold with family-wise false-alarm rate <= ``alpha`` for any finite-variance distribution."""
+    return float(np.sqrt(n_tests / alpha))
+
+
+def exact_zscores(measured, n_networks, combos_, theory, N):
+    """z = (G_measured − G_exact) / SE_exact per combination, the standard error from the exact variance of one
+    network's product, G^(2n)(c, c) − G^(n)(c)², never from the sample (whose variance of heavy-tailed products is
+    itself biased low, docs/science.md §6)."""
+    g, _ = theory.correlators(combos_, N)
+    var = np.array([theory.estimator_variance(c, N) for c in combos_])
+    return (np.asarray(measured) - g) / np.sqrt(var / n_networks)

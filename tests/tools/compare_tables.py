@@ -1,0 +1,58 @@
+"""Compare the Parquet tables of two runs value by value, bit for bit: ``python tests/tools/compare_tables.py A B``.
+
+A and B are results/tables folders (or folders holding them). For every table present in either, prints whether
+its columns, its rows and every value are identical (floats by their IEEE-754 bits, NaN equal to NaN), and else
+which columns differ and in how many rows. Exits 1 if any table differs. Metadata (package versions, the stored
+config) is not compared: only the values.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def tables_dir(path: Path) -> Path:
+    return path / "tables" if (path / "tables").is_dir() else path
+
+
+def same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row by row: identical values (floats by their bits; lists and arrays element by element)."""
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        return a.to_numpy().view(np.int64) == b.to_numpy().view(np.int64)
+    return np.array([np.array_equal(np.asarray(x), np.asarray(y)) if isinstance(x, (list, np.ndarray))
+                     else bool(x == y or (x is None and y is None) or (x != x and y != y)) for x, y in zip(a, b)],
+                    dtype=bool)
+
+
+def compare(a_dir: Path, b_dir: Path) -> bool:
+    names = sorted({p.name for p in a_dir.glob("*.parquet")} | {p.name for p in b_dir.glob("*.parquet")})
+    identical = True
+    for name in names:
+        if not (a_dir / name).exists() or not (b_dir / name).exists():
+            print(f"{name}: only in {'B' if (b_dir / name).exists() else 'A'}")
+            identical = False
+            continue
+        a, b = pd.read_parquet(a_dir / name), pd.read_parquet(b_dir / name)
+        if list(a.columns) != list(b.columns) or len(a) != len(b):
+            print(f"{name}: columns or rows differ: {list(a.columns)} ({len(a)} rows) vs {list(b.columns)} "
+                  f"({len(b)} rows)")
+            identical = False
+            continue
+        differing = {col: int((~same_values(a[col].astype(object) if a[col].dtype != b[col].dtype else a[col],
+                                            b[col].astype(object) if a[col].dtype != b[col].dtype else b[col])).sum())
+                     for col in a.columns}
+        differing = {col: n for col, n in differing.items() if n}
+        if differing:
+            identical = False
+            print(f"{name}: {len(a)} rows; values differ in {differing}")
+        else:
+            print(f"{name}: {len(a)} rows x {len(a.columns)} columns, bit-identical")
+    return identical
+
+
+if __name__ == "__main__":
+    a, b = (tables_dir(Path(p)) for p in sys.argv[1:3])
+    sys.exit(0 if compare(a, b) else 1)
