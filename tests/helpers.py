@@ -80,6 +80,17 @@ def run_until(workdir, config, condition, timeout=300):
     return killed
 
 
+# The point sets of Halverson, Maiti and Stoner (docs/science.md §8), by activation and d_in.
+ERF_POINTS = {1: [[-1.0], [-0.6], [-0.2], [0.2], [0.6], [1.0]],
+              2: [[-1, -1], [-1, 1], [1, -1], [1, 1]],
+              3: [[-1, -1, -1], [1, 1, -1], [-1, 1, 1], [1, -1, 1]]}
+RELU_POINTS = {1: [[0.2], [0.4], [0.6], [0.8], [1.0], [1.2]],
+               2: [[0.5, 0.5], [0.5, 1], [1, 0.5], [1, 1]],
+               3: [[0.2, 0.2, 0.2], [1, 1, 0.2], [0.2, 1, 1], [1, 0.2, 1]]}
+HMS_POINTS = {"erf": ERF_POINTS, "relu": RELU_POINTS,
+              "gauss": {d: (0.01 * np.array(p)).tolist() for d, p in ERF_POINTS.items()}}
+
+
 def products(outputs, orders=(2, 4)):
     """Every combination of the given orders, and the per-network products f(x_1)...f(x_n) for each."""
     cs = [c for n in orders for c in combos.multisets(outputs.shape[1], n)]

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnqft import analysis, claims, combos, exact, neurons
+from helpers import NO_FLAGS
+from nnqft.analysis import claims, deviations, flow, stats
+from nnqft.model import Model
+from nnqft.theory.exact import Theory
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
@@ -43,15 +46,15 @@ def brute_force_moment(xs, sigma_b, sigma_w, N, n_nodes=40):
 @pytest.mark.parametrize("xs", [[0.3, -0.2], [0.3, -0.2, 0.1, 0.5], [0.3, 0.3, -0.2, 0.1, 0.5, -0.4]])
 def test_exact_correlator_matches_brute_force(xs, N):
     sigma_b, sigma_w = 0.7, 1.3
-    assert exact.correlator(xs, sigma_b, sigma_w, N) == pytest.approx(brute_force_moment(xs, sigma_b, sigma_w, N),
-                                                                      rel=1e-10)
+    (g,), _ = Theory("gauss", xs, sigma_b, sigma_w).correlators([tuple(range(len(xs)))], N)
+    assert g == pytest.approx(brute_force_moment(xs, sigma_b, sigma_w, N), rel=1e-10)
 
 
 def exact_bags(sigma_b, sigma_w, N, n_bags=3, points=POINTS):
     """Per-bag correlator matrices that all equal the exact values (a noise-free measurement)."""
-    pj = neurons.points_json(points)
-    g4, _ = analysis._exact_point("gauss", pj, 4, sigma_b, sigma_w, N)
-    g6, _ = analysis._exact_point("gauss", pj, 6, sigma_b, sigma_w, N)
+    model = Model("gauss", points, sigma_b, sigma_w, N)
+    g4, _ = deviations.exact_point(model, 4)
+    g6, _ = deviations.exact_point(model, 6)
     return np.tile(g4, (n_bags, 1)), np.tile(g6, (n_bags, 1))
 
 
@@ -59,20 +62,10 @@ def exact_bags(sigma_b, sigma_w, N, n_bags=3, points=POINTS):
                                     [[-0.01, -0.01, -0.01], [0.01, 0.01, -0.01], [-0.01, 0.01, 0.01]]])
 def test_couplings_recover_exact_values_from_exact_correlators(points):
     v4, v6 = exact_bags(1.0, 2.0, 10, points=points)
-    (u4, u6), means = analysis.point_couplings(v4, v6, points, 1.0, 2.0, 10)
+    (u4, u6), means = flow.point_couplings(Model("gauss", points, 1.0, 2.0, 10), v4, v6)
     np.testing.assert_allclose(u4.u, u4.u_exact, rtol=1e-12)
     np.testing.assert_allclose(u6.u, u6.u_exact, rtol=1e-9)
     assert np.all(u4.u_se < 1e-9 * np.abs(u4.u)) and np.all(u4.u < 0)
-
-
-def test_the_exact_theory_of_the_analysis_is_the_papers_at_d_in_1():
-    """analysis._exact_point (nnqft.exact.Theory) against the first version's GaussNet d_in = 1 sums."""
-    pj = neurons.points_json(POINTS)
-    for order in (2, 4, 6):
-        g, g0 = analysis._exact_point("gauss", pj, order, 1.0, 2.0, 10)
-        g_old, g0_old = exact.correlators(POINTS, combos.multisets(6, order), 1.0, 2.0, 10)
-        np.testing.assert_allclose(g, g_old, rtol=1e-13)
-        np.testing.assert_allclose(g0, g0_old, rtol=1e-13)
 
 
 def synthetic_means(exponent, sigma_ws=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0), n_bags=30, noise=0.02, seed=1, N=10):
@@ -81,13 +74,14 @@ def synthetic_means(exponent, sigma_ws=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0), n_bags=30
     for sw in sigma_ws:
         u = -3.0 * sw**exponent
         loo = u * (1 + noise * rng.standard_normal(n_bags) / np.sqrt(n_bags - 1))
-        rows.append({"N": N, "order": 4, "sigma_w": sw, "u": u, "u_exact": u, "u_loo": loo})
+        rows.append({"experiment": "sigma_scan", "N": N, "order": 4, "sigma_w": sw, "u": u, "u_exact": u,
+                     "u_loo": loo})
     return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("exponent", [-3.0, 1.7])
 def test_flow_fit_recovers_a_known_exponent(exponent):
-    fit = analysis.flow_fit(synthetic_means(exponent)).iloc[0]
+    fit = flow.flow_fit(synthetic_means(exponent)).iloc[0]
     assert fit.exponent == pytest.approx(exponent, abs=1e-9)
     assert fit.ci_low < exponent < fit.ci_high and fit.exponent_se > 0
     assert fit.exponent_exact == pytest.approx(exponent)
@@ -97,11 +91,13 @@ def test_flow_fit_drops_points_below_the_noise_floor():
     means = synthetic_means(-3.0)
     row = means.index[means.sigma_w == 8.0][0]
     means.at[row, "u_loo"] = np.array([1.0, -1.0] * 15) * 0.5
-    fit = analysis.flow_fit(means).iloc[0]
+    fit = flow.flow_fit(means).iloc[0]
     assert fit.n_used == len(means) - 1
 
 
-NO_FLAGS = pd.DataFrame(columns=analysis.ERROR_BAR_KEYS + ["status"])
+def fitted(means):
+    """The flow fit of synthetic means, as the flow-fit table labels it (experiment sigma_scan)."""
+    return flow.flow_fit(means).assign(experiment="sigma_scan")
 
 
 def test_running_exponent_verdicts_flip_with_the_data():
@@ -109,15 +105,15 @@ def test_running_exponent_verdicts_flip_with_the_data():
     follows the exact exponent; a flagged width says unreliable instead of either."""
     for exponent, expected in ((-3.0, "holds (authors' code reading)"), (3.0, "holds (paper print reading)"),
                                (-1.0, "fails")):
-        row = claims.running_exponent(analysis.flow_fit(synthetic_means(exponent)), 4, NO_FLAGS, {"sigma_scan": 30})[0]
+        row = claims.running_exponent(fitted(synthetic_means(exponent)), 4, NO_FLAGS, {"sigma_scan": 30})[0]
         assert row["statement_measured"] == expected and row["agreement"] == "agrees"
     off = synthetic_means(-3.0).assign(u_exact=lambda m: -3.0 * m.sigma_w ** -2.0)
-    row = claims.running_exponent(analysis.flow_fit(off), 4, NO_FLAGS, {"sigma_scan": 30})[0]
+    row = claims.running_exponent(fitted(off), 4, NO_FLAGS, {"sigma_scan": 30})[0]
     assert row["agreement"] == "disagrees" and row["statement_exact"] == "fails"
     flags = pd.DataFrame([{"experiment": "sigma_scan", "sigma_w": 2.0, "N": 10, "order": 4,
-                           "status": analysis.UNRELIABLE}])
-    row = claims.running_exponent(analysis.flow_fit(synthetic_means(-3.0)), 4, flags, {"sigma_scan": 30})[0]
-    assert row["agreement"] == row["statement_measured"] == analysis.UNRELIABLE
+                           "status": deviations.UNRELIABLE}])
+    row = claims.running_exponent(fitted(synthetic_means(-3.0)), 4, flags, {"sigma_scan": 30})[0]
+    assert row["agreement"] == row["statement_measured"] == deviations.UNRELIABLE
 
 
 def falloff_deviations(law, seed=3, n_combos=15, n_bags=10, background=0.3, widths=(2, 3, 4, 5, 10, 20, 50, 100,
@@ -137,7 +133,7 @@ def falloff_deviations(law, seed=3, n_combos=15, n_bags=10, background=0.3, widt
                              "g0": 1.0, "g_mean": 1 + measured, "g_exact": 1 + exact, "m": measured, "m_exact": exact,
                              "g_se": background / np.sqrt(n_bags), "background_m": background, "n_bags": n_bags})
     dev = pd.DataFrame(rows)
-    return dev, analysis.falloff(dev)
+    return dev, deviations.falloff(dev)
 
 
 def test_the_1_over_N_statement_is_judged_where_the_signal_is_resolved():
@@ -177,8 +173,8 @@ def test_the_folded_normal_mean_is_e_abs_x():
     rng = np.random.default_rng(7)
     for mu, s in ((0.0, 1.0), (0.3, 1.0), (-2.0, 0.5), (5.0, 0.1)):
         x = np.abs(rng.normal(mu, s, 400_000))
-        assert abs(analysis.folded_normal_mean(mu, s) - x.mean()) < 5 * x.std() / np.sqrt(len(x))
-    assert analysis.folded_normal_mean(-0.25, 0.0) == 0.25
+        assert abs(stats.folded_normal_mean(mu, s) - x.mean()) < 5 * x.std() / np.sqrt(len(x))
+    assert stats.folded_normal_mean(-0.25, 0.0) == 0.25
 
 
 def coupling_rows(u4_mean, spread, exact_sign=None):
@@ -197,24 +193,24 @@ def coupling_rows(u4_mean, spread, exact_sign=None):
 
 def test_u4_and_u6_sign_verdicts_flip():
     pc, means = coupling_rows(-2.0, 0.01)
-    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS), claims.u6_small_positive(means, NO_FLAGS)):
+    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS, "width_scan"), claims.u6_small_positive(means, NO_FLAGS, "sigma_scan")):
         assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("agrees", "holds", "holds")
     pc, means = coupling_rows(+2.0, 0.01)
-    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS), claims.u6_small_positive(means, NO_FLAGS)):
+    for row in (claims.u4_negative_constant(means, pc, NO_FLAGS, "width_scan"), claims.u6_small_positive(means, NO_FLAGS, "sigma_scan")):
         assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("agrees", "fails", "fails")
     pc, means = coupling_rows(+2.0, 0.01, exact_sign=-1)  # measured positive, exact negative: the workflow is wrong
-    row = claims.u4_negative_constant(means, pc, NO_FLAGS)
+    row = claims.u4_negative_constant(means, pc, NO_FLAGS, "width_scan")
     assert (row["agreement"], row["statement_exact"], row["statement_measured"]) == ("disagrees", "holds", "fails")
     pc, means = coupling_rows(-2.0, 0.9)  # negative but far from constant over combinations (in the exact theory)
-    assert claims.u4_negative_constant(means, pc, NO_FLAGS)["statement_exact"] == "fails"
+    assert claims.u4_negative_constant(means, pc, NO_FLAGS, "width_scan")["statement_exact"] == "fails"
 
 
 def test_passive_flow_starts_at_the_measured_couplings_and_integrates():
-    flow = analysis.passive_flow(1.0, -5.0, 10.0, t_end=-2.0)
-    assert flow.success.all() and flow.u2.iloc[0] == pytest.approx(2.0)
-    assert flow.u4.iloc[0] == -5.0 and flow.u6.iloc[0] == 10.0 and flow.sigma_w.iloc[0] == pytest.approx(1.0)
+    run = flow.passive_flow(1.0, -5.0, 10.0, t_end=-2.0)
+    assert run.success.all() and run.u2.iloc[0] == pytest.approx(2.0)
+    assert run.u4.iloc[0] == -5.0 and run.u6.iloc[0] == 10.0 and run.sigma_w.iloc[0] == pytest.approx(1.0)
     # the free part: with u4 = u6 = 0, ubar2 = 2 / k^2 exactly, so u2 stays at m_0^2
-    free = analysis.passive_flow(1.0, 0.0, 0.0, t_end=-2.0)
+    free = flow.passive_flow(1.0, 0.0, 0.0, t_end=-2.0)
     np.testing.assert_allclose(free.u2, 2.0, rtol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""The sampling kernel for GaussNet, ReLU and Erf at d_in = 1, 2, 3 against the exact theory (nnqft.exact.Theory),
+"""The sampling kernel for GaussNet, ReLU and Erf at d_in = 1, 2, 3 against the exact theory (nnqft.theory.exact),
 its erf, and the guarantees it keeps: the first version's numbers, thread-independence."""
 import math
 from statistics import NormalDist
@@ -9,8 +9,13 @@ import pytest
 from numpy.polynomial import chebyshev
 from scipy.special import erf, erfc, erfcx
 
-from nnqft import combos, exact, kernel, sampling
-from test_neurons import POINTS, products, zscores
+from helpers import HMS_POINTS as POINTS
+from helpers import products, zscores
+from nnqft import combos
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
+from nnqft.sampling import fastmath, streams
+from nnqft.theory.exact import Theory
 
 PAPER_POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
@@ -18,14 +23,14 @@ PAPER_POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 def test_the_first_versions_numbers_are_unchanged():
     """GaussNet at d_in = 1 draws and sums exactly as the first version did (random-stream layout 1):
     values recorded from it, bit for bit."""
-    a = sampling.bag_correlators(20221223, 1.0, 1.5, 7, 3000, 2, PAPER_POINTS, [2, 4, 6])
+    a = sampling.bag_correlators(Model("gauss", PAPER_POINTS, 1.0, 1.5, 7, 3000), 20221223, 2, [2, 4, 6])
     assert [v.hex() for v in a[:3]] == ["0x1.6ff17052969aap+1", "0x1.6fec084d04d35p+1", "0x1.6fe4522392f46p+1"]
-    b = sampling.bag_correlators(5, 0.5, 20.0, 1000, 600, 0, PAPER_POINTS, [2, 4, 6], threads=1)
+    b = sampling.bag_correlators(Model("gauss", PAPER_POINTS, 0.5, 20.0, 1000, 600), 5, 0, [2, 4, 6], threads=1)
     assert [v.hex() for v in b[:2]] == ["0x1.8a8a8a1150c60p+8", "0x1.898dd3d181704p+8"]
 
 
 def erf_tail_fit(degree=16, n=4000, iters=400):
-    """The weighted minimax fit of kernel._ERF_H (Lawson's iteration): the polynomial h(v), v = (x - 3.5) / 2.5,
+    """The weighted minimax fit of fastmath._ERF_H (Lawson's iteration): the polynomial h(v), v = (x - 3.5) / 2.5,
     minimising max over x in [1, 6] of |h - log erfcx(x)| erfc(x), the error it puts on erf = 1 - exp(h - x^2).
     (The weight is floored at 1e-9 so that h stays tame where erfc is negligible.) Returns the monomial
     coefficients in v and the weighted error on the grid."""
@@ -52,7 +57,7 @@ def test_fast_erf_against_scipy_and_its_polynomials_refitted():
     polynomials' values), never coefficients."""
     x = np.concatenate([np.linspace(-8, 8, 200001), np.geomspace(1e-300, 1, 2000), -np.geomspace(1e-300, 1, 2000),
                         [0.0, 1.0, -1.0, 6.0, np.nextafter(1.0, 0)]])
-    got, want = kernel.erf_array(x), erf(x)
+    got, want = fastmath.erf_array(x), erf(x)
     assert (np.abs(got - want) <= 1e-15 * np.maximum(np.abs(want), 1e-300)).all()
     # the tail polynomial: the fit repeated reaches the bound the stored one was fitted to (4e-16 on erf, weighted
     # error), and the stored one, evaluated in floating point on a 25x finer grid, stays within 6e-16 (the fit's
@@ -60,7 +65,7 @@ def test_fast_erf_against_scipy_and_its_polynomials_refitted():
     refit, err = erf_tail_fit()
     assert err < 4e-16
     t = np.linspace(1.0, 6.0, 100001)
-    stored = np.polynomial.Polynomial(kernel._ERF_H)((t - 3.5) / 2.5)
+    stored = np.polynomial.Polynomial(fastmath._ERF_H)((t - 3.5) / 2.5)
     again = np.polynomial.Polynomial(refit)((t - 3.5) / 2.5)
     assert np.max(np.abs(stored - np.log(erfcx(t))) * erfc(t)) < 6e-16
     assert np.max(np.abs(stored - again) * erfc(t)) < 1e-15
@@ -70,17 +75,17 @@ def test_fast_erf_against_scipy_and_its_polynomials_refitted():
     a = np.sqrt((w + 1) / 2)
     in_w = np.polynomial.Polynomial(chebyshev.cheb2poly(chebyshev.chebfit(w, erf(a) / a, 11)))
     z = np.linspace(0.0, 1.0, 20001)
-    s_stored = np.polynomial.Polynomial(kernel._ERF_S)(z)
+    s_stored = np.polynomial.Polynomial(fastmath._ERF_S)(z)
     np.testing.assert_allclose(s_stored, in_w(2 * z - 1), rtol=1e-14)
     xs = np.sqrt(z[1:])
     assert np.max(np.abs(s_stored[1:] * xs - erf(xs)) / erf(xs)) < 1e-15
 
 
 def test_the_fused_multiply_add_rounds_once():
-    """kernel.fma is a true fused multiply-add (one rounding), not a * b + c: (1 + 2^-30)^2 - 1 keeps 2^-60."""
+    """fastmath.fma is a true fused multiply-add (one rounding), not a * b + c: (1 + 2^-30)^2 - 1 keeps 2^-60."""
     @numba.njit
     def f(a, b, c):
-        return kernel.fma(a, b, c)
+        return fastmath.fma(a, b, c)
     e = 2.0 ** -30
     assert f(1 + e, 1 + e, -1.0) == 2 * e + e * e
     assert (1 + e) * (1 + e) - 1.0 == 2 * e
@@ -90,7 +95,7 @@ def test_the_fused_multiply_add_rounds_once():
 @pytest.mark.parametrize("activation, d_in", [("relu", 2), ("erf", 3), ("gauss", 3)])
 def test_other_architectures_are_bit_identical_with_1_and_2_threads(activation, d_in):
     pts = POINTS[activation][d_in]
-    runs = [sampling.bag_correlators(3, 1.0, 1.0, 5, 2000, 1, pts, [2, 4, 6], threads=t, activation=activation)
+    runs = [sampling.bag_correlators(Model(activation, pts, 1.0, 1.0, 5, 2000), 3, 1, [2, 4, 6], threads=t)
             for t in (1, 2)]
     assert runs[0].tobytes() == runs[1].tobytes()
 
@@ -100,13 +105,12 @@ def test_other_architectures_are_bit_identical_with_1_and_2_threads(activation, 
 def test_a_network_is_the_model_of_the_science_doc_drawn_in_the_documented_order(activation, d_in):
     """f(x) rebuilt in numpy from the network's own normal stream, consumed as b1, then (W0_j[0..d_in-1],
     b0_j, W1_j) for each neuron j, with W0 of variance σ_W²/d_in (docs/science.md §8)."""
-    from nnqft import seeding
-
     sigma_b, sigma_w, N, n_nets, bag, a = 0.8, 1.3, 3, 50, 2, 17
     pts = np.array(POINTS[activation][d_in], dtype=float)
-    got = sampling.network_outputs(5, sigma_b, sigma_w, N, n_nets, bag, pts, [a], activation=activation)[0]
-    k0, k1 = seeding.bag_key(5, sigma_b, sigma_w, N, n_nets, bag)
-    z = kernel.draw_normals(kernel.network_state(np.uint64(k0), np.uint64(k1), a), 1 + N * (d_in + 2))
+    model = Model(activation, pts, sigma_b, sigma_w, N, n_nets)
+    got = sampling.network_outputs(model, 5, bag, [a])[0]
+    k0, k1 = streams.bag_key(5, model, bag)
+    z = streams.draw_normals(streams.network_state(np.uint64(k0), np.uint64(k1), a), 1 + N * (d_in + 2))
     f = np.full(len(pts), sigma_b * z[0])
     for j in range(N):
         draw = z[1 + j * (d_in + 2): 1 + (j + 1) * (d_in + 2)]
@@ -125,9 +129,9 @@ def test_a_network_is_the_model_of_the_science_doc_drawn_in_the_documented_order
 def sample(activation, pts, N, n_nets, seed=7):
     """Per-network products for every combination of orders 2 and 4 of one bag of the production kernel,
     after checking that the fused kernel's means equal those of the per-network reference path."""
-    outputs = sampling.network_outputs(seed, 1.0, 1.0, N, n_nets, 0, pts, range(n_nets), activation=activation)
+    outputs = sampling.network_outputs(Model(activation, pts, 1.0, 1.0, N, n_nets), seed, 0, range(n_nets))
     cs, prods = products(outputs)
-    fused = sampling.bag_correlators(seed, 1.0, 1.0, N, n_nets, 0, pts, [2, 4], activation=activation)
+    fused = sampling.bag_correlators(Model(activation, pts, 1.0, 1.0, N, n_nets), seed, 0, [2, 4])
     np.testing.assert_allclose(fused, prods.mean(axis=0), rtol=1e-11)
     return cs, prods
 
@@ -141,14 +145,14 @@ def test_sampled_correlators_match_the_exact_theory_and_wrong_models_fail(activa
     pts = POINTS[activation][d_in][:4]
     N = 2
     cs, prods = sample(activation, pts, N, 200_000)
-    z = zscores(cs, prods, exact.Theory(activation, pts, 1.0, 1.0), N)
+    z = zscores(cs, prods, Theory(activation, pts, 1.0, 1.0), N)
     bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(z)))
     assert np.abs(z).max() < bound, z
-    assert np.abs(zscores(cs, prods, exact.Theory(activation, pts, 1.0, 1.0), 10**9)).max() > bound
+    assert np.abs(zscores(cs, prods, Theory(activation, pts, 1.0, 1.0), 10**9)).max() > bound
     other = "erf" if activation == "relu" else "relu"
-    assert np.abs(zscores(cs, prods, exact.Theory(other, pts, 1.0, 1.0), N)).max() > bound
+    assert np.abs(zscores(cs, prods, Theory(other, pts, 1.0, 1.0), N)).max() > bound
     if d_in > 1:  # W0 of variance σ_W² instead of σ_W²/d_in is the theory at points scaled by √d_in
-        wrong = exact.Theory(activation, np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
+        wrong = Theory(activation, np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
         assert np.abs(zscores(cs, prods, wrong, N)).max() > bound
 
 
@@ -158,28 +162,21 @@ def test_gaussnet_at_higher_d_in_matches_its_exact_two_point_function(d_in):
     variance of the estimator (G^(4)(x, x, y, y) − G^(2)²) rather than the sample one."""
     pts = (60 * np.array(POINTS["gauss"][d_in])).tolist()  # corners at ±0.6: the d_in scaling is visible
     N, n_nets = 3, 100_000
-    theory = exact.Theory("gauss", pts, 1.0, 1.0)
+    theory = Theory("gauss", pts, 1.0, 1.0)
     cs = combos.multisets(len(pts), 2)
-    got = sampling.bag_correlators(11, 1.0, 1.0, N, n_nets, 0, pts, [2], activation="gauss")
+    got = sampling.bag_correlators(Model("gauss", pts, 1.0, 1.0, N, n_nets), 11, 0, [2])
     g, _ = theory.correlators(cs, N)
     se = np.sqrt([theory.estimator_variance(c, N) / n_nets for c in cs])
     bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(cs)))
     assert np.abs((got - g) / se).max() < bound
-    wrong = exact.Theory("gauss", np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
+    wrong = Theory("gauss", np.array(pts) * math.sqrt(d_in), 1.0, 1.0)
     gw, _ = wrong.correlators(cs, N)
     assert np.abs((got - gw) / se).max() > bound
 
 
-def test_activation_codes_follow_the_list_of_activations():
-    from nnqft import neurons
-
-    assert [neurons.ACTIVATIONS[code] for code in (kernel.GAUSS, kernel.RELU, kernel.ERF)] == ["gauss", "relu", "erf"]
-    assert sampling.ACTIVATION_CODES == {"gauss": kernel.GAUSS, "relu": kernel.RELU, "erf": kernel.ERF}
-
-
 def test_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        sampling.bag_correlators(1, 1.0, 1.0, 2, 10, 0, [0.1], [2], activation="tanh")
+        Model("tanh", [0.1], 1.0, 1.0, 2, 10)
 
 
 def test_the_benchmark_times_every_activation_and_d_in(tmp_path):
@@ -189,7 +186,7 @@ def test_the_benchmark_times_every_activation_and_d_in(tmp_path):
     import pandas as pd
 
     out = tmp_path / "kernel.parquet"
-    result = subprocess.run([sys.executable, "-m", "nnqft.bench", "--activations-only", "--widths", "3",
+    result = subprocess.run([sys.executable, "-m", "nnqft.bench.kernel", "--activations-only", "--widths", "3",
                              "--n-nets", "64", "--repeat", "1", "--out", str(out)], capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr

@@ -52,8 +52,7 @@ def test_the_conditional_experiment_is_its_own_ensemble_with_its_own_rows(arch_r
     rows = corr[corr.points == cond.points_json]
     assert set(rows.estimator) == {"plain", "conditional"}
     one = rows[(rows.estimator == "conditional") & (rows.N == 10) & (rows.bag == 2)]
-    direct = sampling.bag_correlators(ARCH["seed"], 1.0, 1.0, 10, cond.n_nets, 2, cond.points, [2, 4, 6],
-                                      activation="erf", estimator="conditional")
+    direct = sampling.bag_correlators(Model("erf", cond.points, 1.0, 1.0, 10, cond.n_nets, estimator="conditional"), ARCH["seed"], 2, [2, 4, 6])
     assert one["value"].to_numpy().tobytes() == direct.tobytes()
     dev = pd.read_parquet(arch_run / "results" / "tables" / "deviations.parquet")
     both = dev[dev.experiment.isin(["erf_d1", "erf_d1_conditional"])]
@@ -68,8 +67,7 @@ def test_table_rows_are_bit_identical_to_a_direct_kernel_call(arch_run):
     exp = design.experiments(ARCH)["erf_d3"]
     ens = design.ensemble_of(exp)
     rows = corr[(corr.points == ens.points_json) & (corr.N == 10) & (corr.bag == 3)]
-    direct = sampling.bag_correlators(ARCH["seed"], 1.0, 1.0, 10, ens.n_nets, 3, exp["points"], [2, 4, 6],
-                                      activation="erf")
+    direct = sampling.bag_correlators(Model("erf", exp["points"], 1.0, 1.0, 10, ens.n_nets), ARCH["seed"], 3, [2, 4, 6])
     assert rows["value"].to_numpy().tobytes() == direct.tobytes()
 
 

@@ -50,8 +50,7 @@ class Synthetic:
             th = analysis.theory(ens.activation, ens.points_json, self.exp["sigma_b"], sw)
             for N in self.exp["N"]:
                 exact = np.concatenate([th.correlators(combos.multisets(n_points, o), N)[0] for o in self.orders])
-                bags = np.array([sampling.bag_correlators(seed, self.exp["sigma_b"], sw, N, N_NETS_MEASURE, b,
-                                                          ens.points, self.orders, activation=ens.activation)
+                bags = np.array([sampling.bag_correlators(Model(ens.activation, ens.points, self.exp["sigma_b"], sw, N, N_NETS_MEASURE), seed, b, self.orders)
                                  for b in range(N_MEASURE)])
                 root = (bags - bags.mean(axis=0)).T / np.sqrt(N_MEASURE - 1)  # covariance root: C = root root^T
                 self.points[sw, N] = (exact, root * np.sqrt(N_NETS_MEASURE / ens.n_nets))

@@ -8,7 +8,12 @@ import pytest
 from scipy import stats
 from scipy.special import erf
 
-from nnqft import combos, conditional, exact, kernel, neurons, sampling, seeding
+from nnqft import combos
+from nnqft.model import Model, as_points
+from nnqft.sampling import bags as sampling
+from nnqft.sampling import conditional, streams
+from nnqft.theory.exact import Theory
+from nnqft.theory.partitions import even_partitions
 
 POINTS = {"gauss": [-0.01, 0.002, 0.01], "relu": [[0.5, 0.5], [0.5, 1.0], [1.0, 0.5]], "erf": [-1.0, 0.2, 1.0]}
 SIGMA_B, SIGMA_W = 1.0, 1.0
@@ -16,7 +21,7 @@ SIGMA_B, SIGMA_W = 1.0, 1.0
 
 def matchings(c):
     """The perfect matchings of the positions of multiset ``c``, as lists of point pairs."""
-    return [[(c[a], c[b]) for a, b in part] for part in exact._even_partitions_of_range(len(c))
+    return [[(c[a], c[b]) for a, b in part] for part in even_partitions(len(c))
             if all(len(block) == 2 for block in part)]
 
 
@@ -29,7 +34,7 @@ def wick(C, c):
 def test_the_conditional_estimator_is_unbiased_in_the_exact_theory(activation):
     """Σ_matchings E[Π C] = G^(n) at every N and order: the identity the estimator rests on, evaluated with the
     exact single-neuron moments (E[Π S] as sums over set partitions of i.i.d. neurons)."""
-    th = exact.Theory(activation, POINTS[activation], SIGMA_B, SIGMA_W)
+    th = Theory(activation, POINTS[activation], SIGMA_B, SIGMA_W)
     for N in (1, 2, 7):
         for c in [(0, 2), (0, 0, 1, 2), (1, 1, 1, 1), (0, 1, 1, 2, 2, 2)]:
             w = sum(th.conditional_moment(m, N) for m in matchings(c))
@@ -56,13 +61,14 @@ def test_the_wick_recursion_tables_give_the_brute_force_wick_sums():
 @pytest.mark.parametrize("activation", ["gauss", "relu", "erf"])
 def test_a_networks_covariance_is_rebuilt_from_its_stream_in_the_documented_order(activation):
     """Per neuron W0_j[0..d_in-1] then b0_j, no W1, no b1, from the conditional key (docs/science.md §9)."""
-    pts = neurons.as_points(POINTS[activation])
+    pts = as_points(POINTS[activation])
     d_in = pts.shape[1]
     sigma_b, sigma_w, N, n_nets, bag, a = 0.8, 1.3, 3, 50, 2, 17
-    got = sampling.network_covariances(5, sigma_b, sigma_w, N, n_nets, bag, pts, [a], activation)[0]
-    k0, k1 = seeding.bag_key(5, sigma_b, sigma_w, N, n_nets, bag, "conditional")
-    assert (k0, k1) != seeding.bag_key(5, sigma_b, sigma_w, N, n_nets, bag)
-    z = kernel.draw_normals(kernel.network_state(np.uint64(k0), np.uint64(k1), a), N * (d_in + 1))
+    model = Model(activation, pts, sigma_b, sigma_w, N, n_nets, estimator="conditional")
+    got = sampling.network_covariances(model, 5, bag, [a])[0]
+    k0, k1 = streams.bag_key(5, model, bag)
+    assert (k0, k1) != streams.bag_key(5, model.at(estimator="plain"), bag)
+    z = streams.draw_normals(streams.network_state(np.uint64(k0), np.uint64(k1), a), N * (d_in + 1))
     phi = np.empty((N, len(pts)))
     for j in range(N):
         draw = z[j * (d_in + 1):(j + 1) * (d_in + 1)]
@@ -81,13 +87,14 @@ def test_a_networks_covariance_is_rebuilt_from_its_stream_in_the_documented_orde
 def test_recorded_values_are_unchanged():
     """Values of the version that measured config/estimators.yaml (README), bit for bit: the stream layout and the
     reduction order of the conditional kernel are part of its results. The Erf values were recorded again when
-    kernel.fast_erf changed (fused multiply-adds, a shorter tail polynomial): the first moved by one ulp."""
+    fastmath.fast_erf changed (fused multiply-adds, a shorter tail polynomial): the first moved by one ulp."""
     pts = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
-    a = sampling.bag_correlators(20221223, 1.0, 2.0, 10, 3000, 1, pts, [2, 4, 6], estimator="conditional")
+    a = sampling.bag_correlators(Model("gauss", pts, 1.0, 2.0, 10, 3000, estimator="conditional"), 20221223, 1,
+                                 [2, 4, 6])
     assert [a[i].hex() for i in (0, 21, 200)] == ["0x1.507aac6f7724fp+2", "0x1.11915b93afdafp+9",
                                                   "0x1.495701851ab98p+19"]
-    b = sampling.bag_correlators(1, 1.0, 1.0, 100, 3000, 0, [-1.0, 0.2, 1.0], [2, 4, 6], activation="erf",
-                                 estimator="conditional", threads=1)
+    b = sampling.bag_correlators(Model("erf", [-1.0, 0.2, 1.0], 1.0, 1.0, 100, 3000, estimator="conditional"), 1, 0,
+                                 [2, 4, 6], threads=1)
     assert [b[i].hex() for i in (0, 5, 40)] == ["0x1.971233b8f4a16p+0", "0x1.96cee05153779p+0",
                                                 "0x1.250c27e04542bp+5"]
 
@@ -95,8 +102,8 @@ def test_recorded_values_are_unchanged():
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 @pytest.mark.parametrize("activation", ["gauss", "erf"])
 def test_bit_identical_with_1_and_2_threads(activation):
-    runs = [sampling.bag_correlators(3, 1.0, 1.0, 20, 3000, 1, POINTS[activation], [2, 4, 6], threads=t,
-                                     activation=activation, estimator="conditional") for t in (1, 2)]
+    model = Model(activation, POINTS[activation], 1.0, 1.0, 20, 3000, estimator="conditional")
+    runs = [sampling.bag_correlators(model, 3, 1, [2, 4, 6], threads=t) for t in (1, 2)]
     assert runs[0].tobytes() == runs[1].tobytes()
 
 
@@ -126,19 +133,19 @@ def median_of_means_failures(activation, N, covariance_shift=0.0):
     With ``covariance_shift`` = -σ_b², the Wick sums are recomputed in numpy from each network's covariance
     with σ_b² left out of C: a wrong estimator the test must catch."""
     pts = POINTS[activation]
-    th = exact.Theory(activation, pts, SIGMA_B, SIGMA_W)
+    th = Theory(activation, pts, SIGMA_B, SIGMA_W)
     labelled = combos.output_combos(len(pts), [2, 4])
     index = {tuple(c): i for i, (_, c) in enumerate(labelled)}
     if covariance_shift == 0.0:
-        means = np.array([sampling.bag_correlators(11, SIGMA_B, SIGMA_W, N, N_NETS, b, pts, [2, 4],
-                                                   activation=activation, estimator="conditional")
-                          for b in range(K_BAGS)])
+        model = Model(activation, pts, SIGMA_B, SIGMA_W, N, N_NETS, estimator="conditional")
+        means = np.array([sampling.bag_correlators(model, 11, b, [2, 4]) for b in range(K_BAGS)])
         means = means[:, [index[c] for c in CHECKS]]
     else:
         pairs = combos.multisets(len(pts), 2)
         means = []
         for b in range(K_BAGS // 4):  # fewer bags: a wrong estimator is far off, and numpy is slow
-            cov = sampling.network_covariances(11, SIGMA_B, SIGMA_W, N, N_NETS, b, pts, range(N_NETS), activation)
+            cov = sampling.network_covariances(Model(activation, pts, SIGMA_B, SIGMA_W, N, N_NETS), 11, b,
+                                               range(N_NETS))
             C = np.empty((N_NETS, len(pts), len(pts)))
             for r, (p, q) in enumerate(pairs):
                 C[:, p, q] = C[:, q, p] = cov[:, r] + covariance_shift
@@ -173,8 +180,9 @@ def test_plain_and_conditional_agree_and_the_conditional_variance_is_smaller_at_
     pts, N, n_nets, n_bags = [-0.01, 0.002, 0.01], 1000, 1000, 30
     labelled = combos.output_combos(3, [2, 4])
     k = [tuple(c) for _, c in labelled].index((0, 0, 1, 2))
-    runs = {est: np.array([sampling.bag_correlators(13, 1.0, 2.0, N, n_nets, b, pts, [2, 4], estimator=est)[k]
-                           for b in range(n_bags)]) for est in ("plain", "conditional")}
+    model = Model("gauss", pts, 1.0, 2.0, N, n_nets)
+    runs = {est: np.array([sampling.bag_correlators(model.at(estimator=est), 13, b, [2, 4])[k] for b in range(n_bags)])
+            for est in ("plain", "conditional")}
     plain, cond = runs["plain"], runs["conditional"]
     z = (plain.mean() - cond.mean()) / math.sqrt(plain.var(ddof=1) / n_bags + cond.var(ddof=1) / n_bags)
     assert abs(z) < stats.norm.isf(1e-3 / 2)
@@ -184,10 +192,10 @@ def test_plain_and_conditional_agree_and_the_conditional_variance_is_smaller_at_
 
 def test_the_estimator_benchmark_runs(tmp_path):
     """`make bench-estimators` on tiny sizes: one row per width with times, variance ratios and speed-ups."""
-    from nnqft import bench_estimators
+    from nnqft.bench import estimators
 
     out = tmp_path / "estimators.parquet"
-    bench_estimators.main(["--widths", "2", "10", "--n-nets", "300", "--n-bags", "4", "--out", str(out)])
+    estimators.main(["--widths", "2", "10", "--n-nets", "300", "--n-bags", "4", "--out", str(out)])
     import pandas as pd
 
     table = pd.read_parquet(out)

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from nnqft import couplings, exact
+from nnqft import combos
+from nnqft.theory import couplings, neurons
+from nnqft.theory.exact import Theory
 
 XS6 = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
@@ -39,13 +41,22 @@ def test_T_6_closed_form_matches_quadrature(sigma_w):
     assert couplings.T_6(xs, sigma_w) == pytest.approx(total, rel=1e-9)
 
 
-def test_u4_recovers_the_exact_value_from_exact_correlators():
-    """Feeding the exact G^(4) gives u_4 = -kappa_4(h) / I_4, which is negative and O(1/N)."""
+def test_u4_from_the_exact_theory_equals_the_single_neuron_formula():
+    """At four distinct points ΔG^(4) = κ_4(h) = N κ_4(W1 g) = (σ_W⁴/N)(3 M_1234 − M_12 M_34 − M_13 M_24 − M_14 M_23),
+    with GaussNet's closed-form neuron moments M_S = exp(σ_b²(k²/2 − k) + σ_W²((Σx)²/2 − Σx²)) written out here:
+    u_4 from the theory's partition sums against this, and negative."""
     sigma_b, sigma_w, N = 1.0, 1.0, 10
     xs = [-0.01, -0.002, 0.006, 0.01]
-    delta = exact.correlator(xs, sigma_b, sigma_w, N) - exact.free_correlator(xs, sigma_b, sigma_w)
-    u4 = couplings.u4_from_delta(delta, xs, sigma_w)
-    assert u4 == pytest.approx(-exact.h_cumulant(xs, sigma_b, sigma_w, N) / couplings.I_n(xs, sigma_w), rel=1e-9)
+
+    def M(*idx):
+        x = np.array([xs[i] for i in idx])
+        k = len(x)
+        return np.exp(sigma_b**2 * (k * k / 2 - k) + sigma_w**2 * (x.sum() ** 2 / 2 - (x**2).sum()))
+
+    kappa = sigma_w**4 / N * (3 * M(0, 1, 2, 3) - M(0, 1) * M(2, 3) - M(0, 2) * M(1, 3) - M(0, 3) * M(1, 2))
+    (g,), (g0,) = Theory("gauss", xs, sigma_b, sigma_w).correlators([(0, 1, 2, 3)], N)
+    u4 = couplings.u4_from_delta(g - g0, xs, sigma_w)
+    assert u4 == pytest.approx(-kappa / couplings.I_n(xs, sigma_w), rel=1e-9)
     assert u4 < 0
 
 
@@ -56,13 +67,19 @@ def test_u6_extraction_inverts_the_tree_level_relation():
     assert couplings.u6_from_connected(g_c6, u4, XS6, sigma_w) == pytest.approx(u6, rel=1e-10)
 
 
-def test_connected_6_removes_the_disconnected_4_plus_2_part():
-    """With exact correlators, G_c^(6) equals the exact connected 6-point cumulant kappa_6(h)."""
+def test_the_six_point_splits_remove_the_disconnected_4_plus_2_part():
+    """With exact correlators, ΔG^(6) − Σ_15 ΔG^(4) K over the splits of couplings.six_point_splits equals the
+    theory's joint cumulant κ_6 of the six points (moment-cumulant over single-neuron moments, not correlators)."""
     sigma_b, sigma_w, N = 1.0, 1.0, 5
-    dg = lambda ys: exact.correlator(ys, sigma_b, sigma_w, N) - exact.free_correlator(ys, sigma_b, sigma_w)
-    g_c6 = couplings.connected_6(dg(XS6), dg, XS6, sigma_b, sigma_w)
-    # G^(6) = Wick + sum_15 kappa_4 K + kappa_6 and Delta G^(4) = kappa_4, so G_c^(6) = kappa_6
-    assert g_c6 == pytest.approx(exact.h_cumulant(XS6, sigma_b, sigma_w, N), rel=1e-9)
+    th = Theory("gauss", XS6, sigma_b, sigma_w)
+    ms4, ms6 = [list(combos.multisets(6, n)) for n in (4, 6)]
+    g4, g0_4 = th.correlators(ms4, N)
+    g6, g0_6 = th.correlators(ms6, N)
+    split_idx, split_k = couplings.six_point_splits(neurons.kernel_matrix("gauss", XS6, sigma_b, sigma_w))
+    g_c6 = (g6 - g0_6) - np.sum((g4 - g0_4)[split_idx] * split_k, axis=1)
+    kappa = np.array([th.cumulant(c, N) for c in ms6])
+    np.testing.assert_allclose(g_c6, kappa, rtol=1e-8, atol=1e-12 * np.abs(kappa).max())
+    assert not np.allclose(g6 - g0_6, kappa, rtol=1e-3)  # the 4 + 2 part is there to remove
 
 
 # --- d_in > 1 (docs/science.md §8): the closed forms against quadrature on a grid -----------------------

@@ -1,4 +1,4 @@
-"""The CUDA backend (nnqft.cuda_kernel), in numba's CUDA simulator unless NNQFT_CUDA_TESTS_ON_GPU=1.
+"""The CUDA backend (nnqft.sampling.cuda_kernel), in numba's CUDA simulator unless NNQFT_CUDA_TESTS_ON_GPU=1.
 
 The GPU draws the same networks as the CPU kernel (same stream layout), so on tiny sizes its correlators
 must equal the CPU's up to rounding (the GPU uses CUDA's exp, the CPU a polynomial exp: ~1e-16 relative
@@ -13,26 +13,24 @@ import pytest
 
 from numba import cuda
 
-from nnqft import checks, combos, cuda_kernel, kernel, sampling
+from helpers import CUDA_POINTS as POINTS
+from helpers import CUDA_SEED as SEED
+from helpers import CUDA_TINY as TINY
+from helpers import (SIMULATED, check_device, exact_zscores, normal_bonferroni_bound, run_snakemake,
+                     without_simulator)
+from nnqft import combos
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
+from nnqft.sampling import cuda_kernel, streams
+from nnqft.theory.exact import Theory
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # uint64 wrap-around in the simulator
 
-POINTS = [-0.01, 0.002, 0.01]
-SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-
-
-def check_device(device):
-    """The ``device`` metadata of a table sampled by the CUDA backend names the simulator or a real GPU."""
-    if SIMULATED:
-        assert device["gpu"] == "simulator", device
-    else:
-        assert device["gpu"] != "simulator" and device["compute_capability"], device
-SEED = 11
-
 
 def both(N, n_nets, bags, orders, sigma_b=1.0, sigma_w=2.0, points=POINTS):
-    args = (SEED, sigma_b, sigma_w, N, n_nets, bags, points, orders)
-    return (sampling.block_correlators(*args, backend="cuda"), sampling.block_correlators(*args, backend="cpu"))
+    model = Model("gauss", points, sigma_b, sigma_w, N, n_nets)
+    return (sampling.block_correlators(model, SEED, bags, orders, backend="cuda"),
+            sampling.block_correlators(model, SEED, bags, orders, backend="cpu"))
 
 
 def test_cuda_draws_the_same_networks_as_the_cpu_kernel():
@@ -40,54 +38,47 @@ def test_cuda_draws_the_same_networks_as_the_cpu_kernel():
     gpu, cpu = both(3, 600, range(2), [2, 4, 6])
     assert gpu.shape == cpu.shape == (2, len(combos.output_combos(len(POINTS), [2, 4, 6])))
     np.testing.assert_allclose(gpu, cpu, rtol=1e-13, atol=0)
-    other_bag = sampling.block_correlators(SEED, 1.0, 2.0, 3, 600, [5], POINTS, [2, 4, 6], backend="cpu")
+    other_bag = sampling.block_correlators(Model("gauss", POINTS, 1.0, 2.0, 3, 600), SEED, [5], [2, 4, 6],
+                                           backend="cpu")
     assert np.abs(other_bag[0] - gpu[0]).max() > 1e-3 * np.abs(gpu[0]).max()  # the comparison can fail
 
 
 def test_cuda_results_are_bit_identical_from_run_to_run():
-    first = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, range(3), POINTS, [2, 4], backend="cuda")
-    second = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, range(3), POINTS, [2, 4], backend="cuda")
+    model = Model("gauss", POINTS, 1.0, 2.0, 2, 100)
+    first = sampling.block_correlators(model, SEED, range(3), [2, 4], backend="cuda")
+    second = sampling.block_correlators(model, SEED, range(3), [2, 4], backend="cuda")
     assert first.tobytes() == second.tobytes()
     # and a bag does not depend on the block it is computed in
-    alone = sampling.block_correlators(SEED, 1.0, 2.0, 2, 100, [1], POINTS, [2, 4], backend="cuda")
+    alone = sampling.block_correlators(model, SEED, [1], [2, 4], backend="cuda")
     assert alone[0].tobytes() == first[1].tobytes()
 
 
 def test_cuda_correlators_agree_with_the_exact_finite_width_theory():
     sigma_b, sigma_w, N, n_nets, n_bags = 0.5, 1.0, 2, 2000, 2
     orders = [2, 4]
-    measured = sampling.block_correlators(SEED, sigma_b, sigma_w, N, n_nets, range(n_bags), POINTS, orders,
-                                          backend="cuda").mean(axis=0)
+    measured = sampling.block_correlators(Model("gauss", POINTS, sigma_b, sigma_w, N, n_nets), SEED, range(n_bags),
+                                          orders, backend="cuda").mean(axis=0)
     combos_ = [c for _, c in combos.output_combos(len(POINTS), orders)]
-    z = checks.exact_zscores(measured, n_nets * n_bags, combos_, POINTS, sigma_b, sigma_w, N)
-    bound = checks.normal_bonferroni_bound(len(combos_), 1e-3)
+    z = exact_zscores(measured, n_nets * n_bags, combos_, Theory("gauss", POINTS, sigma_b, sigma_w), N)
+    bound = normal_bonferroni_bound(len(combos_), 1e-3)
     assert np.abs(z).max() < bound
-    wrong = checks.exact_zscores(measured, n_nets * n_bags, combos_, POINTS, sigma_b, 2 * sigma_w, N)
+    wrong = exact_zscores(measured, n_nets * n_bags, combos_, Theory("gauss", POINTS, sigma_b, 2 * sigma_w), N)
     assert np.abs(wrong).max() > bound  # a wrong sigma_w (x2) is seen at this size
 
 
 def test_cuda_backend_refuses_more_points_than_it_keeps_in_registers():
-    from nnqft import cuda_kernel
-
     with pytest.raises(ValueError, match="at most"):
-        sampling.block_correlators(SEED, 1.0, 1.0, 2, 10, [0], list(np.linspace(-1, 1, cuda_kernel.MAX_POINTS + 1)),
-                                   [2], backend="cuda")
+        many = Model("gauss", list(np.linspace(-1, 1, cuda_kernel.MAX_POINTS + 1)), 1.0, 1.0, 2, 10)
+        sampling.block_correlators(many, SEED, [0], [2], backend="cuda")
     with pytest.raises(ValueError, match="unknown backend"):
-        sampling.block_correlators(SEED, 1.0, 1.0, 2, 10, [0], POINTS, [2], backend="opencl")
-
-
-TINY = {
-    "seed": SEED, "points": POINTS[:3], "orders": [2, 4, 6], "n_nets": 300, "threads_per_job": 1,
-    "experiments": {"scan": {"sigma_b": 1.0, "sigma_w": [1.0, 2.0], "N": [2], "n_bags": 2}},
-}
+        sampling.block_correlators(Model("gauss", POINTS, 1.0, 1.0, 2, 10), SEED, [0], [2], backend="opencl")
 
 
 @pytest.mark.workflow
 def test_backend_cuda_through_the_workflow_records_itself_and_matches_the_cpu(tmp_path):
     import pyarrow.parquet as pq
 
-    from conftest import run_snakemake
-    from nnqft import tables
+    from nnqft.workflow import tables
 
     target = "results/tables/correlators.parquet"
     found = {}
@@ -130,14 +121,14 @@ def _draw_normals_kernel(states, n, zig_k, zig_w, zig_f, out):
 
 
 def test_cuda_ziggurat_draws_the_cpu_normals_slow_paths_included():
-    # The ziggurat is written twice (kernel.py for the CPU, cuda_kernel.py for the GPU): this compares them
+    # The ziggurat is written twice (streams.py for the CPU, cuda_kernel.py for the GPU): this compares them
     # draw by draw, over enough draws (64,000) that the wedge test (~0.7%) and the base-strip tail run.
     threads, n = 16, 4000
-    states = np.array([kernel.network_state(np.uint64(3), np.uint64(4), a) for a in range(threads)], dtype=np.uint64)
+    states = np.array([streams.network_state(np.uint64(3), np.uint64(4), a) for a in range(threads)], dtype=np.uint64)
     out = np.zeros((threads, n))
-    _draw_normals_kernel[1, threads](states, n, kernel._ZIG_K, kernel._ZIG_W, kernel._ZIG_F, out)
-    cpu = np.array([kernel.draw_normals(s, n) for s in states])
-    assert (np.abs(cpu) > kernel._ZIG_R).sum() >= 1  # the base-strip tail ran (P(|z| > 3.654) = 2.6e-4 per draw)
+    _draw_normals_kernel[1, threads](states, n, streams.ZIG_K, streams.ZIG_W, streams.ZIG_F, out)
+    cpu = np.array([streams.draw_normals(s, n) for s in states])
+    assert (np.abs(cpu) > streams.ZIG_R).sum() >= 1  # the base-strip tail ran (P(|z| > 3.654) = 2.6e-4 per draw)
     np.testing.assert_allclose(out, cpu, rtol=1e-15, atol=0)
 
 
@@ -158,7 +149,7 @@ def test_the_gpu_benchmark_runs_as_is(tmp_path):
     config = tmp_path / "mini.yaml"
     config.write_text(yaml.safe_dump(mini))
     out = tmp_path / "cuda.parquet"
-    result = subprocess.run([sys.executable, "-m", "nnqft.bench_cuda", "--widths", "2", "3", "--n-nets", "5",
+    result = subprocess.run([sys.executable, "-m", "nnqft.bench.cuda", "--widths", "2", "3", "--n-nets", "5",
                              "--bags", "2", "--big-width", "2", "--end-to-end", "--configfile", str(config),
                              "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600,
                             env=dict(os.environ))
@@ -168,15 +159,9 @@ def test_the_gpu_benchmark_runs_as_is(tmp_path):
     assert (table["gpu_s"] > 0).all() and (table["gpu_neurons_per_s"].iloc[:3] > 0).all()
 
 
-def without_simulator():
-    return {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-
-
 @pytest.mark.workflow
 @pytest.mark.skipif(not SIMULATED, reason="a GPU is present")
 def test_backend_cuda_without_a_gpu_fails_with_a_message_that_says_what_to_do(tmp_path):
-    from conftest import run_snakemake
-
     result = run_snakemake(tmp_path, {**TINY, "backend": "cuda"}, "--cores", "1",
                            "results/tables/correlators.parquet", env=without_simulator())
     assert result.returncode != 0

@@ -12,7 +12,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_snakemake
+from helpers import CUDA_TINY as TINY
+from helpers import ROOT, SIMULATED, check_device, run_snakemake, without_simulator
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
 
 CUDA_PYTHON = ROOT / ".venv-cuda" / "bin" / "python"
 
@@ -35,7 +38,7 @@ def test_the_cuda_venv_uses_numba_cuda():
 
 
 def test_kernels_compile_for_a100_and_h100_with_accumulators_in_registers():
-    result = run_cuda_python("-m", "nnqft.cuda_compile", "--json")
+    result = run_cuda_python("-m", "nnqft.sampling.cuda_compile", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads(result.stdout)
     assert {(r["kernel"], r["arch"], r["n_points"]) for r in rows} == {
@@ -50,7 +53,7 @@ def test_kernels_compile_for_a100_and_h100_with_accumulators_in_registers():
 CONTROL = """
 import json
 from numba import cuda, float64, types
-from nnqft import cuda_compile
+from nnqft.sampling import cuda_compile
 
 def kernel(x, n, out):  # the accumulators of the network kernel as it was: a local array, run-time indices
     h = cuda.local.array(8, float64)
@@ -73,13 +76,15 @@ def test_the_register_check_sees_a_local_array():
     assert json.loads(result.stdout)["stack_frame_bytes"] > 0
 
 
-# seed, sigma_b, sigma_w, N, n_nets, bags, points, orders
-DRAWS = (11, 1.0, 2.0, 3, 40, [0, 1], [-0.01, 0.002, 0.01], [2, 4, 6])
+# model (GaussNet: points, sigma_b, sigma_w, N, n_nets), seed, bags, orders
+DRAWS = (([-0.01, 0.002, 0.01], 1.0, 2.0, 3, 40), 11, [0, 1], [2, 4, 6])
 SIMULATED_DRAWS = f"""
 import json
 import numba.cuda
-from nnqft import sampling
-gpu = sampling.block_correlators(*{DRAWS!r}, backend="cuda")
+from nnqft.model import Model
+from nnqft.sampling import bags
+model, seed, blocks, orders = {DRAWS!r}
+gpu = bags.block_correlators(Model("gauss", *model), seed, blocks, orders, backend="cuda")
 print(json.dumps({{"simulator": numba.cuda.__file__, "gpu": gpu.tolist()}}))
 """
 
@@ -89,25 +94,22 @@ def test_numba_cuda_simulator_draws_the_cpu_networks():
     # numba-cuda's, on small sizes on purpose: a whole rerun of test_cuda.py in it once ran past 600 s on a
     # CI machine while taking 18 s here (suspected: numba-cuda's simulator takes a module-wide lock on every
     # device-function call, and the simulator runs 128 Python threads per block).
-    from nnqft import sampling
-
     result = run_cuda_python("-c", SIMULATED_DRAWS, simulator=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     answer = json.loads(result.stdout)
     assert "numba_cuda" in answer["simulator"], answer["simulator"]
-    cpu = sampling.block_correlators(*DRAWS, backend="cpu")
+    (points, sigma_b, sigma_w, N, n_nets), seed, bags, orders = DRAWS
+    model = Model("gauss", points, sigma_b, sigma_w, N, n_nets)
+    cpu = sampling.block_correlators(model, seed, bags, orders, backend="cpu")
     np.testing.assert_allclose(np.array(answer["gpu"]), cpu, rtol=1e-13, atol=0)
-    seed, sigma_b, sigma_w, N, n_nets, bags, points, orders = DRAWS
-    other = sampling.block_correlators(seed, sigma_b, sigma_w, N, n_nets, [b + 2 for b in bags], points, orders,
-                                       backend="cpu")
+    other = sampling.block_correlators(model, seed, [b + 2 for b in bags], orders, backend="cpu")
     assert np.abs(other - cpu).max() > 1e-3 * np.abs(cpu).max()  # the comparison can fail
 
 
 @pytest.mark.workflow
 def test_a_workflow_run_from_the_cuda_venv_samples_through_numba_cuda(tmp_path):
     # what `make reproduce-gpu` runs, on a tiny config, in numba-cuda's simulator (or the GPU, see test_cuda.py)
-    from nnqft import tables
-    from test_cuda import TINY, check_device
+    from nnqft.workflow import tables
 
     result = run_snakemake(tmp_path, {**TINY, "n_nets": 20, "backend": "cuda"}, "--cores", "2",
                            "results/tables/correlators.parquet", python=CUDA_PYTHON)
@@ -122,8 +124,6 @@ def test_a_workflow_run_from_the_cuda_venv_samples_through_numba_cuda(tmp_path):
 
 @pytest.mark.workflow
 def test_backend_cuda_from_the_cuda_venv_without_a_gpu_names_the_driver(tmp_path):
-    from test_cuda import SIMULATED, TINY, without_simulator
-
     if not SIMULATED:
         pytest.skip("a GPU is present")
     result = run_snakemake(tmp_path, {**TINY, "backend": "cuda"}, "--cores", "1",

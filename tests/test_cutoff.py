@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from nnqft import cutoff, neurons
+from nnqft.model import Model
+from nnqft.theory import cutoff, neurons
 
 HMS_POINTS = {
     ("erf", 1): [-1, -0.6, -0.2, 0.2, 0.6, 1],
@@ -40,9 +41,9 @@ def test_d1_integrals_agree_with_adaptive_quadrature(activation, kernel):
     cross zero): relative to ∫|Π k|, as nnqft.cutoff.converged_cubature refines them."""
     pts = HMS_POINTS[activation, 1]
     lams = (7, 100, 1e4)
-    got = cutoff.integrals(activation, pts, 1.0, 1.0, lams, kernel=kernel)
+    got = cutoff.integrals(Model(activation, pts, 1.0, 1.0, 1), lams, kernel=kernel)
     rows = cutoff.four_point_multisets(len(pts))
-    _, scale_all = cutoff.cubature(activation, pts, 1.0, 1.0, lams, kernel=kernel, with_abs=True)
+    _, scale_all = cutoff.cubature(Model(activation, pts, 1.0, 1.0, 1), lams, kernel=kernel, with_abs=True)
     for r in (0, 3, 17, 60, len(rows) - 1):
         want = np.array([quad_1d(activation, pts, rows[r], lam, kernel=kernel) for lam in lams])
         scale = scale_all[r]
@@ -54,15 +55,15 @@ def test_the_w_part_drops_sigma_b_and_only_erf_changes_sign():
     integral over all of R^d_in, σ_W^8 (2π d_in / (4 σ_W²))^{d_in/2} e^{...}, at coinciding points); and only Erf's
     multisets with a point an odd number of times can change sign."""
     pts = [[0.01, 0.0]]
-    i4 = cutoff.integrals("gauss", pts, 1.0, 1.5, (1e5,), kernel="w")[0, 0]
+    i4 = cutoff.integrals(Model("gauss", pts, 1.0, 1.5, 1), (1e5,), kernel="w")[0, 0]
     assert i4 == pytest.approx(1.5**8 * (2 * np.pi * 2 / (4 * 1.5**2)), rel=1e-12)
-    assert cutoff.one_signed("relu", HMS_POINTS["relu", 1], 1.0, 1.0).all()
-    assert cutoff.one_signed("gauss", HMS_POINTS["gauss", 2], 1.0, 1.0).all()
-    erf = cutoff.one_signed("erf", HMS_POINTS["erf", 1], 1.0, 1.0)
+    assert cutoff.one_signed(Model("relu", HMS_POINTS["relu", 1], 1.0, 1.0, 1)).all()
+    assert cutoff.one_signed(Model("gauss", HMS_POINTS["gauss", 2], 1.0, 1.0, 1)).all()
+    erf = cutoff.one_signed(Model("erf", HMS_POINTS["erf", 1], 1.0, 1.0, 1))
     multisets = cutoff.four_point_multisets(6)
     assert [m for m, ok in zip(multisets, erf) if ok] == [m for m in multisets if all(m.count(i) % 2 == 0 for i in m)]
-    assert cutoff.one_signed("erf", HMS_POINTS["erf", 1], 1.0, 1.0, kernel="full").all()
-    assert not cutoff.one_signed("erf", HMS_POINTS["erf", 1], 0.5, 1.0, kernel="full").all()
+    assert cutoff.one_signed(Model("erf", HMS_POINTS["erf", 1], 1.0, 1.0, 1), kernel="full").all()
+    assert not cutoff.one_signed(Model("erf", HMS_POINTS["erf", 1], 0.5, 1.0, 1), kernel="full").all()
 
 
 @pytest.mark.parametrize("kernel", cutoff.KERNELS)
@@ -72,8 +73,8 @@ def test_the_cubature_reproduces_the_gaussnet_closed_form(d_in, scale, kernel):
     """The run-time rule (refined until converged) on the one case with a closed form: without the constant σ_b²
     (W-part) the Gaussian bumps carry all of I_4, and 8 nodes alone miss it by 2e-9 at unit spacing."""
     pts = (scale / 0.01) * np.array(HMS_POINTS["gauss", d_in])
-    closed = cutoff.gauss_integrals(pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, kernel=kernel)
-    cubed = cutoff.converged_cubature("gauss", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, kernel=kernel)
+    closed = cutoff.gauss_integrals(Model("gauss", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, kernel=kernel)
+    cubed = cutoff.converged_cubature(Model("gauss", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, kernel=kernel)
     np.testing.assert_allclose(cubed, closed, rtol=cutoff.TOLERANCE)
 
 
@@ -82,17 +83,16 @@ def test_the_cubature_reproduces_the_gaussnet_closed_form(d_in, scale, kernel):
 def test_more_nodes_change_the_cubature_by_less_than_its_tolerance(activation, d_in, kernel):
     """Relative to ∫|Π k| (|I_4| where the integrand keeps one sign), as the run-time refinement measures it."""
     pts = HMS_POINTS[activation, d_in]
-    a = cutoff.converged_cubature(activation, pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, kernel=kernel)
-    b, scale = cutoff.cubature(activation, pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=20 if d_in < 3 else 14, kernel=kernel,
-                                with_abs=True)
+    a = cutoff.converged_cubature(Model(activation, pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, kernel=kernel)
+    b, scale = cutoff.cubature(Model(activation, pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, nodes=20 if d_in < 3 else 14, kernel=kernel, with_abs=True)
     assert np.max(np.abs(a - b) / scale) < cutoff.TOLERANCE
 
 
 def test_fewer_nodes_fail_the_tolerance():
     """The refinement test can fail: 3 nodes per cell are visibly off."""
     pts = HMS_POINTS["relu", 1]
-    a = cutoff.cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=3)
-    b = cutoff.cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=cutoff.CELL_NODES + 4)
+    a = cutoff.cubature(Model("relu", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, nodes=3)
+    b = cutoff.cubature(Model("relu", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, nodes=cutoff.CELL_NODES + 4)
     assert np.max(np.abs(a / b - 1)) > cutoff.TOLERANCE
 
 
@@ -104,9 +104,9 @@ def test_the_integrals_grow_with_the_derived_power(activation, d_in, kernel):
     large Λ is that power. (Erf's sign-changing W-part products may cancel at leading order: at d_in = 2 some
     grow as Λ^0.08, not Λ^2.)"""
     big = (2e5, 4e5)
-    i4 = cutoff.integrals(activation, HMS_POINTS[activation, d_in], 1.0, 1.0, big, kernel=kernel)
+    i4 = cutoff.integrals(Model(activation, HMS_POINTS[activation, d_in], 1.0, 1.0, 1), big, kernel=kernel)
     power = np.log(np.abs(i4[:, 1] / i4[:, 0])) / np.log(big[1] / big[0])
-    used = cutoff.one_signed(activation, HMS_POINTS[activation, d_in], 1.0, 1.0, kernel=kernel)
+    used = cutoff.one_signed(Model(activation, HMS_POINTS[activation, d_in], 1.0, 1.0, 1), kernel=kernel)
     np.testing.assert_allclose(-power[used], cutoff.asymptotic_slope(activation, d_in, kernel=kernel), atol=2e-3)
 
 
@@ -115,8 +115,8 @@ def test_the_run_time_refinement_converges_or_says_why():
     not refine far enough (here capped at 2 nodes) it raises a ValueError naming the parameters instead of
     returning an unconverged value."""
     pts = HMS_POINTS["relu", 2]
-    got = cutoff.converged_cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS)
-    fine = cutoff.cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=24)
+    got = cutoff.converged_cubature(Model("relu", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS)
+    fine = cutoff.cubature(Model("relu", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, nodes=24)
     np.testing.assert_allclose(got, fine, rtol=cutoff.TOLERANCE)
     with pytest.raises(ValueError, match="relu.*did not converge"):
-        cutoff.converged_cubature("relu", pts, 1.0, 1.0, cutoff.HMS_CUTOFFS, nodes=2, max_nodes=2)
+        cutoff.converged_cubature(Model("relu", pts, 1.0, 1.0, 1), cutoff.HMS_CUTOFFS, nodes=2, max_nodes=2)

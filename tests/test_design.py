@@ -1,13 +1,12 @@
 import copy
 
 import pytest
-import yaml
 
-from conftest import ROOT
-from nnqft import design
+from helpers import load_config
+from nnqft.workflow import config as config_checks
+from nnqft.workflow import design
 
-with open(ROOT / "config" / "config.yaml") as fh:
-    PAPER = yaml.safe_load(fh)
+PAPER = load_config("config")
 
 
 def test_shared_points_are_sampled_once_with_the_largest_n_bags():
@@ -64,8 +63,8 @@ def test_float_spelling_is_canonical():
 def test_duplicate_sigma_w_by_value_is_rejected():
     bad = copy.deepcopy(PAPER)
     bad["experiments"]["sigma_scan"]["sigma_w"] = [1.0, 10, 10.0]
-    with pytest.raises(design.ConfigError, match=r"experiments\.sigma_scan\.sigma_w"):
-        design.check_config(bad)
+    with pytest.raises(config_checks.ConfigError, match=r"experiments\.sigma_scan\.sigma_w"):
+        config_checks.check(bad)
 
 
 def test_paper_config_lists_about_2600_bags():

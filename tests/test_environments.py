@@ -4,8 +4,8 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT
-from nnqft import design
+from helpers import ROOT
+from nnqft.workflow import design
 
 #: Not in the rules' environments: the test runner, and Snakemake itself (it puts its own package on a
 #: rule script's path).
@@ -37,9 +37,10 @@ def test_conda_environments_pin_what_the_requirements_pin(env, requirements):
     assert conda_pins(env) == expected
 
 
-def test_the_sampling_rule_gets_the_cuda_environment_with_the_cuda_backend():
-    assert design.sampling_env({"backend": "cpu"}) == "envs/nnqft.yaml"
-    assert design.sampling_env({}) == "envs/nnqft.yaml"
-    assert design.sampling_env({"backend": "cuda"}) == "envs/nnqft-cuda.yaml"
-    for backend in ("cpu", "cuda"):
-        assert (ROOT / design.sampling_env({"backend": backend})).exists()
+def test_the_sampling_rule_gets_an_environment_that_can_run_its_backend():
+    """The sampling jobs' environment (design.sampling_env) has numba-cuda exactly where the backend is cuda,
+    whatever else it holds; leaving the backend out means cpu."""
+    for config, cuda in (({"backend": "cpu"}, False), ({}, False), ({"backend": "cuda"}, True)):
+        env = ROOT / design.sampling_env(config)
+        assert env.exists(), env
+        assert ("numba-cuda" in conda_pins(env.relative_to(ROOT))) == cuda, env

@@ -1,11 +1,18 @@
 """HMS's analyses on correlators whose values are known: the λ and 6-point tables recover the exact theory's
 numbers and slopes from exact correlators, the slopes approach the power derived from K, and every HMS claim's
 verdict flips on data that contradict it."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from nnqft import analysis, claims, combos, cutoff, design, neurons
+from helpers import NO_FLAGS
+from nnqft import combos
+from nnqft.analysis import claims, deviations, flow, hms
+from nnqft.model import Model
+from nnqft.theory import cutoff
+from nnqft.workflow import design
 
 CUTOFFS = cutoff.HMS_CUTOFFS
 
@@ -22,19 +29,20 @@ def exact_correlators(experiments, noise=0.0, seed=0):
     rng = np.random.default_rng(seed)
     rows = []
     for exp in experiments.values():
-        ens = design.ensemble_of(exp)
-        th = analysis.theory(ens.activation, ens.points_json, exp["sigma_b"], exp["sigma_w"][0])
-        for N in exp["N"]:
-            for order in (2, 4, 6):
-                labels = [combos.combo_label(c) for c in combos.multisets(len(exp["points"]), order)]
-                g, _ = th.correlators(combos.multisets(len(exp["points"]), order), N)
-                for bag in range(exp["n_bags"]):
-                    value = g * (1 + noise * rng.standard_normal(len(g)))
-                    rows.append(pd.DataFrame({"activation": ens.activation, "d_in": ens.d_in,
-                                              "points": ens.points_json, "estimator": ens.estimator,
-                                              "sigma_b": exp["sigma_b"], "sigma_w": exp["sigma_w"][0], "N": N,
-                                              "n_nets": ens.n_nets, "bag": bag, "order": order, "combo": labels,
-                                              "value": value}))
+        ens = exp.ensemble
+        for sigma_w in exp.sigma_w:
+            th = deviations.theory(exp.model(sigma_w, exp.N[0]))
+            for N in exp.N:
+                for order in (2, 4, 6):
+                    labels = [combos.combo_label(c) for c in combos.multisets(len(exp.points), order)]
+                    g, _ = th.correlators(combos.multisets(len(exp.points), order), N)
+                    for bag in range(exp.n_bags):
+                        value = g * (1 + noise * rng.standard_normal(len(g)))
+                        rows.append(pd.DataFrame({"activation": ens.activation, "d_in": ens.d_in,
+                                                  "points": ens.points_json, "estimator": ens.estimator,
+                                                  "sigma_b": exp.sigma_b, "sigma_w": sigma_w, "N": N,
+                                                  "n_nets": ens.n_nets, "bag": bag, "order": order, "combo": labels,
+                                                  "value": value}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -46,27 +54,21 @@ def exact_correlators(experiments, noise=0.0, seed=0):
 def test_exact_correlators_give_the_exact_lambda_slope_and_six_point_ratios(activation, points):
     exps = experiment(activation, points)
     corr = exact_correlators(exps)
-    lam, slope = analysis.lambda_tables(corr, exps, CUTOFFS)
+    lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
     np.testing.assert_allclose(lam["lambda"], lam.lambda_exact, rtol=1e-12)
     np.testing.assert_allclose(slope.slope, slope.slope_exact, rtol=1e-12)
     assert (lam.lambda_se == 0).all()
-    six = analysis.six_point_tables(corr, exps, lam, CUTOFFS)
+    six = hms.six_point_tables(corr, exps, lam, CUTOFFS)
     np.testing.assert_allclose(six.gp_over_measured, six.gp_over_exact, rtol=1e-12)
     np.testing.assert_allclose(six.gp_lambda_over_measured, six.gp_lambda_over_exact, rtol=1e-12)
     assert (lam.convention == "hms").all() and (slope.convention == "hms").all() and (six.convention == "hms").all()
-    # λ by its definition, for one cutoff and width, in each convention: HMS's +ΔG^(4) / (24 ∫ Π (K − σ_b²)), the
-    # mean over the combinations whose integrand keeps one sign; or −ΔG^(4) / (24 ∫ Π K)
-    th = analysis.theory(activation, neurons.points_json(points), 1.0, 1.0)
-    four = cutoff.four_point_multisets(len(points))
-    g, g0 = th.correlators(four, 5)
-    for convention, kernel, sign in (("hms", "w", 1), ("full_kernel", "full", -1)):
-        exps["e"]["lambda_convention"] = convention
-        lam, _ = analysis.lambda_tables(corr, exps, CUTOFFS)
-        i4 = cutoff.integrals(activation, points, 1.0, 1.0, CUTOFFS, kernel=kernel)[:, CUTOFFS.index(100)]
-        used = cutoff.one_signed(activation, points, 1.0, 1.0, kernel=kernel)
-        row = lam[(lam.N == 5) & (lam.cutoff == 100)]
-        assert row["lambda"].iloc[0] == pytest.approx(np.mean(sign * (g - g0)[used] / (24 * i4[used])), rel=1e-12)
-        assert row.convention.iloc[0] == convention and row.n_combos.iloc[0] == used.sum()
+    # each convention labels its rows (its numbers are checked against HMS's in the next test)
+    for convention in ("hms", "full_kernel"):
+        exps["e"] = replace(exps["e"], lambda_convention=convention)
+        lam, _ = hms.lambda_tables(corr, exps, CUTOFFS)
+        assert (lam.convention == convention).all()
+        assert (lam.n_combos == cutoff.one_signed(Model(activation, points, 1.0, 1.0, 1),
+                                                  kernel=hms.LAMBDA_CONVENTIONS[convention].kernel).sum()).all()
 
 
 def test_hms_numbers_in_their_convention():
@@ -77,9 +79,9 @@ def test_hms_numbers_in_their_convention():
     exps = experiment("relu", (0.2, 0.4, 0.6, 0.8, 1.0, 1.2), N=(20,), n_bags=2)
     corr = exact_correlators(exps)
     for convention, ratios in (("hms", (0.939, 0.947, 0.947)), ("full_kernel", (0.996, 1.033, 1.040))):
-        exps["e"]["lambda_convention"] = convention
-        lam, slope = analysis.lambda_tables(corr, exps, CUTOFFS)
-        six = analysis.six_point_tables(corr, exps, lam, CUTOFFS).set_index("cutoff")
+        exps["e"] = replace(exps["e"], lambda_convention=convention)
+        lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
+        six = hms.six_point_tables(corr, exps, lam, CUTOFFS).set_index("cutoff")
         assert six.gp_over_exact.iloc[0] == pytest.approx(0.876, abs=5e-4)
         assert [round(six.gp_lambda_over_exact[c], 3) for c in (7, 100, 10000)] == list(ratios)
         if convention == "hms":
@@ -88,7 +90,7 @@ def test_hms_numbers_in_their_convention():
         else:
             assert lam.lambda_exact.iloc[0] < 0
     gauss = experiment("gauss", (-0.01, -0.006, -0.002, 0.002, 0.006, 0.01), N=(100,), n_bags=2)
-    _, slope = analysis.lambda_tables(exact_correlators(gauss), gauss, CUTOFFS)
+    _, slope = hms.lambda_tables(exact_correlators(gauss), gauss, CUTOFFS)
     assert abs(slope.slope_exact.iloc[0]) < 1e-9 and slope.slope_asymptotic.iloc[0] == 0
 
 
@@ -99,8 +101,8 @@ def test_the_exact_slope_approaches_the_power_derived_from_K(activation, d_in):
     exps = experiment(activation, points, N=(5,), n_bags=2)
     far = (1e6, 2e6, 4e6, 8e6)
     for convention, kernel in (("hms", "w"), ("full_kernel", "full")):
-        exps["e"]["lambda_convention"] = convention
-        _, slope = analysis.lambda_tables(exact_correlators(exps), exps, far)
+        exps["e"] = replace(exps["e"], lambda_convention=convention)
+        _, slope = hms.lambda_tables(exact_correlators(exps), exps, far)
         derived = cutoff.asymptotic_slope(activation, d_in, kernel=kernel)
         assert slope.slope_exact.iloc[0] == pytest.approx(derived, abs=1e-3)
         assert slope.slope_local_exact.iloc[0] == pytest.approx(derived, abs=1e-3)
@@ -108,12 +110,9 @@ def test_the_exact_slope_approaches_the_power_derived_from_K(activation, d_in):
 
 def test_noisy_correlators_give_a_standard_error_that_covers_the_deviation():
     exps = experiment("relu", ([0.5, 0.5], [0.5, 1.0], [1.0, 0.5], [1.0, 1.0]), n_bags=10)
-    lam, slope = analysis.lambda_tables(exact_correlators(exps, noise=0.01, seed=5), exps, CUTOFFS)
+    lam, slope = hms.lambda_tables(exact_correlators(exps, noise=0.01, seed=5), exps, CUTOFFS)
     z = (lam["lambda"] - lam.lambda_exact) / lam.lambda_se
     assert (lam.lambda_se > 0).all() and np.abs(z).max() < 5
-
-
-NO_FLAGS = pd.DataFrame(columns=analysis.ERROR_BAR_KEYS + ["status"])
 
 
 def slope_row(local_exact, derived=-5):
@@ -139,9 +138,9 @@ def test_the_lambda_verdicts_flip():
     assert row["statement_measured"] == "below noise"
     row = claims.lambda_runs(slope_row(1e-12, derived=0), lambda_rows(1e-3, 1e-5), NO_FLAGS, "e", 5)
     assert "does not run" in row["claim"] and row["statement_exact"] == "holds"
-    flags = pd.DataFrame([{"experiment": "e", "sigma_w": 1.0, "N": 5, "order": 4, "status": analysis.UNRELIABLE}])
+    flags = pd.DataFrame([{"experiment": "e", "sigma_w": 1.0, "N": 5, "order": 4, "status": deviations.UNRELIABLE}])
     row = claims.lambda_runs(slope_row(-4.9999), lambda_rows(1e-3, 1e-5), flags, "e", 5)
-    assert row["agreement"] == row["statement_measured"] == analysis.UNRELIABLE
+    assert row["agreement"] == row["statement_measured"] == deviations.UNRELIABLE
 
 
 def six_rows(gp, gp_lambda):
@@ -155,14 +154,15 @@ def test_the_six_point_verdicts_flip():
                         "g_se": 0.01, "n_bags": 10})
     resolved = pd.DataFrame([{"experiment": "e", "N": 5, "order": 6, "m": 0.3, "se": 0.01, "n_bags": 10}])
     unresolved = resolved.assign(m=0.01)
-    verdicts = lambda six, fall: tuple(claims.six_point_closer(six, dev, fall, NO_FLAGS, "e", 5)[k]  # noqa: E731
+    verdicts = lambda six, fall: tuple(claims.six_point_closer(six, dev, fall, NO_FLAGS, experiment="e",  # noqa: E731
+                                                               ngp_width=5)[k]
                                        for k in ("agreement", "statement_exact", "statement_measured"))
     assert verdicts(six_rows(0.6, 0.95), resolved) == ("agrees", "holds", "holds")
     assert verdicts(six_rows(0.6, 0.3), resolved) == ("agrees", "fails", "fails")
     assert verdicts(six_rows(0.6, [0.95, 0.3]), resolved) == ("agrees", "fails", "fails")
     assert verdicts(six_rows(0.6, 0.95), unresolved)[2] == "below noise"
-    assert claims.six_point_closer(six_rows(0.6, 0.95), dev.assign(g_mean=1.5), resolved, NO_FLAGS, "e",
-                                   5)["agreement"] == "disagrees"
+    assert claims.six_point_closer(six_rows(0.6, 0.95), dev.assign(g_mean=1.5), resolved, NO_FLAGS, experiment="e",
+                                   ngp_width=5)["agreement"] == "disagrees"
 
 
 @pytest.mark.parametrize("d_in", [2, 3])
@@ -176,10 +176,10 @@ def test_the_flow_fit_recovers_the_exact_exponent_at_d_in_2_and_3_from_exact_cor
     config = {"n_nets": 1000, "points": pts, "experiments": {"scan": {
         "sigma_b": 1.0, "sigma_w": sigma_ws, "N": [10], "n_bags": 6, "analyses": ["flow_fit"]}}}
     exps = design.experiments(config)
-    corr = pd.concat([exact_correlators({"scan": {**exps["scan"], "sigma_w": [sw]}}, noise=1e-4, seed=k)
+    corr = pd.concat([exact_correlators({"scan": replace(exps["scan"], sigma_w=(sw,))}, noise=1e-4, seed=k)
                       for k, sw in enumerate(sigma_ws)], ignore_index=True)
-    _, means = analysis.coupling_tables(corr, exps)
-    fit = analysis.flow_fit(means, d_in=d_in)
+    _, means = flow.coupling_tables(corr, exps)
+    fit = flow.flow_fit(means, d_in=d_in)
     row = fit[fit.order == 4].iloc[0]
     assert row.exponent == pytest.approx(row.exponent_exact, abs=0.01)
     assert row.exponent_exact == pytest.approx(d_in - 4, abs=0.02)

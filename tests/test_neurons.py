@@ -1,5 +1,5 @@
-"""Single-neuron theory of GaussNet, ReLU and Erf at any d_in (nnqft.neurons) and the exact finite-width
-theory built on it (nnqft.exact.Theory): closed-form kernels against the quadratures, the quadratures'
+"""Single-neuron theory of GaussNet, ReLU and Erf at any d_in (nnqft.theory.neurons) and the exact finite-width
+theory built on it (nnqft.theory.exact.Theory): closed-form kernels against the quadratures, the quadratures'
 convergence at every rank up to 4, Monte Carlo checks, and sampled networks against the exact correlators."""
 import itertools
 import math
@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from nnqft import combos, exact, neurons
+from nnqft import combos
+from nnqft.theory import neurons
+from nnqft.theory.exact import Theory
 
-# The point sets of Halverson, Maiti and Stoner (docs/science.md §8), by activation and d_in.
-ERF_POINTS = {1: [[-1.0], [-0.6], [-0.2], [0.2], [0.6], [1.0]],
-              2: [[-1, -1], [-1, 1], [1, -1], [1, 1]],
-              3: [[-1, -1, -1], [1, 1, -1], [-1, 1, 1], [1, -1, 1]]}
-RELU_POINTS = {1: [[0.2], [0.4], [0.6], [0.8], [1.0], [1.2]],
-               2: [[0.5, 0.5], [0.5, 1], [1, 0.5], [1, 1]],
-               3: [[0.2, 0.2, 0.2], [1, 1, 0.2], [0.2, 1, 1], [1, 0.2, 1]]}
-POINTS = {"erf": ERF_POINTS, "relu": RELU_POINTS,
-          "gauss": {d: (0.01 * np.array(p)).tolist() for d, p in ERF_POINTS.items()}}
+from helpers import ERF_POINTS, RELU_POINTS
+from helpers import HMS_POINTS as POINTS
+from helpers import products, zscores
 
 
 def rel(a, b):
@@ -184,19 +180,6 @@ def sample_outputs(activation, points, sigma_b, sigma_w, N, n_nets, rng, w0_vari
     return out + rng.standard_normal((n_nets, 1)) * sigma_b
 
 
-def products(outputs, orders=(2, 4)):
-    """Every combination of the given orders, and the per-network products f(x_1)...f(x_n) for each."""
-    cs = [c for n in orders for c in combos.multisets(outputs.shape[1], n)]
-    return cs, np.stack([np.prod(outputs[:, list(c)], axis=1) for c in cs], axis=1)
-
-
-def zscores(cs, prods, theory, N):
-    """z of the sampled G^(n) against ``theory`` at width N, with the sample standard error of the network
-    products (the products of ReLU and Erf networks have light tails)."""
-    g, _ = theory.correlators(cs, N)
-    return (prods.mean(axis=0) - g) / (prods.std(axis=0, ddof=1) / math.sqrt(len(prods)))
-
-
 @pytest.mark.parametrize("activation", ["relu", "erf"])
 @pytest.mark.parametrize("d_in", [1, 2, 3])
 def test_sampled_networks_agree_with_the_exact_theory_and_wrong_models_fail(activation, d_in):
@@ -207,31 +190,22 @@ def test_sampled_networks_agree_with_the_exact_theory_and_wrong_models_fail(acti
     pts = POINTS[activation][d_in][:4]
     N = 2
     cs, prods = products(sample_outputs(activation, pts, 1.0, 1.0, N, 400_000, rng))
-    theory = exact.Theory(activation, pts, 1.0, 1.0)
+    theory = Theory(activation, pts, 1.0, 1.0)
     z = zscores(cs, prods, theory, N)
     bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(z)))
     assert np.abs(z).max() < bound, z
     assert np.abs(zscores(cs, prods, theory, 10**9)).max() > bound  # N → ∞: the free theory
-    other = exact.Theory("erf" if activation == "relu" else "relu", pts, 1.0, 1.0)
+    other = Theory("erf" if activation == "relu" else "relu", pts, 1.0, 1.0)
     assert np.abs(zscores(cs, prods, other, N)).max() > bound
     if d_in > 1:
         cs, wrong = products(sample_outputs(activation, pts, 1.0, 1.0, N, 400_000, rng, w0_variance=1.0))
         assert np.abs(zscores(cs, wrong, theory, N)).max() > bound
 
 
-def test_gauss_theory_equals_the_d_in_1_formulas():
-    pts = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
-    cs = [c for n in (2, 4, 6) for c in combos.multisets(6, n)]
-    for sigma_b, sigma_w, N in ((1.0, 1.0, 2), (1.0, 7.5, 100), (0.5, 20.0, 3)):
-        g, g0 = exact.Theory("gauss", pts, sigma_b, sigma_w).correlators(cs, N)
-        g_old, g0_old = exact.correlators(pts, cs, sigma_b, sigma_w, N)
-        assert rel(g, g_old).max() < 1e-12 and rel(g0, g0_old).max() < 1e-12
-
-
 def test_two_point_function_is_the_kernel_at_every_width():
     for activation in ("gauss", "relu", "erf"):
         pts = POINTS[activation][2]
-        th = exact.Theory(activation, pts, 1.0, 1.0)
+        th = Theory(activation, pts, 1.0, 1.0)
         pairs = combos.multisets(len(pts), 2)
         for N in (1, 2, 50):
             g, g0 = th.correlators(pairs, N)

@@ -6,7 +6,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from nnqft import analysis, tables
+from nnqft.analysis import deviations
+from nnqft.model import Ensemble, Experiment
+from nnqft.workflow import tables
 
 
 def small_table(path):
@@ -73,13 +75,14 @@ def test_analysis_refuses_a_table_made_under_another_seed(tmp_path):
     with pytest.raises(tables.TableError, match="seed = 1, the config asks for 2"):
         tables.read_correlators(path, seed=2)
     # rows of another ensemble (here n_nets) are not this experiment's: the analysis says which lacks them
-    exp = {"activation": "gauss", "points": [[0.1], [0.2]], "n_nets": 20, "estimator": "plain", "sigma_b": 1.0,
-           "sigma_w": [1.0], "N": [2], "n_bags": 1}
+    def experiment(n_nets, estimator="plain"):
+        return Experiment("mine", Ensemble("gauss", ((0.1,), (0.2,)), n_nets, estimator), 1.0, (1.0,), (2,), 1)
+
     with pytest.raises(ValueError, match="experiment mine: the correlator table lacks some of its points"):
-        analysis.experiment_rows(corr, {"mine": exp})
+        deviations.experiment_rows(corr, {"mine": experiment(20)})
     # each experiment reads its own estimator's rows, never both
     for estimator, value in (("plain", 1.0), ("conditional", 2.0)):
-        rows = analysis.experiment_rows(corr, {"mine": {**exp, "n_nets": 10, "estimator": estimator}})
+        rows = deviations.experiment_rows(corr, {"mine": experiment(10, estimator)})
         assert list(rows.value) == [value]
 
 

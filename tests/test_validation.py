@@ -5,19 +5,17 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from conftest import ROOT
-from nnqft import design
+from helpers import QUICK, ROOT
+from nnqft.analysis import hms, registry
+from nnqft.workflow import config as config_checks
+from nnqft.workflow import design
 
-with open(ROOT / "config" / "quick.yaml") as fh:
-    QUICK = yaml.safe_load(fh)
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def check(config):
     """What the Snakefile does before building the DAG (workflow/rules/common.smk)."""
-    design.check_models(config)
-    validate(config, SCHEMA)
-    design.check_config(config)
+    config_checks.check(config, lambda c: validate(c, SCHEMA))
 
 
 def exp(config, key, value, name="width_scan"):
@@ -88,14 +86,14 @@ BAD = {
                          ["experiments.width_scan.analyses", "'lambda'", "falloff, u4_negative"]),
     "flow fit with one sigma_w": (lambda c: exp(c, "analyses", ["flow_fit"]),
                                   ["experiments.width_scan.analyses", "flow_fit", "at least 3 sigma_w", "[1.0]",
-                                   "allowed for this experiment: ['falloff', 'u4_negative', 'u6_positive', 'passive_flow']"]),
+                                   "allowed: ['falloff', 'u4_negative', 'u6_positive', 'passive_flow'] (the analyses this experiment supports)"]),
     "falloff with one width": (lambda c: exp(c, "N", [10]),
                                ["experiments.width_scan.analyses", "falloff", "at least 2 widths", "[10]"]),
     "falloff over several sigma_w": (lambda c: exp(c, "analyses", ["falloff"], name="sigma_scan"),
                                      ["experiments.sigma_scan.analyses", "falloff", "one sigma_w"]),
     "a coupling claim on ReLU": (lambda c: exp(c, "activation", "relu"),
                                  ["experiments.width_scan.analyses", "u4_negative", "activation gauss", "relu",
-                                  "allowed for this experiment: ['falloff']"]),
+                                  "allowed: ['falloff'] (the analyses this experiment supports)"]),
     "lambda without an NGP width": (lambda c: exp(c, "analyses", ["falloff", "lambda_running"]),
                                     ["experiments.width_scan.analyses", "lambda_running", "ngp_width", "[2, 10, 100]"]),
     "NGP width not among the widths": (lambda c: (exp(c, "analyses", ["falloff", "lambda_running"]),
@@ -113,30 +111,34 @@ BAD = {
 
 
 def test_the_schema_lists_the_analyses_the_package_knows_and_hms_cutoffs():
-    from nnqft import cutoff
+    from nnqft.theory import cutoff
     with open(SCHEMA) as fh:
         schema = yaml.safe_load(fh)
     props = schema["properties"]["experiments"]["additionalProperties"]["properties"]
-    assert props["analyses"]["items"]["enum"] == list(design.ANALYSES)
+    assert props["analyses"]["items"]["enum"] == list(registry.ANALYSES)
     assert tuple(schema["properties"]["cutoffs"]["default"]) == cutoff.HMS_CUTOFFS
-    assert props["lambda_convention"]["enum"] == list(design.LAMBDA_CONVENTIONS)
+    assert props["lambda_convention"]["enum"] == list(hms.LAMBDA_CONVENTIONS)
 
 
 def test_orders_without_6_are_accepted_where_no_analysis_needs_them():
     """orders: [2, 4] is cheaper (147 instead of 609 correlators per network at six points); it is rejected only by
     the analyses that read order 6, and each names them; without them the config is valid, and the figures of
     order 6 are not asked for."""
-    from nnqft import figure_list
     config = copy.deepcopy(QUICK)
     config["orders"] = [2, 4]
+    config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u6_positive"]
+    with pytest.raises(config_checks.ConfigError, match=r"'u6_positive' needs orders \[6\]"):
+        check(copy.deepcopy(config))
     config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit"]
     check(config)
-    for analysis, needs in design.ANALYSIS_ORDERS.items():
-        unmet = design.analysis_unmet(analysis, config["experiments"]["width_scan"], [2, 4])
+    experiments = design.experiments(config)
+    for analysis, needs in registry.ANALYSIS_ORDERS.items():
+        unmet = registry.analysis_unmet(analysis, experiments["width_scan"], [2, 4])
         assert unmet.startswith("orders [6]") == (6 in needs), (analysis, unmet)
-    names = figure_list.names(config["experiments"], [2, 4])
-    assert "u6_vs_sigma" not in names and "u4_vs_sigma" in names and "histograms" in names
-    assert "histograms" not in figure_list.names(config["experiments"], [2])
+    paths = registry.figure_paths(experiments, [2, 4])
+    assert "sigma_scan/u4_vs_sigma" in paths and "width_scan/histograms" in paths
+    assert not any(p.endswith("u6_vs_sigma") for p in paths)
+    assert "width_scan/histograms" not in registry.figure_paths(experiments, [2])
 
 
 @pytest.mark.parametrize("case", BAD)

@@ -40,7 +40,7 @@ def test_quick_config_builds_the_gathered_table(quick_run):
 def test_table_rows_are_bit_identical_to_a_direct_kernel_call(quick_run):
     table = pq.read_table(quick_run / "results" / "tables" / "correlators.parquet").to_pandas()
     rows = table[(table.sigma_w == 2.0) & (table.N == 10) & (table.bag == 5) & (table.estimator == "plain")]
-    direct = sampling.bag_correlators(QUICK["seed"], 1.0, 2.0, 10, QUICK["n_nets"], 5, QUICK["points"], QUICK["orders"])
+    direct = sampling.bag_correlators(Model("gauss", QUICK["points"], 1.0, 2.0, 10, QUICK["n_nets"]), QUICK["seed"], 5, QUICK["orders"])
     assert rows["value"].to_numpy().tobytes() == direct.tobytes()
     labels = [combos.combo_label(c) for _, c in combos.output_combos(6, QUICK["orders"])]
     assert list(rows["combo"].astype(str)) == labels

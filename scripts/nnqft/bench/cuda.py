@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..sampling import bags as sampling
 from ..sampling import cuda_kernel
-from .kernel import gauss
+from .kernel import gaussnet
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 ORDERS = [2, 4, 6]
@@ -43,15 +43,15 @@ def timed(fn, repeat=3):
 def kernel_rows(widths, n_nets, bags, big_width=1000):
     rows = []
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    sampling.block_correlators(gauss(2, 100), 1, range(2), ORDERS, backend="cuda")  # compile
+    sampling.block_correlators(gaussnet(2, 100), 1, range(2), ORDERS, backend="cuda")  # compile
     for N in widths:
-        gpu = timed(lambda: sampling.block_correlators(gauss(N, n_nets), 1, range(bags), ORDERS, backend="cuda"))
-        cpu = timed(lambda: sampling.bag_correlators(gauss(N, n_nets), 1, 0, ORDERS), repeat=1)
+        gpu = timed(lambda: sampling.block_correlators(gaussnet(N, n_nets), 1, range(bags), ORDERS, backend="cuda"))
+        cpu = timed(lambda: sampling.bag_correlators(gaussnet(N, n_nets), 1, 0, ORDERS), repeat=1)
         rows.append({"case": "block", "N": N, "n_nets": n_nets, "bags": bags, "gpu_s": gpu,
                      "gpu_neurons_per_s": N * n_nets * bags / gpu, "cpu_threads": numba.get_num_threads(),
                      "cpu_neurons_per_s": N * n_nets / cpu, "gpu_over_cpu": (N * n_nets * bags / gpu) / (N * n_nets / cpu)})
     big = 100 * n_nets
-    gpu = timed(lambda: sampling.block_correlators(gauss(big_width, big), 1, [0], ORDERS, backend="cuda"), 1)
+    gpu = timed(lambda: sampling.block_correlators(gaussnet(big_width, big), 1, [0], ORDERS, backend="cuda"), 1)
     rows.append({"case": "100x n_nets", "N": big_width, "n_nets": big, "bags": 1, "gpu_s": gpu,
                  "gpu_neurons_per_s": big_width * big / gpu})
     return rows

@@ -22,7 +22,7 @@ from .. import combos
 from ..sampling import bags as sampling
 from ..theory import couplings
 from ..theory.exact import Theory
-from .kernel import gauss
+from .kernel import gaussnet
 
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 ORDERS = [2, 4, 6]
@@ -44,7 +44,7 @@ def measure(N, n_nets, n_bags, seed=1):
     six = [tuple(c) for _, c in labelled].index(SIX_POINT)
     out = {}
     for estimator in ("plain", "conditional"):
-        model = gauss(N, n_nets).at(estimator=estimator)
+        model = gaussnet(N, n_nets).at(estimator=estimator)
         sampling.bag_correlators(model.at(n_nets=100), seed, 0, ORDERS)
         values, times = [], []
         for bag in range(n_bags):

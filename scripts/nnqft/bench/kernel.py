@@ -27,7 +27,7 @@ from ..sampling import bags as sampling
 POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]
 
 
-def gauss(N: int, n_nets: int, points=POINTS) -> Model:
+def gaussnet(N: int, n_nets: int, points=POINTS) -> Model:
     """The benchmarks' model: GaussNet at σ_b = σ_W = 1."""
     return Model("gauss", points, sigma_b=1.0, sigma_w=1.0, N=N, n_nets=n_nets)
 
@@ -67,11 +67,11 @@ def run(widths, n_nets, orders, *, repeat, threads, with_numpy):
     rows = []
     rng = np.random.default_rng(0)
     numba.set_num_threads(threads)
-    sampling.bag_correlators(gauss(2, 100), 1, 0, orders)  # load or compile
+    sampling.bag_correlators(gaussnet(2, 100), 1, 0, orders)  # load or compile
     for N in widths:
-        kernel = best_of(lambda: sampling.bag_correlators(gauss(N, n_nets), 1, 0, orders), repeat)
+        kernel = best_of(lambda: sampling.bag_correlators(gaussnet(N, n_nets), 1, 0, orders), repeat)
         floor = best_of(lambda: rng.standard_normal(3 * N * n_nets), repeat)
-        plain = best_of(lambda: numpy_bag(rng, gauss(N, n_nets), orders), 1) if with_numpy else np.nan
+        plain = best_of(lambda: numpy_bag(rng, gaussnet(N, n_nets), orders), 1) if with_numpy else np.nan
         rows.append({"N": N, "n_nets": n_nets, "threads": threads, "kernel_s": kernel, "numpy_normals_s": floor,
                      "kernel_over_normals": kernel / floor, "plain_numpy_s": plain, "plain_over_kernel": plain / kernel,
                      "neurons_per_s": N * n_nets / kernel})
@@ -87,11 +87,11 @@ def activation_rows(N, n_nets, orders, repeat, threads):
     variants = [(activation, d_in) for d_in in (1, 2, 3) for activation in ACTIVATIONS]
     points = {d_in: [[x] * d_in for x in POINTS] for d_in in (1, 2, 3)}
     for activation, d_in in variants:
-        sampling.bag_correlators(gauss(2, 100, points[d_in]).at(activation=activation), 1, 0, orders)  # compile
+        sampling.bag_correlators(gaussnet(2, 100, points[d_in]).at(activation=activation), 1, 0, orders)  # compile
     best = dict.fromkeys(variants, np.inf)
     for _ in range(repeat):
         for activation, d_in in variants:
-            model = gauss(N, n_nets, points[d_in]).at(activation=activation)
+            model = gaussnet(N, n_nets, points[d_in]).at(activation=activation)
             t = best_of(lambda: sampling.bag_correlators(model, 1, 0, orders), 1)
             best[activation, d_in] = min(best[activation, d_in], t)
     rows = [{"activation": activation, "d_in": d_in, "N": N, "n_nets": n_nets, "threads": threads,

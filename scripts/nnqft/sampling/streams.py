@@ -125,13 +125,17 @@ def network_state(key0, key1, a):
 
 
 @njit(cache=True)
-def draw_normals(state, n):
-    """``n`` consecutive normals of the SplitMix64 stream started at ``state`` (tests and benchmarks)."""
+def _draw_normals(state, n):
     out = np.empty(n)
-    s = uint64(state)
+    s = state
     for i in range(n):
         s, out[i] = normal(s)
     return out
+
+
+def draw_normals(state, n: int) -> np.ndarray:
+    """``n`` consecutive normals of the SplitMix64 stream started at ``state`` (tests and benchmarks)."""
+    return _draw_normals(np.uint64(state), int(n))
 
 
 def float_bits(x: float) -> int:

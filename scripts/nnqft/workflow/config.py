@@ -155,8 +155,9 @@ def _check_experiment(where: str, exp, config: dict) -> None:
     for analysis in exp.analyses:
         unmet = analysis_unmet(analysis, exp, config["orders"])
         if unmet:
-            raise ConfigError(f"{where}.analyses", analysis, f"needs {unmet}", "for this experiment: " + str(
-                [a for a in ANALYSES if not analysis_unmet(a, exp, config["orders"])]))
+            supported = [a for a in ANALYSES if not analysis_unmet(a, exp, config["orders"])]
+            raise ConfigError(f"{where}.analyses", analysis, f"needs {unmet}",
+                              f"{supported} (the analyses this experiment supports)")
 
 
 def activation_log_bound(model, max_order: int) -> float:
