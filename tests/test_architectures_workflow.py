@@ -7,52 +7,54 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
-from snakemake.utils import validate
 
-from conftest import ROOT, complete_run, run_snakemake as snakemake, scheduled_outputs
-from nnqft import analysis, combos, design, exact, sampling, tables
+from helpers import load_config, scheduled_outputs
+from helpers import run_snakemake as snakemake
+from nnqft import combos
+from nnqft.analysis import flow, registry
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
+from nnqft.theory.exact import Theory
+from nnqft.workflow import design, tables
 
 pytestmark = pytest.mark.workflow
 
-with open(ROOT / "config" / "architectures_quick.yaml") as fh:
-    ARCH = yaml.safe_load(fh)
-validate(ARCH, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # the defaults, as the Snakefile does
-with open(ROOT / "config" / "config.yaml") as fh:
-    PAPER = yaml.safe_load(fh)
+ARCH = load_config("architectures_quick", defaults=True)  # the defaults, as the Snakefile does
+PAPER = load_config("config")
 
 
 @pytest.fixture(scope="module")
-def arch_run(tmp_path_factory):
-    return complete_run(tmp_path_factory, ARCH, "architectures")
+def arch_run(workflow_runs):
+    return workflow_runs("architectures_quick")
 
 
 def test_the_quick_config_covers_every_activation_and_input_dimension():
     resolved = design.experiments(ARCH)
-    assert {e["activation"] for e in resolved.values()} == {"gauss", "relu", "erf"}
-    assert {e["d_in"] for e in resolved.values()} == {1, 2, 3}
+    assert {e.activation for e in resolved.values()} == {"gauss", "relu", "erf"}
+    assert {e.d_in for e in resolved.values()} == {1, 2, 3}
 
 
 def test_every_row_says_what_it_measured(arch_run):
     corr = pq.read_table(arch_run / "results" / "tables" / "correlators.parquet").to_pandas()
     for name, exp in design.experiments(ARCH).items():
-        ens = design.ensemble_of(exp)
+        ens = exp.ensemble
         rows = corr[(corr.activation == ens.activation) & (corr.points == ens.points_json)]
         assert set(rows.d_in) == {ens.d_in} and set(rows.n_nets) == {ens.n_nets}, name
-        assert json.loads(rows.points.iloc[0]) == exp["points"]
-        labels = {combos.combo_label(c) for _, c in combos.output_combos(len(exp["points"]), ARCH.get("orders", [2, 4, 6]))}
+        assert json.loads(rows.points.iloc[0]) == [list(p) for p in exp.points]
+        labels = {combos.combo_label(c) for _, c in combos.output_combos(len(exp.points), ARCH["orders"])}
         assert set(rows.combo.astype(str)) == labels, name  # combo indexes into this experiment's point set
 
 
 def test_the_conditional_experiment_is_its_own_ensemble_with_its_own_rows(arch_run):
     corr = pq.read_table(arch_run / "results" / "tables" / "correlators.parquet").to_pandas()
-    plain = design.ensemble_of(design.experiments(ARCH)["erf_d1"])
-    cond = design.ensemble_of(design.experiments(ARCH)["erf_d1_conditional"])
+    plain = design.experiments(ARCH)["erf_d1"].ensemble
+    cond = design.experiments(ARCH)["erf_d1_conditional"].ensemble
     assert plain.name.endswith("_plain") and cond.name == plain.name.removesuffix("_plain") + "_conditional"
     rows = corr[corr.points == cond.points_json]
     assert set(rows.estimator) == {"plain", "conditional"}
     one = rows[(rows.estimator == "conditional") & (rows.N == 10) & (rows.bag == 2)]
-    direct = sampling.bag_correlators(Model("erf", cond.points, 1.0, 1.0, 10, cond.n_nets, estimator="conditional"), ARCH["seed"], 2, [2, 4, 6])
+    model = Model("erf", cond.points, 1.0, 1.0, 10, cond.n_nets, estimator="conditional")
+    direct = sampling.bag_correlators(model, ARCH["seed"], 2, [2, 4, 6])
     assert one["value"].to_numpy().tobytes() == direct.tobytes()
     dev = pd.read_parquet(arch_run / "results" / "tables" / "deviations.parquet")
     both = dev[dev.experiment.isin(["erf_d1", "erf_d1_conditional"])]
@@ -65,9 +67,8 @@ def test_the_conditional_experiment_is_its_own_ensemble_with_its_own_rows(arch_r
 def test_table_rows_are_bit_identical_to_a_direct_kernel_call(arch_run):
     corr = pq.read_table(arch_run / "results" / "tables" / "correlators.parquet").to_pandas()
     exp = design.experiments(ARCH)["erf_d3"]
-    ens = design.ensemble_of(exp)
-    rows = corr[(corr.points == ens.points_json) & (corr.N == 10) & (corr.bag == 3)]
-    direct = sampling.bag_correlators(Model("erf", exp["points"], 1.0, 1.0, 10, ens.n_nets), ARCH["seed"], 3, [2, 4, 6])
+    rows = corr[(corr.points == exp.ensemble.points_json) & (corr.N == 10) & (corr.bag == 3)]
+    direct = sampling.bag_correlators(exp.model(1.0, 10), ARCH["seed"], 3, [2, 4, 6])
     assert rows["value"].to_numpy().tobytes() == direct.tobytes()
 
 
@@ -75,9 +76,9 @@ def test_the_exact_columns_are_filled_for_every_experiment(arch_run):
     dev = pd.read_parquet(arch_run / "results" / "tables" / "deviations.parquet")
     assert set(dev.experiment) == set(ARCH["experiments"])
     assert np.isfinite(dev[["g_exact", "m_exact", "g0"]].to_numpy()).all()
-    # spot check: one row against exact.Theory directly
+    # spot check: one row against Theory directly
     row = dev[(dev.experiment == "relu_d2") & (dev.order == 4) & (dev.N == 2)].iloc[7]
-    theory = exact.Theory("relu", ARCH["experiments"]["relu_d2"]["points"], 1.0, 1.0)
+    theory = Theory("relu", ARCH["experiments"]["relu_d2"]["points"], 1.0, 1.0)
     g, g0 = theory.correlators([combos.parse_combo(row.combo)], 2)
     assert row.g_exact == pytest.approx(g[0], rel=1e-12) and row.g0 == pytest.approx(g0[0], rel=1e-12)
 
@@ -86,21 +87,26 @@ def test_couplings_are_computed_for_gaussnet_and_skipped_with_a_note_otherwise(a
     means = pd.read_parquet(arch_run / "results" / "tables" / "coupling_means.parquet")
     for name, exp in design.experiments(ARCH).items():
         m = means[means.experiment == name]
-        assert len(m) == 2 * len(exp["sigma_w"]) * len(exp["N"]), name
-        if exp["activation"] == "gauss":
+        assert len(m) == 2 * len(exp.sigma_w) * len(exp.N), name
+        if exp.activation == "gauss":
             assert (m.note == "").all() and np.isfinite(m.u_exact).all(), name
         else:
             assert m.u.isna().all() and m.note.str.contains("GaussNet only").all(), name
     # GaussNet at d_in = 2: u_4 follows the exact theory's sign and d_in-dependent running
-    fit = analysis.flow_fit(means[means.experiment == "gauss_d2"], d_in=2)
+    fit = flow.flow_fit(means[means.experiment == "gauss_d2"], d_in=2)
     assert set(fit[fit.order == 4].predicted_paper_print) == {4 - 2}
     assert set(fit[fit.order == 6].predicted_authors_code) == {-(6 - 2 * 2)}
 
 
 def test_analysis_and_figures_only_where_they_apply(arch_run):
-    figures = {p.stem for p in (arch_run / "results" / "figures").glob("*.png")}
-    assert figures == {"histograms", "mean_deviation_vs_N", "u4_vs_N", "u4_vs_sigma", "u6_vs_sigma",
-                       "passive_flow", "validation", "falloff", "u4_exponent_vs_d_in"}
+    root = arch_run / "results" / "figures"
+    figures = {str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.png")}
+    assert figures == set(registry.figure_paths(design.experiments(ARCH), ARCH["orders"]))
+    falloff = {"width_scan", "relu_d1", "erf_d1", "relu_d2", "erf_d3", "gauss_d3", "erf_d1_conditional"}
+    assert figures == {"validation", "falloff", "u4_exponent_vs_d_in", "width_scan/u4_vs_N",
+                       *(f"{e}/u4_vs_sigma" for e in ("sigma_scan", "gauss_d2")), "sigma_scan/u6_vs_sigma",
+                       "sigma_scan/passive_flow", *(f"{e}/{f}" for e in falloff
+                                                    for f in ("histograms", "mean_deviation_vs_N"))}
     # the tables follow the experiments' analyses (config/architectures_quick.yaml)
     out = arch_run / "results" / "tables"
     assert set(pd.read_parquet(out / "flow_fit.parquet").experiment) == {"sigma_scan", "gauss_d2"}

@@ -1,6 +1,6 @@
 """The claims' verdicts are calibrated: fed many synthetic measurements drawn from the exact theory with realistic
 noise, a claim says "disagrees" (or, for a statement that holds in the exact theory, "fails") at most at its stated
-false-alarm rate (nnqft.claims.ALPHA); with the multiple-testing control removed it does not; and data that violate
+false-alarm rate (nnqft.analysis.claims.ALPHA); with the multiple-testing control removed it does not; and data that violate
 a claim flip it.
 
 Realistic noise: bag means drawn from a normal distribution around the exact correlators with the bag-to-bag
@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nnqft import analysis, claims, combos, design, sampling
+from nnqft import combos
+from nnqft.analysis import claims, deviations, flow, hms
+from nnqft.analysis.registry import asking
+from nnqft.sampling import bags as sampling
+from nnqft.workflow import design
 
 N_MEASURE, N_NETS_MEASURE = 150, 3000
 REPLICATES = 150
@@ -41,23 +45,22 @@ class Synthetic:
     def __init__(self, experiments, orders=(2, 4, 6), seed=0):
         (self.name, self.exp), = experiments.items()
         self.experiments, self.orders = experiments, list(orders)
-        ens = design.ensemble_of(self.exp)
-        self.ens = ens
+        self.ens = ens = self.exp.ensemble
         n_points = len(ens.points)
         self.labels = [(o, combos.combo_label(c)) for o, c in combos.output_combos(n_points, self.orders)]
         self.points = {}
-        for sw in self.exp["sigma_w"]:
-            th = analysis.theory(ens.activation, ens.points_json, self.exp["sigma_b"], sw)
-            for N in self.exp["N"]:
+        for sw in self.exp.sigma_w:
+            th = deviations.theory(self.exp.model(sw, self.exp.N[0]))
+            for N in self.exp.N:
                 exact = np.concatenate([th.correlators(combos.multisets(n_points, o), N)[0] for o in self.orders])
-                bags = np.array([sampling.bag_correlators(Model(ens.activation, ens.points, self.exp["sigma_b"], sw, N, N_NETS_MEASURE), seed, b, self.orders)
-                                 for b in range(N_MEASURE)])
+                model = self.exp.model(sw, N).at(n_nets=N_NETS_MEASURE)
+                bags = np.array([sampling.bag_correlators(model, seed, b, self.orders) for b in range(N_MEASURE)])
                 root = (bags - bags.mean(axis=0)).T / np.sqrt(N_MEASURE - 1)  # covariance root: C = root root^T
                 self.points[sw, N] = (exact, root * np.sqrt(N_NETS_MEASURE / ens.n_nets))
 
     def table(self, rng, shift=None) -> pd.DataFrame:
         """One synthetic correlator table; ``shift(order, N, exact)`` adds a violation to the exact values."""
-        n_bags = self.exp["n_bags"]
+        n_bags = self.exp.n_bags
         order_of = np.array([o for o, _ in self.labels])
         frames = []
         for (sw, N), (exact, root) in self.points.items():
@@ -66,23 +69,20 @@ class Synthetic:
             for bag in range(n_bags):
                 frames.append(pd.DataFrame({
                     "activation": self.ens.activation, "d_in": self.ens.d_in, "points": self.ens.points_json,
-                    "estimator": self.ens.estimator, "sigma_b": self.exp["sigma_b"], "sigma_w": sw, "N": N,
+                    "estimator": self.ens.estimator, "sigma_b": self.exp.sigma_b, "sigma_w": sw, "N": N,
                     "n_nets": self.ens.n_nets, "bag": bag, "order": order_of, "combo": [c for _, c in self.labels],
                     "value": values[bag]}))
         return pd.concat(frames, ignore_index=True)
 
     def claims(self, corr) -> pd.DataFrame:
         exps = self.experiments
-        dev = analysis.deviations(corr, exps)
-        lam, slope = analysis.lambda_tables(corr, exps, CUTOFFS)
-        per_combo, means = analysis.coupling_tables(corr, exps)
-        fits = [analysis.flow_fit(means[means.experiment == n], d_in=e["d_in"]).assign(experiment=n)
-                for n, e in design.asking(exps, "flow_fit").items()]
-        frames = {"deviations": dev, "error_bars": analysis.error_bars(dev), "hms_lambda": lam,
-                  "hms_lambda_slope": slope, "hms_six_point": analysis.six_point_tables(corr, exps, lam, CUTOFFS),
-                  "hms_falloff": analysis.falloff(dev[dev.experiment.isin(list(design.asking(exps, "falloff")))]),
-                  "couplings": per_combo, "coupling_means": means,
-                  "flow_fit": pd.concat(fits) if fits else pd.DataFrame(columns=["experiment", "order"])}
+        dev = deviations.deviations(corr, exps)
+        lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
+        per_combo, means = flow.coupling_tables(corr, exps)
+        frames = {"deviations": dev, "error_bars": deviations.error_bars(dev), "hms_lambda": lam,
+                  "hms_lambda_slope": slope, "hms_six_point": hms.six_point_tables(corr, exps, lam, CUTOFFS),
+                  "hms_falloff": deviations.falloff(dev[dev.experiment.isin(list(asking(exps, "falloff")))]),
+                  "couplings": per_combo, "coupling_means": means, "flow_fit": flow.flow_fit_table(means, exps)}
         return claims.claims_table(frames, exps)
 
 

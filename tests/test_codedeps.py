@@ -1,10 +1,12 @@
-"""The code digests of the rules (nnqft.codedeps): a digest changes exactly when code its rule can reach does."""
+"""The code digests of the rules (nnqft.workflow.codedeps): a digest changes exactly when code its rule can reach
+does, in a package of subpackages."""
 import textwrap
 
 import pytest
 
-from conftest import ROOT
-from nnqft import codedeps, figure_list
+from helpers import ROOT
+from nnqft.analysis import registry
+from nnqft.workflow import codedeps
 
 MODULES = {
     "__init__": '''
@@ -73,6 +75,57 @@ MODULES = {
         def fig_c():
             return math.pi
     ''',
+    # a subpackage, reached from above and reaching up two levels
+    "sub/__init__": '''
+        """A subpackage that re-exports one name of a submodule."""
+        from .deep import deep_value
+    ''',
+    "sub/deep": '''
+        from .. import helpers
+        from ..physics import mass
+
+        OFFSET = 1.0
+
+
+        def deep_value(x):
+            return helpers.double(x) + OFFSET
+
+
+        def deep_mass(x):
+            return mass(x)
+    ''',
+    "sub/inner/__init__": '''
+    ''',
+    "sub/inner/leaf": '''
+        from ... import VERSION
+        from ..deep import OFFSET
+
+
+        def leaf():
+            return VERSION + OFFSET
+    ''',
+    "views": '''
+        import nnqft.sub.deep
+        from nnqft import sub
+        from . import sub as package
+
+
+        def by_chain():
+            return sub.deep.deep_mass(1)
+
+
+        def by_full_chain():
+            return nnqft.sub.deep.OFFSET
+
+
+        def by_reexport():
+            return package.deep_value(2)
+
+
+        def leafy():
+            from .sub.inner import leaf
+            return leaf.leaf()
+    ''',
 }
 
 
@@ -80,7 +133,9 @@ def write_package(root, modules):
     pkg = root / "nnqft"
     pkg.mkdir(parents=True, exist_ok=True)
     for name, text in modules.items():
-        (pkg / f"{name}.py").write_text(textwrap.dedent(text).lstrip())
+        path = pkg / f"{name}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
     return pkg
 
 
@@ -90,10 +145,12 @@ def edited(tmp_path, module, old, new):
     text = MODULES[module]
     assert old in text, old
     after = codedeps.Package(write_package(tmp_path / "after", {**MODULES, module: text.replace(old, new)}))
+    assert before.names == after.names == {m.replace("/__init__", "").replace("/", ".") for m in MODULES}
     return lambda *roots: before.digest(roots) != after.digest(roots)
 
 
-ROOTS = ["plots.fig_a", "plots.fig_b", "plots.fig_c", "physics.energy", "physics.mass", "physics.lonely"]
+ROOTS = ["plots.fig_a", "plots.fig_b", "plots.fig_c", "physics.energy", "physics.mass", "physics.lonely",
+         "views.by_chain", "views.by_full_chain", "views.by_reexport", "views.leafy", "sub.inner.leaf.leaf"]
 
 
 @pytest.mark.parametrize("module, old, new, changed", [
@@ -101,12 +158,19 @@ ROOTS = ["plots.fig_a", "plots.fig_b", "plots.fig_c", "physics.energy", "physics
     ("plots", 'return COLORS[2]', 'return COLORS[2] + "!"', {"plots.fig_a", "plots.fig_b"}),
     # a constant read by that helper
     ("plots", 'COLORS = {2: "blue"}', 'COLORS = {2: "red"}', {"plots.fig_a", "plots.fig_b"}),
-    # a function of another module, reached through `from .helpers import double`, two modules away
-    ("helpers", "return SCALE * x", "return SCALE * x * 1.0", {"plots.fig_a", "physics.energy"}),
-    # a constant read by it, and by the module-level loop that fills TABLE (so by mass too)
-    ("helpers", "SCALE = 2.0", "SCALE = 3.0", {"plots.fig_a", "physics.energy", "physics.mass"}),
-    # a name of the package's __init__
-    ("__init__", "VERSION = 1", "VERSION = 2", {"plots.fig_b"}),
+    # a function of another module, reached through `from .helpers import double`, two modules away, and from a
+    # subpackage through `from .. import helpers` (re-exported by the subpackage's __init__)
+    ("helpers", "return SCALE * x", "return SCALE * x * 1.0", {"plots.fig_a", "physics.energy", "views.by_reexport"}),
+    # a constant read by it, and by the module-level loop that fills TABLE (so by mass too, and by what calls mass
+    # through `from ..physics import mass` in the subpackage and the chain sub.deep.deep_mass)
+    ("helpers", "SCALE = 2.0", "SCALE = 3.0", {"plots.fig_a", "physics.energy", "physics.mass", "views.by_reexport",
+                                               "views.by_chain"}),
+    # a name of the package's __init__, also reached three levels down by `from ... import VERSION`
+    ("__init__", "VERSION = 1", "VERSION = 2", {"plots.fig_b", "views.leafy", "sub.inner.leaf.leaf"}),
+    # a constant of the subpackage: by the full chain nnqft.sub.deep.OFFSET, by `from ..deep import OFFSET`, and
+    # through the re-exported function that reads it
+    ("sub/deep", "OFFSET = 1.0", "OFFSET = 2.0", {"views.by_full_chain", "views.by_reexport", "views.leafy",
+                                                  "sub.inner.leaf.leaf"}),
     # a decorator is part of its function
     ("physics", "@lru_cache(maxsize=None)", "@lru_cache(maxsize=8)", {"plots.fig_a", "physics.energy"}),
     # code nothing reaches
@@ -142,22 +206,34 @@ def modules_reached(script, *roots):
     return {module for module, _ in REAL.closure([*REAL.script_roots(ROOT / "scripts" / script), *roots])}
 
 
+def test_a_name_it_cannot_resolve_is_an_error_not_a_smaller_digest(tmp_path):
+    """Leaving a reference out would leave code out of a digest (too little): a name that no module defines, used
+    through an imported module, stops the digest instead."""
+    pkg = codedeps.Package(write_package(tmp_path, {**MODULES, "typo": "from . import helpers\n\n\n"
+                                                                         "def f():\n    return helpers.doubel(1)\n"}))
+    with pytest.raises(LookupError, match="doubel"):
+        pkg.digest(["typo.f"])
+
+
 def test_sampling_reaches_the_kernels_and_not_the_analysis():
     reached = modules_reached("sample_bags.py")
-    assert {"kernel", "conditional", "seeding", "combos", "sampling", "tables"} <= reached
-    assert not reached & {"exact", "analysis", "couplings", "figures", "claims"}
+    assert {"sampling.kernel", "sampling.conditional", "sampling.streams", "sampling.fastmath", "combos",
+            "sampling.bags", "workflow.tables", "model"} <= reached
+    assert not {m for m in reached if m.startswith(("theory", "analysis"))}
 
 
 def test_the_analysis_reaches_the_exact_theory_through_the_modules_it_imports():
-    assert {"analysis", "exact", "couplings", "combos", "tables"} <= modules_reached("analysis_tables.py")
+    assert {"analysis.deviations", "analysis.flow", "analysis.hms", "theory.exact", "theory.couplings",
+            "theory.cutoff", "theory.partitions", "combos", "workflow.tables"} <= modules_reached("analysis_tables.py")
 
 
 def test_each_figure_reaches_its_own_function_and_helpers_only():
     closures = {spec.name: REAL.closure([*REAL.script_roots(ROOT / "scripts" / "plot_figure.py"),
-                                         f"figures.{spec.function}"]) for spec in figure_list.FIGURES}
-    assert ("figures", "_subtitle") in closures["u4_vs_N"]
-    assert ("figures", "histograms") not in closures["u4_vs_N"]
-    assert ("figures", "_plain_log_x") in closures["u4_vs_sigma"]
-    assert ("figures", "_plain_log_x") not in closures["histograms"]
-    assert len({REAL.digest([("figures", spec.function)]) for spec in figure_list.FIGURES}) == len(
-        {spec.function for spec in figure_list.FIGURES})
+                                         f"analysis.figures.{spec.function}"]) for spec in registry.FIGURES}
+    figures = "analysis.figures"
+    assert (figures, "_subtitle") in closures["u4_vs_N"]
+    assert (figures, "histograms") not in closures["u4_vs_N"]
+    assert (figures, "_plain_log_x") in closures["u4_vs_sigma"]
+    assert (figures, "_plain_log_x") not in closures["histograms"]
+    assert len({REAL.digest([(figures, spec.function)]) for spec in registry.FIGURES}) == len(
+        {spec.function for spec in registry.FIGURES})

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import QUICK, ROOT, run_snakemake, scheduled_outputs
-from nnqft import design, figure_list, tables
+from helpers import QUICK, ROOT, run_snakemake, run_until, scheduled_outputs
+from nnqft.analysis import registry
+from nnqft.workflow import design, tables
 
 pytestmark = pytest.mark.workflow
 BIN = ROOT / ".venv" / "bin"
@@ -90,9 +91,10 @@ def test_the_catalog_test_config_runs_end_to_end(tmp_path):
     shutil.copytree(ROOT / ".test", work, ignore=shutil.ignore_patterns("results", "logs", ".snakemake"))
     result = snakemake_cli("--cores", "2", "--directory", str(work), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in figure_list.names():
-        assert (work / "results" / "figures" / f"{name}.png").stat().st_size > 0
-    assert "| m_2 ≈ 0 at every N |" in (work / "results" / "claims.md").read_text()
+    config = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    for path in registry.figure_paths(design.experiments({"points": QUICK["points"], "n_nets": 1, **config})):
+        assert (work / "results" / "figures" / f"{path}.png").stat().st_size > 0, path
+    assert "| m_2 ≈ 0 at every N (width_scan) |" in (work / "results" / "claims.md").read_text()
 
 
 # --- the default profile ----------------------------------------------------------------------------------
@@ -104,12 +106,10 @@ def test_the_default_profile_is_loaded_by_a_plain_call_rerun_incomplete(quick_ru
     `snakemake -n` plans them again; the same call without the profile refuses to run."""
     import base64
 
-    from test_workflow import _run_until
-
     work = tmp_path / "killed"
     work.mkdir()
     marker = work / ".snakemake" / "incomplete"
-    assert _run_until(work, QUICK, lambda: marker.is_dir() and any(marker.iterdir())), "the run was not interrupted"
+    assert run_until(work, QUICK, lambda: marker.is_dir() and any(marker.iterdir())), "the run was not interrupted"
     incomplete = [base64.urlsafe_b64decode(p.name).decode() for p in marker.iterdir() if p.is_file()]
     assert incomplete and all(p.startswith("results/") for p in incomplete), incomplete
     for path in incomplete:
@@ -128,7 +128,7 @@ def test_the_default_profile_is_loaded_by_a_plain_call_rerun_incomplete(quick_ru
 def test_every_rule_writes_its_log(quick_run):
     logs = quick_run / "logs"
     expected = ["analyse.log", "claims.log", "gather_correlators.log",
-                *(f"plot/{name}.log" for name in figure_list.names(QUICK["experiments"]))]
+                *(f"plot/{path}.log" for path in registry.figure_paths(design.experiments(QUICK), QUICK["orders"]))]
     for name in expected:
         assert (logs / name).stat().st_size > 0, name
     sample_logs = list((logs / "sample_bags").rglob("*.log"))
@@ -138,7 +138,8 @@ def test_every_rule_writes_its_log(quick_run):
 
 def test_the_package_imports_from_anywhere_without_a_path_setting(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = "import nnqft, nnqft.exact; print(nnqft.__file__); print(nnqft.exact.correlator([0.1, 0.1], 1, 1, 2))"
+    code = ("import nnqft, nnqft.theory.exact as exact; print(nnqft.__file__); "
+            "print(exact.Theory('gauss', [0.1], 1, 1).correlators([(0, 0)], 2)[0][0])")
     result = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path,
                             env=env)
     assert result.returncode == 0, result.stderr
@@ -173,33 +174,37 @@ def planned_by(src, workdir):
     return scheduled_outputs(result)
 
 
-def figure_files(*names):
-    return {f"results/figures/{name}.{ext}" for name in names for ext in ("pdf", "png")}
+def figure_files(*paths):
+    """The PDF and PNG of figures, by their path under results/figures (``{experiment}/{name}`` or ``{name}``)."""
+    return {f"results/figures/{path}.{ext}" for path in paths for ext in ("pdf", "png")}
 
 
 def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", 'ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/figures.py",
+                      'ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")',
                       'ax.set_ylabel("−⟨u_4⟩, mean over combinations")')
-    assert planned_by(src, quick_run) == figure_files("u4_vs_N")
+    assert planned_by(src, quick_run) == figure_files("width_scan/u4_vs_N")
 
 
 def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", "(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)",
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/figures.py", "(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)",
                       "(1, 2, 4, 10, 20, 50, 100, 1000)")  # the ticks of _plain_log_x
-    assert planned_by(src, quick_run) == figure_files("u4_vs_sigma", "u6_vs_sigma", "u4_vs_sigma_conditional",
-                                                      "passive_flow", "validation", "falloff")
+    assert planned_by(src, quick_run) == figure_files("sigma_scan/u4_vs_sigma", "sigma_scan/u6_vs_sigma",
+                                                      "sigma_scan_conditional/u4_vs_sigma", "sigma_scan/passive_flow",
+                                                      "validation", "falloff")
 
 
 def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/figures.py", 'COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}',
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/figures.py",
+                      'COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}',
                       'COLORS = {2: "tab:blue", 4: "tab:red", 6: "tab:green"}')
     planned = planned_by(src, quick_run)
-    assert planned == figure_files("histograms", "mean_deviation_vs_N", "falloff")
+    assert planned == figure_files("width_scan/histograms", "width_scan/mean_deviation_vs_N", "falloff")
 
 
 def test_editing_the_exact_theory_reruns_the_analysis_and_not_the_sampling(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/exact.py", "def w1_moment(k, sigma_w, N):",
-                      "def w1_moment(k, sigma_w, N):  # edited")
+    src = edited_copy(tmp_path, "scripts/nnqft/theory/partitions.py", "    double_fact = 1\n",
+                      "    double_fact = 1  # edited\n")
     planned = planned_by(src, quick_run)
     assert "results/tables/deviations.parquet" in planned and "results/claims.md" in planned
     assert not any(p.startswith("results/samples/") for p in planned)
@@ -207,7 +212,7 @@ def test_editing_the_exact_theory_reruns_the_analysis_and_not_the_sampling(quick
 
 
 def test_editing_the_kernel_reruns_the_sampling(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/kernel.py", "def mix64(z):", "def mix64(z):  # edited")
+    src = edited_copy(tmp_path, "scripts/nnqft/sampling/streams.py", "def mix64(z):", "def mix64(z):  # edited")
     planned = planned_by(src, quick_run)
     assert {p for p in planned if p.startswith("results/samples/")} == set(design.block_paths(QUICK))
 
@@ -258,7 +263,9 @@ def test_every_figure_has_a_caption_and_a_rule():
     result = snakemake_cli("--list-rules", "--configfile", "config/quick.yaml")
     assert result.returncode == 0, result.stderr
     rules = set(result.stdout.split())
-    for name in figure_list.names():
+    names = {spec.name for spec in registry.FIGURES}
+    for name in names:
         assert (ROOT / "workflow" / "report" / f"{name}.rst").exists(), name
-        assert f"plot_{name}" in rules
-    assert {r for r in rules if r.startswith("plot_")} == {f"plot_{n}" for n in figure_list.names()}
+    assert {r for r in rules if r.startswith("plot_")} == {f"plot_{n}" for n in names}
+    captions = {p.stem for p in (ROOT / "workflow" / "report").glob("*.rst")}
+    assert captions == names | {"claims", "workflow"}  # no caption of a figure that is gone

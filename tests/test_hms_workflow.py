@@ -2,41 +2,32 @@
 one row per what each table names, the figures and a claim of each kind per experiment."""
 import pandas as pd
 import pytest
-import yaml
-from snakemake.utils import validate
 
-from conftest import ROOT, complete_run
-from nnqft import cutoff, design
+from helpers import load_config
+from nnqft.theory import cutoff
+from nnqft.workflow import design
 
 pytestmark = pytest.mark.workflow
 
-
-def load(name):
-    with open(ROOT / "config" / name) as fh:
-        config = yaml.safe_load(fh)
-    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    return config
-
-
-HMS, QUICK = load("hms.yaml"), load("hms_quick.yaml")
+HMS, QUICK = load_config("hms", defaults=True), load_config("hms_quick", defaults=True)
 
 
 @pytest.fixture(scope="module")
-def hms_run(tmp_path_factory):
-    return complete_run(tmp_path_factory, QUICK, "hms")
+def hms_run(workflow_runs):
+    return workflow_runs("hms_quick")
 
 
 def test_the_hms_config_holds_their_parameter_sets_and_the_quick_one_mirrors_it():
     full, quick = design.experiments(HMS), design.experiments(QUICK)
-    assert {(e["activation"], e["d_in"]) for e in full.values()} == {(a, d) for a in ("gauss", "relu", "erf")
-                                                                     for d in (1, 2, 3)}
+    assert {(e.activation, e.d_in) for e in full.values()} == {(a, d) for a in ("gauss", "relu", "erf")
+                                                               for d in (1, 2, 3)}
     for name, exp in full.items():
-        assert exp["N"] == [2, 3, 4, 5, 10, 20, 50, 100, 500, 1000] and exp["n_bags"] == 10
-        assert exp["n_nets"] == 100_000 and exp["sigma_b"] == 1.0 and exp["sigma_w"] == [1.0]
-        assert exp["ngp_width"] == {"relu": 20, "gauss": 100, "erf": 5}[exp["activation"]]
-        assert (quick[name]["points"], quick[name]["analyses"]) == (exp["points"], exp["analyses"])
-    assert full["erf_d3"]["points"] == [[-1, -1, -1], [1, 1, -1], [-1, 1, 1], [1, -1, 1]]
-    assert full["gauss_d2"]["points"] == [[-0.01, -0.01], [-0.01, 0.01], [0.01, -0.01], [0.01, 0.01]]
+        assert exp.N == (2, 3, 4, 5, 10, 20, 50, 100, 500, 1000) and exp.n_bags == 10
+        assert exp.n_nets == 100_000 and exp.sigma_b == 1.0 and exp.sigma_w == (1.0,)
+        assert exp.ngp_width == {"relu": 20, "gauss": 100, "erf": 5}[exp.activation]
+        assert (quick[name].points, quick[name].analyses) == (exp.points, exp.analyses)
+    assert full["erf_d3"].points == ((-1, -1, -1), (1, 1, -1), (-1, 1, 1), (1, -1, 1))
+    assert full["gauss_d2"].points == ((-0.01, -0.01), (-0.01, 0.01), (0.01, -0.01), (0.01, 0.01))
 
 
 def test_every_table_has_one_row_per_what_it_names(hms_run):
@@ -58,8 +49,10 @@ def test_every_table_has_one_row_per_what_it_names(hms_run):
 
 
 def test_the_figures_and_a_claim_of_each_kind_per_experiment(hms_run):
-    figures = {p.stem for p in (hms_run / "results" / "figures").glob("*.png")}
-    assert figures == {"falloff", "lambda_running", "six_point", "validation"}
+    root = hms_run / "results" / "figures"
+    figures = {str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.png")}
+    assert figures == {"falloff", "lambda_running", "six_point", "validation",
+                       *(f"{e}/{f}" for e in QUICK["experiments"] for f in ("histograms", "mean_deviation_vs_N"))}
     table = pd.read_parquet(hms_run / "results" / "tables" / "claims.parquet")
     for name in design.experiments(QUICK):
         mine = table[table.claim.str.contains(f"({name}", regex=False)]

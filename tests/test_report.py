@@ -12,8 +12,9 @@ import docutils.utils
 import jinja2
 import pytest
 
-from conftest import QUICK, ROOT, run_snakemake
-from nnqft import figure_list
+from helpers import QUICK, ROOT, run_snakemake
+from nnqft.analysis import registry
+from nnqft.workflow import design
 
 REPORT = ROOT / "workflow" / "report"
 
@@ -32,7 +33,8 @@ def test_every_caption_is_clean_restructured_text(caption):
     ERROR box in the report. Rendered through Jinja first, as Snakemake does."""
     text = jinja2.Template((REPORT / caption).read_text()).render(snakemake=type("S", (), {"config": {
         **QUICK, "experiments": {**QUICK["experiments"], "relu": {"activation": "relu", "sigma_b": 1.0,
-                                                                   "sigma_w": [1.0], "N": [2], "n_bags": 2}}}}))
+                                                                   "sigma_w": [1.0], "N": [2], "n_bags": 2}}},
+        "wildcards": {"experiment": "width_scan"}}))
     assert docutils_messages(text) == []
 
 
@@ -116,13 +118,17 @@ def test_every_figure_and_its_caption_appear_in_a_browser(rendered):
     landing = rendered["landing"]
     assert "System Message" not in landing
     assert "Halverson, Maiti and Stoner" in landing and all(name in landing for name in QUICK["experiments"])
-    shown = {Path(s["path"]).name: s for s in rendered["seen"]}
-    figures = figure_list.names(QUICK["experiments"], QUICK["orders"])
-    for name in figures:
-        seen = shown[f"{name}.png"]
-        caption = (REPORT / f"{name}.rst").read_text()
-        assert _words(caption) in re.sub(r"\s+", " ", seen["text"]), (name, seen["text"][:500])
-        assert any(w > 100 for w in seen["images"]), (name, seen["images"])  # the PNG itself, decoded
+    shown = {s["path"].split("results/figures/")[-1]: s for s in rendered["seen"]}
+    for path in registry.figure_paths(design.experiments(QUICK), QUICK["orders"]):
+        seen = shown[f"{path}.png"]
+        name = Path(path).name
+        experiment = path.split("/")[0] if "/" in path else None
+        caption = jinja2.Template((REPORT / f"{name}.rst").read_text()).render(snakemake=type("S", (), {
+            "config": QUICK, "wildcards": {"experiment": experiment}}))
+        assert _words(caption) in re.sub(r"\s+", " ", seen["text"]), (path, seen["text"][:500])
+        assert any(w > 100 for w in seen["images"]), (path, seen["images"])  # the PNG itself, decoded
         assert "System Message" not in seen["text"]
-    claims = shown["claims.md"]
+        if "/" in path:  # a figure of one experiment: its caption names it
+            assert f"Experiment {path.split('/')[0]}" in seen["text"], (path, seen["text"][:500])
+    claims = next(s for p, s in shown.items() if p.endswith("claims.md"))
     assert "agreement" in claims["text"]

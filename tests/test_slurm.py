@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import QUICK, ROOT, run_snakemake, scheduled_outputs
-from nnqft import design
+from helpers import QUICK, ROOT, run_snakemake, scheduled_outputs
+from nnqft.workflow import design
 
 pytestmark = pytest.mark.slurm
 

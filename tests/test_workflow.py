@@ -1,15 +1,17 @@
 """The workflow through the `snakemake` command line, in a temporary working directory."""
 import copy
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from conftest import QUICK, ROOT, run_snakemake as snakemake, scheduled_outputs
-from nnqft import combos, design, sampling, tables
+from helpers import QUICK, complete_run, load_config, run_until, scheduled_outputs
+from helpers import run_snakemake as snakemake
+from nnqft import combos
+from nnqft.analysis import registry
+from nnqft.model import Model
+from nnqft.sampling import bags as sampling
+from nnqft.workflow import design, tables
 
 pytestmark = pytest.mark.workflow
 
@@ -40,7 +42,8 @@ def test_quick_config_builds_the_gathered_table(quick_run):
 def test_table_rows_are_bit_identical_to_a_direct_kernel_call(quick_run):
     table = pq.read_table(quick_run / "results" / "tables" / "correlators.parquet").to_pandas()
     rows = table[(table.sigma_w == 2.0) & (table.N == 10) & (table.bag == 5) & (table.estimator == "plain")]
-    direct = sampling.bag_correlators(Model("gauss", QUICK["points"], 1.0, 2.0, 10, QUICK["n_nets"]), QUICK["seed"], 5, QUICK["orders"])
+    model = Model("gauss", QUICK["points"], 1.0, 2.0, 10, QUICK["n_nets"])
+    direct = sampling.bag_correlators(model, QUICK["seed"], 5, QUICK["orders"])
     assert rows["value"].to_numpy().tobytes() == direct.tobytes()
     labels = [combos.combo_label(c) for _, c in combos.output_combos(6, QUICK["orders"])]
     assert list(rows["combo"].astype(str)) == labels
@@ -124,29 +127,6 @@ def test_config_changes_leave_every_other_row_bit_identical(quick_run, tmp_path)
     assert (after.sigma_w == 3.0).any() and after.bag.max() == 11 and not (after.N == 100).any()
 
 
-def _run_until(workdir, config, condition, timeout=300):
-    """Start a full run in its own process group and SIGKILL the whole group once ``condition()`` holds."""
-    import os
-    import signal
-    import time
-
-    configfile = workdir / "test-config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-            "--configfile", str(configfile)]
-    subprocess.run([*base, "--unlock"], capture_output=True, timeout=120)
-    proc = subprocess.Popen([*base, "--cores", "2", "--rerun-incomplete"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while not condition() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed = proc.poll() is None
-    if killed:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return killed
-
-
 def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_path):
     work = tmp_path / "killed"
     work.mkdir()
@@ -154,9 +134,9 @@ def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_p
     stages = {
         "sampling": lambda: any((results / "samples").rglob("*.parquet")) if (results / "samples").exists() else False,
         "analysis": lambda: (results / "tables" / "correlators.parquet").exists(),
-        "plotting": lambda: any((results / "figures").glob("*.p*")) if (results / "figures").exists() else False,
+        "plotting": lambda: any((results / "figures").rglob("*.p*")) if (results / "figures").exists() else False,
     }
-    killed = [stage for stage, condition in stages.items() if _run_until(work, QUICK, condition)]
+    killed = [stage for stage, condition in stages.items() if run_until(work, QUICK, condition)]
     assert "sampling" in killed  # the run really was interrupted mid-way at least once
     assert snakemake(work, QUICK, "--unlock").returncode == 0  # SIGKILL leaves the lock behind
     result = snakemake(work, QUICK, "--cores", "2")  # rerun-incomplete: from the default profile
@@ -175,19 +155,34 @@ def test_orders_without_6_run_end_to_end(tmp_path_factory):
     reads order 6 runs through; no order-6 row, figure or claim is made, the others all are."""
     import pandas as pd
 
-    from conftest import complete_run
-    from nnqft import figure_list
-
     config = copy.deepcopy(QUICK)
     config["orders"] = [2, 4]
     config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u4_negative"]
     config["experiments"]["width_scan"]["N"] = [2, 10]  # smaller than the quick run: the orders are the point
     del config["experiments"]["sigma_scan_conditional"]
-    work = complete_run(tmp_path_factory, config, "orders24")
+    work = complete_run(tmp_path_factory.mktemp("orders24"), config)
     results = work / "results"
     assert set(pd.read_parquet(results / "tables" / "correlators.parquet").order) == {2, 4}
-    figures = {p.stem for p in (results / "figures").glob("*.png")}
-    assert figures == set(figure_list.names(config["experiments"], [2, 4])) and "u6_vs_sigma" not in figures
+    figures = {str(p.relative_to(results / "figures").with_suffix("")) for p in (results / "figures").rglob("*.png")}
+    assert figures == set(registry.figure_paths(design.experiments(config), [2, 4]))
+    assert not any(f.endswith("u6_vs_sigma") for f in figures)
     claims = pd.read_parquet(results / "tables" / "claims.parquet")
     assert not claims.claim.str.contains("m_6|u_6").any()
     assert claims.claim.str.startswith("active-RG exponent of u_4").any() and claims.claim.str.startswith("m_4").any()
+
+
+def test_renaming_an_experiment_renames_its_figures_and_nothing_else(tmp_path):
+    """The paper's config with width_scan renamed: the dry run plans the same jobs (the samples of a point do not
+    depend on the experiments' names), and that experiment's figures under its new name; nothing else changes."""
+    paper = load_config("config")
+    renamed = copy.deepcopy(paper)
+    renamed["experiments"] = {("widths" if k == "width_scan" else k): v for k, v in paper["experiments"].items()}
+    planned = {}
+    for name, config in (("paper", paper), ("renamed", renamed)):
+        (tmp_path / name).mkdir()
+        planned[name] = scheduled_outputs(snakemake(tmp_path / name, config, "-n"))
+    moved = {p.replace("results/figures/width_scan/", "results/figures/widths/") for p in planned["paper"]}
+    assert moved == planned["renamed"]
+    assert {p for p in planned["renamed"] if p.startswith("results/figures/widths/")} == {
+        f"results/figures/widths/{name}.{ext}" for name in ("histograms", "mean_deviation_vs_N", "u4_vs_N")
+        for ext in ("pdf", "png")}

@@ -135,6 +135,16 @@ class Model:
         return replace(self, **changes)
 
 
+class _FromEnsemble:
+    """A read-only attribute of an :class:`Experiment` that is its ensemble's (``experiment.d_in``)."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else getattr(obj.ensemble, self.name)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """An experiment of the config, complete (defaults filled in from the top-level keys): an ensemble scanned over
@@ -150,25 +160,11 @@ class Experiment:
     ngp_width: int | None = None
     lambda_convention: str = "hms"
 
-    @property
-    def activation(self) -> str:
-        return self.ensemble.activation
-
-    @property
-    def points(self) -> Points:
-        return self.ensemble.points
-
-    @property
-    def d_in(self) -> int:
-        return self.ensemble.d_in
-
-    @property
-    def n_nets(self) -> int:
-        return self.ensemble.n_nets
-
-    @property
-    def estimator(self) -> str:
-        return self.ensemble.estimator
+    activation = _FromEnsemble()
+    points = _FromEnsemble()
+    d_in = _FromEnsemble()
+    n_nets = _FromEnsemble()
+    estimator = _FromEnsemble()
 
     def as_dict(self) -> dict:
         """As plain data (the tables' metadata)."""

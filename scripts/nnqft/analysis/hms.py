@@ -36,6 +36,17 @@ LAMBDA_CONVENTIONS = {
                                                                "S = S_GP + ∫ λ f⁴, the full K everywhere"),
 }
 
+def _points(corr, experiments: dict, analysis: str):
+    """(name, experiment, model, λ convention, rows) for every point of the experiments that ask for ``analysis``,
+    in the order of (experiment, σ_b, σ_W, N)."""
+    wanted = asking(experiments, analysis)
+    if not wanted:
+        return
+    for (name, _, sw, N), rows in experiment_rows(corr, wanted).groupby(["experiment"] + POINT_KEYS, sort=True):
+        exp = wanted[name]
+        yield name, exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], rows
+
+
 def pooled_slope(cutoffs, per_combo) -> float:
     """HMS's slope: the regression of the pooled per-combination log|λ_c(Λ)| (``per_combo``: [combo, cutoff])
     against log Λ. Every combination has the same cutoffs, so it is the mean of the per-combination slopes.
@@ -64,40 +75,35 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     slope does not depend on the samples at all (ΔG^(4) drops out of each per-combination slope).
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
-    wanted = asking(experiments, "lambda_running")
     lam_rows, slope_rows = [], []
-    if wanted:
-        rows = experiment_rows(corr, wanted)
-        for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
-            exp = wanted[name]
-            model = exp.model(sw, N)
-            conv = LAMBDA_CONVENTIONS[exp.lambda_convention]
-            used = cutoff.one_signed(model, kernel=conv.kernel)
-            i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)[used]
-            values, _ = bag_matrix(point_rows, 4)
-            g_exact, g0 = exact_point(model, 4)
-            scale = conv.sign / (24 * i4)  # [combo, cutoff]
-            per_bag = ((values - g0)[:, used, None] * scale[None]).mean(axis=1)  # [bag, cutoff]
-            n_bags = len(per_bag)
-            lam = per_bag.mean(axis=0)
-            exact_combo = (g_exact - g0)[used, None] * scale
-            exact_lam = exact_combo.mean(axis=0)
-            label = point_label(name, exp, sb, sw, N, ngp=True)
-            lam_rows.append(pd.DataFrame({**label, "convention": conv.name, "n_combos": int(used.sum()),
-                                          "cutoff": cutoffs, "lambda": lam,
-                                          "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
-                                          "lambda_exact": exact_lam}))
-            loo = (lam * n_bags - per_bag) / (n_bags - 1)
-            loo_slopes = np.array([log_log_fit(cutoffs, v)[0] for v in loo])
-            measured_combo = (values.mean(axis=0) - g0)[used, None] * scale
-            slope_rows.append({**label, "convention": conv.name, "slope": log_log_fit(cutoffs, lam)[0],
-                               "slope_se": float(jackknife_se(loo_slopes)),
-                               "slope_exact": log_log_fit(cutoffs, exact_lam)[0],
-                               "slope_pooled": pooled_slope(cutoffs, measured_combo),
-                               "slope_pooled_exact": pooled_slope(cutoffs, exact_combo),
-                               "slope_local_exact": log_log_fit(cutoffs[-2:], exact_lam[-2:])[0],
-                               "slope_asymptotic": cutoff.asymptotic_slope(model.activation, model.d_in,
-                                                                           kernel=conv.kernel)})
+    for name, exp, model, conv, point_rows in _points(corr, experiments, "lambda_running"):
+        sb, sw, N = model.sigma_b, model.sigma_w, model.N
+        used = cutoff.one_signed(model, kernel=conv.kernel)
+        i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)[used]
+        values, _ = bag_matrix(point_rows, 4)
+        g_exact, g0 = exact_point(model, 4)
+        scale = conv.sign / (24 * i4)  # [combo, cutoff]
+        per_bag = ((values - g0)[:, used, None] * scale[None]).mean(axis=1)  # [bag, cutoff]
+        n_bags = len(per_bag)
+        lam = per_bag.mean(axis=0)
+        exact_combo = (g_exact - g0)[used, None] * scale
+        exact_lam = exact_combo.mean(axis=0)
+        label = point_label(name, exp, sb, sw, N, ngp=True)
+        lam_rows.append(pd.DataFrame({**label, "convention": conv.name, "n_combos": int(used.sum()),
+                                      "cutoff": cutoffs, "lambda": lam,
+                                      "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
+                                      "lambda_exact": exact_lam}))
+        loo = (lam * n_bags - per_bag) / (n_bags - 1)
+        loo_slopes = np.array([log_log_fit(cutoffs, v)[0] for v in loo])
+        measured_combo = (values.mean(axis=0) - g0)[used, None] * scale
+        slope_rows.append({**label, "convention": conv.name, "slope": log_log_fit(cutoffs, lam)[0],
+                           "slope_se": float(jackknife_se(loo_slopes)),
+                           "slope_exact": log_log_fit(cutoffs, exact_lam)[0],
+                           "slope_pooled": pooled_slope(cutoffs, measured_combo),
+                           "slope_pooled_exact": pooled_slope(cutoffs, exact_combo),
+                           "slope_local_exact": log_log_fit(cutoffs[-2:], exact_lam[-2:])[0],
+                           "slope_asymptotic": cutoff.asymptotic_slope(model.activation, model.d_in,
+                                                                       kernel=conv.kernel)})
     lam_table = pd.concat(lam_rows, ignore_index=True) if lam_rows else pd.DataFrame(columns=LAMBDA_COLUMNS)
     return lam_table, pd.DataFrame(slope_rows, columns=SLOPE_COLUMNS)
 
@@ -120,27 +126,22 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
     from :func:`lambda_tables`). Unlike HMS's script, every multiset enters the means and every split is the
     right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
-    wanted = asking(experiments, "six_point")
     out = []
-    if wanted:
-        rows = experiment_rows(corr, wanted)
-        for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
-            exp = wanted[name]
-            model = exp.model(sw, N)
-            conv = LAMBDA_CONVENTIONS[exp.lambda_convention]
-            i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
-            pair_k = conv.pair_kernel(theory(model).K, sb)
-            split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
-            g_exact, g0 = exact_point(model, 6)
-            measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
-            sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]
-            lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
-            term = conv.sign * 24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
-            with_lam = g0[:, None] + term
-            out.append(pd.DataFrame({**point_label(name, exp, sb, sw, N, ngp=True), "convention": conv.name,
-                                     "cutoff": cutoffs,
-                                     "gp_over_measured": np.mean(g0 / measured),
-                                     "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
-                                     "gp_over_exact": np.mean(g0 / g_exact),
-                                     "gp_lambda_over_exact": (with_lam / g_exact[:, None]).mean(axis=0)}))
+    for name, exp, model, conv, point_rows in _points(corr, experiments, "six_point"):
+        sb, sw, N = model.sigma_b, model.sigma_w, model.N
+        i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
+        pair_k = conv.pair_kernel(theory(model).K, sb)
+        split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
+        g_exact, g0 = exact_point(model, 6)
+        measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
+        sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]
+        lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
+        term = conv.sign * 24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
+        with_lam = g0[:, None] + term
+        out.append(pd.DataFrame({**point_label(name, exp, sb, sw, N, ngp=True), "convention": conv.name,
+                                 "cutoff": cutoffs,
+                                 "gp_over_measured": np.mean(g0 / measured),
+                                 "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
+                                 "gp_over_exact": np.mean(g0 / g_exact),
+                                 "gp_lambda_over_exact": (with_lam / g_exact[:, None]).mean(axis=0)}))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=SIX_POINT_COLUMNS)

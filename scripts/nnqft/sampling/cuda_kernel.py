@@ -19,14 +19,16 @@ final sum; only the 609 correlators per bag are copied back.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
-from numba import config, cuda, float64, int64, uint64
+from numba import config, cuda, float64
 
 from .. import combos
 from . import CUDA_MAX_POINTS
 from .kernel import CHUNK, LANES
-from .streams import GAMMA, INV_2_53, M1, M2, MASK52, ZIG_F, ZIG_K, ZIG_R, ZIG_W
+from . import streams
+from .streams import ZIG_F, ZIG_K, ZIG_W
 
 #: Evaluation points one thread keeps in registers (the paper uses 6).
 MAX_POINTS = CUDA_MAX_POINTS
@@ -35,47 +37,22 @@ MAX_ORDER = 6
 THREADS_PER_BLOCK = 128
 
 
-@cuda.jit(device=True, inline=True)
-def _mix64(z):
-    z = (z ^ (z >> uint64(30))) * M1
-    z = (z ^ (z >> uint64(27))) * M2
-    return z ^ (z >> uint64(31))
+def _on_device(cpu_function, inline=False, **helpers):
+    """A function of :mod:`nnqft.sampling.streams` compiled as a CUDA device function: the CPU's own Python body,
+    with the helpers it calls by name replaced by their device versions. The GPU draws from the same source."""
+    py = cpu_function.py_func
+    body = types.FunctionType(py.__code__, {**py.__globals__, **helpers}, py.__name__, py.__defaults__,
+                              py.__closure__)
+    return cuda.jit(device=True, inline=inline)(body)
 
 
-@cuda.jit(device=True, inline=True)
-def _uniform(s):
-    s = s + GAMMA
-    r = _mix64(s)
-    return s, float64(int64(r >> uint64(11))) * INV_2_53
-
-
-@cuda.jit(device=True)
-def _normal(s, zig_k, zig_w, zig_f):
-    """One N(0, 1) draw by the ziggurat of :func:`nnqft.sampling.streams.normal`, slow path included."""
-    while True:
-        s = s + GAMMA
-        r = _mix64(s)
-        idx = int64(r & uint64(0xFF))
-        r = r >> uint64(8)
-        negative = (r & uint64(1)) != uint64(0)
-        rabs = (r >> uint64(1)) & MASK52
-        x = float64(int64(rabs)) * zig_w[idx]
-        if negative:
-            x = -x
-        if rabs < zig_k[idx]:
-            return s, x
-        if idx == 0:
-            while True:
-                s, u1 = _uniform(s)
-                s, u2 = _uniform(s)
-                xx = -math.log1p(-u1) / ZIG_R
-                yy = -math.log1p(-u2)
-                if yy + yy > xx * xx:
-                    z = ZIG_R + xx
-                    return s, -z if negative else z
-        s, u = _uniform(s)
-        if (zig_f[idx - 1] - zig_f[idx]) * u + zig_f[idx] < math.exp(-0.5 * x * x):
-            return s, x
+_mix64 = _on_device(streams.mix64, inline=True)
+_network_state = _on_device(streams.network_state, inline=True, mix64=_mix64)
+_next = _on_device(streams._next, inline=True, mix64=_mix64)
+_uniform = _on_device(streams._uniform, inline=True, _next=_next)
+_normal_tail = _on_device(streams._normal_tail, _uniform=_uniform)
+#: One N(0, 1) draw, (state, zig_k, zig_w, zig_f) -> (state, z): :func:`nnqft.sampling.streams.normal_from`.
+_normal = _on_device(streams.normal_from, _next=_next, _normal_tail=_normal_tail)
 
 
 @cuda.jit
@@ -90,7 +67,7 @@ def _outputs_kernel(keys, n_nets, N, sigma_b, sigma_w, x, log_norm, zig_k, zig_w
         return
     bag = t // n_nets
     a = t - bag * n_nets
-    s = _mix64(keys[bag, 0] ^ _mix64(keys[bag, 1] + uint64(a)))
+    s = _network_state(keys[bag, 0], keys[bag, 1], a)
     n_points = len(x)
     h = cuda.local.array(MAX_POINTS, float64)
     for i in range(n_points):

@@ -13,6 +13,7 @@ The order in which a network consumes its normals is the kernel's (nnqft.samplin
 """
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -77,45 +78,50 @@ def _uniform(s):
 
 
 @njit(cache=True)
-def _normal_tail(s, idx, x, negative):
-    """Slow path of the ziggurat (about 0.7% of draws): the wedge test or the base-strip tail."""
+def _normal_tail(s, idx, x, negative, zig_f):
+    """Slow path of the ziggurat (about 0.7% of draws): the wedge test or the base-strip tail; NaN: rejected."""
     if idx == 0:
         while True:
             s, u1 = _uniform(s)
             s, u2 = _uniform(s)
-            xx = -np.log1p(-u1) / ZIG_R
-            yy = -np.log1p(-u2)
+            xx = -math.log1p(-u1) / ZIG_R
+            yy = -math.log1p(-u2)
             if yy + yy > xx * xx:
                 z = ZIG_R + xx
                 return s, -z if negative else z
     s, u = _uniform(s)
-    if (ZIG_F[idx - 1] - ZIG_F[idx]) * u + ZIG_F[idx] < np.exp(-0.5 * x * x):
+    if (zig_f[idx - 1] - zig_f[idx]) * u + zig_f[idx] < math.exp(-0.5 * x * x):
         return s, x
-    return s, np.nan  # rejected: the caller draws again
+    return s, math.nan  # rejected: the caller draws again
+
+
+@njit(cache=True, inline="always")
+def normal_from(s, zig_k, zig_w, zig_f):
+    """Advance the state; return (new state, one N(0, 1) draw) by the 256-layer ziggurat with the tables ``zig_k``,
+    ``zig_w``, ``zig_f`` (:data:`ZIG_K`, ...: passed in, so that the GPU reads them from device memory).
+
+    Fast path: one 64-bit output gives the layer (8 bits), the sign (1 bit) and a 52-bit magnitude. The functions of
+    this module are also compiled for the GPU (nnqft.sampling.cuda_kernel): one source for both."""
+    while True:
+        s, r = _next(s)
+        idx = int64(r & uint64(0xFF))
+        r = r >> uint64(8)
+        negative = (r & uint64(1)) != uint64(0)
+        rabs = (r >> uint64(1)) & MASK52
+        x = float(int64(rabs)) * zig_w[idx]  # via int64: exact below 2^52, and a single instruction
+        if negative:
+            x = -x
+        if rabs < zig_k[idx]:
+            return s, x
+        s, z = _normal_tail(s, idx, x, negative, zig_f)
+        if not math.isnan(z):
+            return s, z
 
 
 @njit(cache=True, inline="always")
 def normal(s):
-    """Advance the state; return (new state, one N(0, 1) draw) by the 256-layer ziggurat.
-
-    Fast path: one 64-bit output gives the layer (8 bits), the sign (1 bit) and a 52-bit magnitude.
-    """
-    while True:
-        s, r = _next(s)
-        idx = int(r & uint64(0xFF))
-        r = r >> uint64(8)
-        negative = (r & uint64(1)) != uint64(0)
-        rabs = (r >> uint64(1)) & MASK52
-        x = float(int64(rabs)) * ZIG_W[idx]  # via int64: exact below 2^52, and a single instruction
-        if negative:
-            x = -x
-        if rabs < ZIG_K[idx]:
-            return s, x
-        s, z = _normal_tail(s, idx, x, negative)
-        if not np.isnan(z):
-            return s, z
-
-
+    """Advance the state; return (new state, one N(0, 1) draw): :func:`normal_from` with this module's tables."""
+    return normal_from(s, ZIG_K, ZIG_W, ZIG_F)
 
 
 @njit(cache=True, inline="always")
