@@ -136,11 +136,11 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def point_label(name: str, exp, sb: float, sw: float, N: int, ngp: bool = False) -> dict:
-    """The columns that say which experiment and point a row of an analysis table belongs to (``ngp``: with the
-    experiment's NGP width, for HMS's tables)."""
-    label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "estimator": exp.estimator,
-             "sigma_b": sb, "sigma_w": sw, "N": N, "n_bags": exp.n_bags}
+def point_label(exp, model: Model, ngp: bool = False) -> dict:
+    """The columns that say which experiment and point (``model``) a row of an analysis table belongs to (``ngp``:
+    with the experiment's NGP width, for HMS's tables)."""
+    label = {"experiment": exp.name, "activation": exp.activation, "d_in": exp.d_in, "estimator": exp.estimator,
+             "sigma_b": model.sigma_b, "sigma_w": model.sigma_w, "N": model.N, "n_bags": exp.n_bags}
     return {**label, "ngp_width": int(exp.ngp_width)} if ngp else label
 
 

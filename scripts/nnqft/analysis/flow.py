@@ -93,7 +93,7 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
     rows = experiment_rows(corr, experiments)
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = experiments[name]
-        label = point_label(name, exp, sb, sw, N)
+        label = point_label(exp, exp.model(sw, N))
         measured = set(point_rows.order)
         if exp.activation != "gauss" or 4 not in measured:
             note = (COUPLINGS_SKIPPED.format(activation=exp.activation) if exp.activation != "gauss" else

@@ -37,14 +37,14 @@ LAMBDA_CONVENTIONS = {
 }
 
 def _points(corr, experiments: dict, analysis: str):
-    """(name, experiment, model, λ convention, rows) for every point of the experiments that ask for ``analysis``,
+    """(experiment, model, λ convention, rows) for every point of the experiments that ask for ``analysis``,
     in the order of (experiment, σ_b, σ_W, N)."""
     wanted = asking(experiments, analysis)
     if not wanted:
         return
     for (name, _, sw, N), rows in experiment_rows(corr, wanted).groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = wanted[name]
-        yield name, exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], rows
+        yield exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], rows
 
 
 def pooled_slope(cutoffs, per_combo) -> float:
@@ -76,8 +76,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
     lam_rows, slope_rows = [], []
-    for name, exp, model, conv, point_rows in _points(corr, experiments, "lambda_running"):
-        sb, sw, N = model.sigma_b, model.sigma_w, model.N
+    for exp, model, conv, point_rows in _points(corr, experiments, "lambda_running"):
         used = cutoff.one_signed(model, kernel=conv.kernel)
         i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)[used]
         values, _ = bag_matrix(point_rows, 4)
@@ -88,7 +87,7 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
         lam = per_bag.mean(axis=0)
         exact_combo = (g_exact - g0)[used, None] * scale
         exact_lam = exact_combo.mean(axis=0)
-        label = point_label(name, exp, sb, sw, N, ngp=True)
+        label = point_label(exp, model, ngp=True)
         lam_rows.append(pd.DataFrame({**label, "convention": conv.name, "n_combos": int(used.sum()),
                                       "cutoff": cutoffs, "lambda": lam,
                                       "lambda_se": per_bag.std(axis=0, ddof=1) / np.sqrt(n_bags),
@@ -127,18 +126,18 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
     right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
     out = []
-    for name, exp, model, conv, point_rows in _points(corr, experiments, "six_point"):
-        sb, sw, N = model.sigma_b, model.sigma_w, model.N
+    for exp, model, conv, point_rows in _points(corr, experiments, "six_point"):
         i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
-        pair_k = conv.pair_kernel(theory(model).K, sb)
+        pair_k = conv.pair_kernel(theory(model).K, model.sigma_b)
         split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
         g_exact, g0 = exact_point(model, 6)
         measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
-        sel = lam[(lam.experiment == name) & (lam.sigma_b == sb) & (lam.sigma_w == sw) & (lam.N == N)]
+        sel = lam[(lam.experiment == exp.name) & (lam.sigma_b == model.sigma_b) & (lam.sigma_w == model.sigma_w)
+                  & (lam.N == model.N)]
         lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
         term = conv.sign * 24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
         with_lam = g0[:, None] + term
-        out.append(pd.DataFrame({**point_label(name, exp, sb, sw, N, ngp=True), "convention": conv.name,
+        out.append(pd.DataFrame({**point_label(exp, model, ngp=True), "convention": conv.name,
                                  "cutoff": cutoffs,
                                  "gp_over_measured": np.mean(g0 / measured),
                                  "gp_lambda_over_measured": (with_lam / measured[:, None]).mean(axis=0),
