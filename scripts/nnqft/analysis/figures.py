@@ -66,14 +66,15 @@ def histograms(dev: pd.DataFrame, experiment: str):
                 ax.axvline(exact, color="k", ls="--", lw=1)
             ax.set_title(f"m_{order}, N = {N} (exact {exact:.3g})", fontsize=9)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts
             ax.set_xlabel(f"m_{order}", fontsize=8)
             ax.set_ylabel("combinations", fontsize=8)
             ax.tick_params(labelsize=7)
         for k in range(len(widths), nrow * ncol):
             axes[r * nrow + k // ncol, k % ncol].set_visible(False)
     fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
-                 f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)}); "
-                 "titles give the exact finite-N mean (dashed where inside the range)")
+                 f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)})\n"
+                 "titles give the exact finite-N mean (dashed where inside the range)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -93,6 +94,7 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
             ax.plot(by_n.index, by_n.exact, "--", color=COLORS[order], alpha=0.7, label=f"exact finite N (n = {order})")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_x(ax)
     ax.set_xlabel("width N")
     ax.set_ylabel("⟨|m_n|⟩")
     ax.set_title(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
@@ -288,8 +290,8 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         ax.set_ylim(ymin / 5, ymax * 5)
         ax.legend(fontsize=6)
     authors = fit[fit.order == order].predicted_authors_code
-    reading = f"; plotted on log|u|, the authors'-code reading has slope {int(authors.iloc[0]):+d}" if len(authors) else ""
-    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({experiment}: {_subtitle(m)}{reading})", fontsize=10)
+    reading = f"\nplotted on log|u|, the authors'-code reading has slope {int(authors.iloc[0]):+d}" if len(authors) else ""
+    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({experiment}: {_subtitle(m)}){reading}", fontsize=10)
     fig.tight_layout()
     return fig
 
