@@ -87,10 +87,11 @@ def test_invalid_config_is_rejected_before_any_job(tmp_path):
 def test_quick_run_produces_every_table_figure_and_the_claims(quick_run):
     for name in ("deviations", "couplings", "coupling_means", "flow_fit", "passive_flow", "claims"):
         assert (quick_run / "results" / "tables" / f"{name}.parquet").stat().st_size > 0
-    for name in ("histograms", "mean_deviation_vs_N", "u4_vs_N", "u4_vs_sigma", "u6_vs_sigma", "passive_flow",
-                 "validation"):
+    for path in ("width_scan/histograms", "width_scan/mean_deviation_vs_N", "width_scan/u4_vs_N",
+                 "sigma_scan/u4_vs_sigma", "sigma_scan/u6_vs_sigma", "sigma_scan/passive_flow",
+                 "sigma_scan_conditional/u4_vs_sigma", "validation", "falloff", "u4_exponent_vs_d_in"):
         for ext in ("pdf", "png"):
-            assert (quick_run / "results" / "figures" / f"{name}.{ext}").stat().st_size > 0
+            assert (quick_run / "results" / "figures" / f"{path}.{ext}").stat().st_size > 0
     text = (quick_run / "results" / "claims.md").read_text()
     assert "m_2 ≈ 0 at every N" in text and "**" in text
 

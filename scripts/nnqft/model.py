@@ -3,8 +3,8 @@
 A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator) built once from the
 config (:class:`Experiment` ``.model(sigma_w, N)``) and passed whole through sampling (:mod:`nnqft.sampling`),
 theory (:mod:`nnqft.theory`) and analysis (:mod:`nnqft.analysis`), instead of its parts as positional parameters.
-Networks (docs/science.md §1, §8): f(x) = Σ_j W1_j φ(W0_j · x + b0_j) + b1 with W0_j ~ N(0, σ_W²/d_in), W1_j ~ N(0,
-σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output.
+Networks (docs/science.md §1, §8): f(x) = Σ_j W1_j φ(W0_j · x + b0_j) + b1 with W0_j ~ N(0, σ_W²/d_in),
+W1_j ~ N(0, σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output.
 """
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ Every claim answers two questions, never with one word for both:
   "disagrees", by a test whose false-alarm probability is ``ALPHA`` for the whole claim (family-wise over the
   widths, σ_W values and combinations it spans: Bonferroni, valid however they are correlated), with Student's t
   for n_bags − 1 degrees of freedom (the standard errors come from few bags). "error bars unreliable (heavy
-  tails)" where the measured bag-to-bag variance is far below the exact one (nnqft.analysis.deviations.error_bars): there a
-  test built on the error bars would mean nothing.
+  tails)" where the measured bag-to-bag variance is far below the exact one (nnqft.analysis.deviations.error_bars):
+  there a test built on the error bars would mean nothing.
 - ``statement``: does the paper's statement hold — ``statement_exact`` in the exact theory ("holds" / "fails"), and
   ``statement_measured`` in the measurement ("holds", "fails", "below noise" where the samples cannot decide, or
   "error bars unreliable (heavy tails)"). Where the statement is a test against the measurement's errors, its
@@ -320,8 +320,8 @@ def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame
 
 
 def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataFrame:
-    """Every claim the config's experiments ask for in their ``analyses`` (nnqft.analysis.registry.ANALYSES); ``frames``: the
-    analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
+    """Every claim the config's experiments ask for in their ``analyses`` (nnqft.analysis.registry.ANALYSES);
+    ``frames``: the analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
     couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (name -> nnqft.model.Experiment).
     Falloff and u_4 claims first, then HMS's λ claims, the running exponents of the flow fit, and u_6 > 0. Claims
     of an order the config does not measure are left out."""

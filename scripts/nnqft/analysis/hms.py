@@ -1,4 +1,5 @@
-"""HMS's local quartic coupling λ and its running with the cutoff, and their 6-point prediction (docs/science.md §8)."""
+"""HMS's local quartic coupling λ and its running with the cutoff, and their 6-point prediction
+(docs/science.md §8)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

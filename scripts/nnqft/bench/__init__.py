@@ -1,6 +1,6 @@
 """Benchmarks: scripts that print ratios measured in one run (never timed assertions in tests).
 
-- ``kernel``      the CPU kernel against a numpy reference and the authors' cost model (``python -m nnqft.bench.kernel``)
+- ``kernel``      the CPU kernel against a numpy reference (``python -m nnqft.bench.kernel``)
 - ``estimators``  the conditional estimator against the plain one at equal error (``python -m nnqft.bench.estimators``)
 - ``cuda``        the CUDA backend against the CPU on a GPU (``python -m nnqft.bench.cuda``)
 """
