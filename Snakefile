@@ -22,12 +22,22 @@ include: "workflow/rules/analysis.smk"
 report: "workflow/report/workflow.rst"
 
 
+FIGURE_FILES = expand(
+    "results/figures/{figure}.{ext}",
+    figure=registry.figure_paths(EXPERIMENTS, config["orders"]),
+    ext=["pdf", "png"],
+)
+
+
+# The figures of one run are its config's: before any job, remove those an earlier config drew that this one does
+# not (samples and tables are shared or rewritten; a stale figure would sit beside the new ones).
+onstart:
+    for path in design.remove_stale_outputs("results/figures", FIGURE_FILES):
+        logger.info(f"removed {path}: not a figure of this config")
+
+
 rule all:
     input:
         "results/tables/correlators.parquet",
         "results/claims.md",
-        expand(
-            "results/figures/{figure}.{ext}",
-            figure=registry.figure_paths(EXPERIMENTS, config["orders"]),
-            ext=["pdf", "png"],
-        ),
+        FIGURE_FILES,

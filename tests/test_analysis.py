@@ -131,7 +131,8 @@ def falloff_deviations(law, seed=3, n_combos=15, n_bags=10, background=0.3, widt
                 rows.append({"experiment": "hms", "activation": "erf", "d_in": 2, "estimator": "plain",
                              "sigma_b": 1.0, "sigma_w": 1.0, "N": N, "order": order, "combo": str(k),
                              "g0": 1.0, "g_mean": 1 + measured, "g_exact": 1 + exact, "m": measured, "m_exact": exact,
-                             "g_se": background / np.sqrt(n_bags), "background_m": background, "n_bags": n_bags})
+                             "g_se": background / np.sqrt(n_bags), "background_m": background, "n_bags": n_bags,
+                             "n_nets": 1000})
     dev = pd.DataFrame(rows)
     return dev, deviations.falloff(dev)
 

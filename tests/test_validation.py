@@ -15,7 +15,7 @@ SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 def check(config):
     """What the Snakefile does before building the DAG (workflow/rules/common.smk)."""
-    config_checks.check(config, lambda c: validate(c, SCHEMA))
+    config_checks.check(config, SCHEMA, lambda c: validate(c, SCHEMA))
 
 
 def exp(config, key, value, name="width_scan"):
@@ -195,3 +195,37 @@ def test_file_names_come_from_validated_numbers():
     check(config)
     paths = design.block_paths(config)
     assert any("_sw1.0_" in p for p in paths) and any("_sw2.5_" in p for p in paths)
+
+
+@pytest.mark.parametrize("modify, where, suggestion", [
+    (lambda c: c["experiments"]["width_scan"].update(sigma_W=c["experiments"]["width_scan"].pop("sigma_w")),
+     "experiments.width_scan.sigma_W", "sigma_w"),
+    (lambda c: c["experiments"]["width_scan"].update(analysis=c["experiments"]["width_scan"].pop("analyses")),
+     "experiments.width_scan.analysis", "analyses"),
+    (lambda c: c.update(seeds=c.pop("seed")), "seeds", "seed"),
+    (lambda c: c["experiments"]["width_scan"].update(activation="ReLU"), "experiments.width_scan.activation", "relu"),
+    (lambda c: c["experiments"]["width_scan"].update(analyses=["fall_off"]), "experiments.width_scan.analyses",
+     "falloff"),
+])
+def test_a_misspelled_key_or_name_is_one_line_naming_the_closest(modify, where, suggestion):
+    config = copy.deepcopy(QUICK)
+    modify(config)
+    with pytest.raises(config_checks.ConfigError) as err:
+        check(config)
+    message = str(err.value)
+    assert message.startswith(f"{where}: ") and f"(did you mean {suggestion!r}?)" in message, message
+    assert "\n" not in message
+
+
+def test_the_command_line_shows_a_schema_error_in_one_line_without_the_schema(tmp_path):
+    """A value the JSON schema refuses (N = -3) comes out as one line naming it, not the validator's dump of the
+    whole schema (which ran to 80 lines)."""
+    from helpers import run_snakemake
+
+    config = copy.deepcopy(QUICK)
+    config["experiments"]["width_scan"]["N"] = [2, -3]
+    result = run_snakemake(tmp_path, config, "-n")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "invalid config: experiments.width_scan.N[1]: -3 is less than the minimum of 1; allowed: at least 1" in output
+    assert len(output.splitlines()) < 8 and "$schema" not in output and "properties" not in output, output

@@ -30,7 +30,10 @@ if PACKAGE_DIR != (SCRIPTS_DIR / "nnqft").resolve():
 # One pass (nnqft.workflow.config): the model's fields, then the JSON schema (which fills in the defaults), then
 # what no schema can express; every message names the experiment, the key, the value and what is allowed.
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-config_checks.check(config, lambda c: validate(c, SCHEMA))
+try:
+    config_checks.check(config, SCHEMA, lambda c: validate(c, SCHEMA))
+except config_checks.ConfigError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
 
 BLOCK = design.BLOCK_PATTERN
 

@@ -127,7 +127,7 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             se_exact = exact_standard_error(model, order, n_bags)
             out.append(pd.DataFrame({
                 "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
-                "sigma_b": sb, "sigma_w": sw,
+                "n_nets": ens.n_nets, "sigma_b": sb, "sigma_w": sw,
                 "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
                 "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
                 "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
@@ -195,5 +195,6 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
     d = dev.assign(abs_m=dev.m.abs(), abs_exact=dev.m_exact.abs(), se=se,
                    expected=folded_normal_mean(dev.m_exact, se))
     return d.groupby(FALLOFF_KEYS, sort=True).agg(
-        n_bags=("n_bags", "first"), n_combos=("m", "size"), m=("abs_m", "mean"), background=("background_m", "mean"),
+        n_bags=("n_bags", "first"), n_nets=("n_nets", "first"), n_combos=("m", "size"), m=("abs_m", "mean"),
+        background=("background_m", "mean"),
         m_exact=("abs_exact", "mean"), m_expected=("expected", "mean"), se=("se", "mean")).reset_index()

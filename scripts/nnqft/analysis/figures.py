@@ -106,29 +106,52 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
 
 def falloff(fall: pd.DataFrame):
     """HMS's falloff: <|m_n|> vs N for n = 2, 4, 6, one panel per experiment with the falloff analysis (titled by
-    activation and d_in): measured (markers), background (dotted), exact (dashed) and what the exact theory plus
-    the measured noise makes <|m_n|> read (thin solid: the noise floor the 1/N claims compare with)."""
+    activation, d_in, σ_b, σ_W, bags and networks): measured (markers), background (dotted), exact (dashed) and what
+    the exact theory plus the measured noise makes <|m_n|> read (thin solid: the noise floor the 1/N claims compare
+    with), and a 1/N guide (gray) through the exact m_4 at the smallest width. Colours are orders, line styles
+    kinds; the legend sits below the panels."""
+    from matplotlib.lines import Line2D
+
     names = _by_experiment(fall)
     fig, axes = _panels(len(names))
-    for k, (ax, name) in enumerate(zip(axes, names)):
+    for ax, name in zip(axes, names):
         d = fall[fall.experiment == name]
+        widths = sorted(d.N.unique())
         for order, g in d.groupby("order"):
             g = g.sort_values("N")
             c = COLORS[order]
-            ax.plot(g.N, g.m, "o", color=c, ms=4, label=f"⟨|m_{order}|⟩ measured")
-            ax.plot(g.N, g.background, ":", color=c, label="background" if order == 2 else None)
-            ax.plot(g.N, g.m_expected, "-", color=c, lw=0.8, alpha=0.8, label="exact + noise" if order == 2 else None)
+            ax.plot(g.N, g.m, "o", color=c, ms=4)
+            ax.plot(g.N, g.background, ":", color=c)
+            ax.plot(g.N, g.m_expected, "-", color=c, lw=0.8, alpha=0.8)
             if order > 2:
-                ax.plot(g.N, g.m_exact, "--", color=c, alpha=0.8, label="exact" if order == 4 else None)
+                ax.plot(g.N, g.m_exact, "--", color=c, alpha=0.8)
+        four = d[d.order == 4].sort_values("N")
+        if len(four) and four.m_exact.iloc[0] > 0:
+            n = np.array(widths, dtype=float)
+            ax.plot(n, 0.3 * four.m_exact.iloc[0] * n[0] / n, "-", color="0.6", lw=1.5, alpha=0.6, zorder=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _plain_log_x(ax)
+        ax.set_xticks(widths)
+        ax.set_xticklabels([str(int(w)) for w in widths])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         row = d.iloc[0]
-        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_W = {row.sigma_w:g}, "
-                     f"n_bags = {int(row.n_bags)}", "width N", "⟨|m_n|⟩ over combinations", legend=k == 0)
-    fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS): m_n = |Ḡ_exp − G_GP| / G_GP",
+        nets = f", {int(row.n_nets)} networks" if "n_nets" in d.columns else ""
+        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_b = {row.sigma_b:g}, "
+                     f"σ_W = {row.sigma_w:g}\n{int(row.n_bags)} bags{nets}", "width N", "⟨|m_n|⟩ over combinations",
+                     legend=False)
+    orders = sorted(set(fall.order))
+    handles = ([Line2D([], [], color=COLORS[o], marker="s", ls="", label=f"n = {o}") for o in orders]
+               + [Line2D([], [], color="k", marker="o", ls="", ms=4, label="⟨|m_n|⟩ measured"),
+                  Line2D([], [], color="k", ls=":", label="background"),
+                  Line2D([], [], color="k", ls="-", lw=0.8, label="exact + noise"),
+                  Line2D([], [], color="k", ls="--", label="exact"),
+                  Line2D([], [], color="0.6", lw=1.5, label="1/N")])
+    ncol = min(len(handles), 3 * min(3, len(names)))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS)\nm_n = |Ḡ_exp − G_GP| / G_GP",
                  fontsize=10)
-    fig.tight_layout()
+    legend_rows = -(-len(handles) // ncol)
+    fig.tight_layout(rect=(0, min(0.4, 0.2 * legend_rows / fig.get_figheight()), 1, 1))
     return fig
 
 
@@ -215,8 +238,10 @@ def exponent_vs_d_in(fit: pd.DataFrame, order: int = 4):
         g = f[f.N == N].sort_values("d_in")
         shift = 0.06 * (k - (len(widths) - 1) / 2)
         ok = np.isfinite(g.exponent)
-        ax.errorbar(g.d_in[ok] + shift, g.exponent[ok], yerr=[g.exponent[ok] - g.ci_low[ok], g.ci_high[ok] - g.exponent[ok]],
-                    fmt="o", capsize=3, ms=4, label=f"measured, N = {N}")
+        if ok.any():  # a width whose exponent is below noise everywhere gets no legend entry
+            ax.errorbar(g.d_in[ok] + shift, g.exponent[ok],
+                        yerr=[g.exponent[ok] - g.ci_low[ok], g.ci_high[ok] - g.exponent[ok]],
+                        fmt="o", capsize=3, ms=4, label=f"measured, N = {N}")
         ax.plot(g.d_in + shift, g.exponent_exact, "x", color="k", ms=6, label="exact finite-N theory" if k == 0 else None)
     d = np.array([1, 2, 3])
     dim = {4: 4 - d, 6: 6 - 2 * d}[order]
@@ -355,10 +380,16 @@ def validation(dev: pd.DataFrame):
         ax.set_xscale("log")
         _plain_log_x(ax)
         ax.set_yscale("symlog", linthresh=2)
+        top = max(2.0, float(np.nanmax(np.abs(z)))) if len(z) else 2.0
+        ax.set_ylim(-1.5 * top, 1.5 * top)  # every point inside, the band's edges ticked
+        ticks = sorted({-2.0, 0.0, 2.0} | {s * 10.0**k for s in (-1, 1) for k in range(1, 12) if 10.0**k <= top})
+        ax.set_yticks(ticks)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("width N")
         ax.set_ylabel("z = (G_measured − G_exact) / SE")
         ax.set_title(f"G^({order}): median z = {np.median(z):.2g}", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
-    fig.colorbar(sc, ax=axes, label="log10 σ_W")
+    if vmax > vmin:  # one σ_W: nothing for a colour bar to say
+        fig.colorbar(sc, ax=axes, label="log10 σ_W")
     fig.suptitle("Monte Carlo against the exact finite-width theory (every point and combination)", fontsize=10)
     return fig

@@ -28,20 +28,77 @@ MAX_SIGMAS = 10.0
 
 
 class ConfigError(ValueError):
-    """An invalid config; the message names where (experiment and key), the value, what is wrong and what is
-    allowed."""
-
-    def __init__(self, where: str, value, problem: str, allowed: str):
-        super().__init__(f"{where}: {value!r} {problem}; allowed: {allowed}")
+    """An invalid config, in one line: where (experiment and key), the value, what is wrong, what is allowed."""
 
 
-def check(config: dict, schema=None) -> None:
-    """Every check of a config, in one pass (see the module docstring); ``schema(config)`` validates against the
-    JSON schema and fills in its defaults (None: the config is taken as complete)."""
-    _check_fields(config)
+def invalid(where: str, value, problem: str, allowed: str) -> ConfigError:
+    """The error of one value, in the one format: ``{where}: {value!r} {problem}; allowed: {allowed}``."""
+    return ConfigError(f"{where}: {value!r} {problem}; allowed: {allowed}")
+
+
+def check(config: dict, schema=None, validate=None) -> None:
+    """Every check of a config, in one pass (see the module docstring). ``schema``: the JSON schema (a dict, or the
+    path of its YAML file), whose keys are checked first (an unknown key names the closest known one);
+    ``validate(config)`` then validates against it and fills in its defaults (Snakemake's ``validate``; None: the
+    config is taken as complete). A schema error is reported in one line, as every other."""
+    if schema is not None and not isinstance(schema, dict):
+        import yaml
+
+        with open(schema) as fh:
+            schema = yaml.safe_load(fh)
     if schema is not None:
-        schema(config)
+        _check_keys(config, schema)
+    _check_fields(config)
+    if validate is not None:
+        try:
+            validate(config)
+        except Exception as err:  # the validator's message holds the whole schema: say what is wrong in one line
+            raise (_schema_error(config, schema) if schema is not None else err) from None
     _check_consistency(config)
+
+
+def _suggestion(name, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name).lower(), [k.lower() for k in known], n=1, cutoff=0.6)
+    return "" if not close else f" (did you mean {next(k for k in known if k.lower() == close[0])!r}?)"
+
+
+def _check_keys(config: dict, schema: dict) -> None:
+    """Unknown keys at the top level and in the experiments, each named with where it is and the closest key."""
+    if not isinstance(config, dict):
+        return
+    levels = [("", config, schema["properties"], "a key of the config")]
+    experiment = schema["properties"]["experiments"]["additionalProperties"]["properties"]
+    for name, exp in (config.get("experiments") or {}).items() if isinstance(config.get("experiments"), dict) else []:
+        if isinstance(exp, dict):
+            levels.append((f"experiments.{name}.", exp, experiment, "a key of an experiment"))
+    for prefix, values, known, what in levels:
+        for key in values:
+            if key not in known:
+                raise invalid(f"{prefix}{key}", key, f"is not {what}{_suggestion(key, known)}", ", ".join(known))
+
+
+#: What a schema keyword allows, for the one-line message.
+_ALLOWED = {"minimum": "at least {}", "exclusiveMinimum": "more than {}", "maximum": "at most {}",
+            "type": "a value of type {}", "enum": "one of {}", "minItems": "at least {} item(s)",
+            "maxItems": "at most {} item(s)", "uniqueItems": "distinct values", "required": "the keys {}",
+            "minProperties": "at least {} entry"}
+
+
+def _schema_error(config: dict, schema: dict) -> ConfigError:
+    """The most relevant JSON-schema error of ``config`` as a ConfigError: where, the validator's message, what the
+    schema allows there."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    err = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if err is None:
+        return ConfigError("config: refused by the schema; allowed: see workflow/schemas/config.schema.yaml")
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".") or "config"
+    allowed = _ALLOWED.get(err.validator, "see workflow/schemas/config.schema.yaml").format(
+        err.validator_value if err.validator != "required" else ", ".join(err.validator_value))
+    return ConfigError(f"{where}: {err.message}; allowed: {allowed}")
 
 
 def _check_fields(config: dict) -> None:
@@ -56,68 +113,70 @@ def _check_fields(config: dict) -> None:
         where = f"experiments.{name}"
         activation = exp.get("activation", "gauss")
         if activation not in ACTIVATIONS:
-            raise ConfigError(f"{where}.activation", activation, "is not an activation", ", ".join(ACTIVATIONS))
+            raise invalid(f"{where}.activation", activation,
+                          f"is not an activation{_suggestion(activation, ACTIVATIONS)}", ", ".join(ACTIVATIONS))
         if "points" in exp:
             _check_points(f"{where}.points", exp["points"])
         estimator = exp.get("estimator", "plain")
         if estimator not in ESTIMATORS:
-            raise ConfigError(f"{where}.estimator", estimator, "is not an estimator", ", ".join(ESTIMATORS))
+            raise invalid(f"{where}.estimator", estimator, "is not an estimator", ", ".join(ESTIMATORS))
         analyses = exp.get("analyses", [])
         for analysis in analyses if isinstance(analyses, list) else []:
             if analysis not in ANALYSES:
-                raise ConfigError(f"{where}.analyses", analysis, "is not an analysis", ", ".join(ANALYSES))
+                raise invalid(f"{where}.analyses", analysis,
+                              f"is not an analysis{_suggestion(analysis, ANALYSES)}", ", ".join(ANALYSES))
 
 
 def _check_points(where: str, points) -> None:
     """A point set: numbers (d_in = 1) or lists of d_in numbers, one d_in for all, 1 <= d_in <= MAX_D_IN,
     finite, no point twice."""
     if not isinstance(points, (list, tuple)) or not points:
-        raise ConfigError(where, points, "is no point set", "a non-empty list of numbers or of lists of numbers")
+        raise invalid(where, points, "is no point set", "a non-empty list of numbers or of lists of numbers")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                for p in points for v in (p if isinstance(p, (list, tuple)) else [p])):
-        raise ConfigError(where, points, "has a coordinate that is not a number", "every coordinate must be a number")
+        raise invalid(where, points, "has a coordinate that is not a number", "every coordinate must be a number")
     lists = [isinstance(p, (list, tuple)) for p in points]
     if any(lists) and not all(lists):
-        raise ConfigError(where, points, "has points of mixed dimension (numbers and lists)",
+        raise invalid(where, points, "has points of mixed dimension (numbers and lists)",
                           "every point as a number (d_in = 1) or every point as a list of d_in numbers")
     rows = point_rows(points)
     dims = sorted({len(r) for r in rows})
     if len(dims) > 1:
-        raise ConfigError(where, points, f"has ragged points (found {dims} coordinates)",
+        raise invalid(where, points, f"has ragged points (found {dims} coordinates)",
                           "every point needs the same number of coordinates")
     if not 1 <= dims[0] <= MAX_D_IN:
-        raise ConfigError(where, points, f"has d_in = {dims[0]}",
+        raise invalid(where, points, f"has d_in = {dims[0]}",
                           f"1 to {MAX_D_IN} coordinates per point (the exact theory's quadrature handles "
                           f"pre-activations of rank up to {MAX_D_IN + 1})")
     if not all(math.isfinite(v) for r in rows for v in r):
-        raise ConfigError(where, points, "has a coordinate that is not finite", "every coordinate must be finite")
+        raise invalid(where, points, "has a coordinate that is not finite", "every coordinate must be finite")
     if len(set(rows)) != len(rows):
-        raise ConfigError(where, points, "has a repeated point", "distinct points")
+        raise invalid(where, points, "has a repeated point", "distinct points")
 
 
 def _check_consistency(config: dict) -> None:
     orders = config["orders"]
     if len(set(orders)) != len(orders):
-        raise ConfigError("orders", orders, "has a repeated value", f"distinct orders among {list(ANALYSED_ORDERS)}")
+        raise invalid("orders", orders, "has a repeated value", f"distinct orders among {list(ANALYSED_ORDERS)}")
     if 2 not in orders:
-        raise ConfigError("orders", orders, "lacks 2", f"any of {list(ANALYSED_ORDERS)} that holds 2 (every analysis "
+        raise invalid("orders", orders, "lacks 2", f"any of {list(ANALYSED_ORDERS)} that holds 2 (every analysis "
                           f"starts from the 2-point function: G_0, m_2, the kernel check)")
     for key in ("sigma_w", "N"):
         for name, exp in config["experiments"].items():
             vals = [float(v) for v in exp[key]]
             if len(set(vals)) != len(vals):
-                raise ConfigError(f"experiments.{name}.{key}", exp[key], "has a repeated value (10 and 10.0 count as "
+                raise invalid(f"experiments.{name}.{key}", exp[key], "has a repeated value (10 and 10.0 count as "
                                   "one)", "distinct values")
     experiments = design.experiments(config)
     for name, exp in experiments.items():
         _check_experiment(f"experiments.{name}", exp, config)
     having = list(asking(experiments, "passive_flow"))
     if len(having) > 1:
-        raise ConfigError("experiments", having, "ask for passive_flow", "one experiment at most "
+        raise invalid("experiments", having, "ask for passive_flow", "one experiment at most "
                           "(results/tables/passive_flow.parquet starts from one sigma_w scan)")
     need, have = design.job_memory_mb(config), config.get("mem_mb_per_job", math.inf)
     if need > have:
-        raise ConfigError("mem_mb_per_job", have, f"MB is less than the {need:.0f} MB a sampling job needs",
+        raise invalid("mem_mb_per_job", have, f"MB is less than the {need:.0f} MB a sampling job needs",
                           f"at least {math.ceil(need)}")
 
 
@@ -128,7 +187,7 @@ def _check_experiment(where: str, exp, config: dict) -> None:
         if exp.activation == "gauss":
             bound = activation_log_bound(exp.model(sigma_w, max(exp.N)), max_order)
             if bound > EXP_LIMIT:
-                raise ConfigError(
+                raise invalid(
                     f"{where}.sigma_w", sigma_w,
                     f"(GaussNet, sigma_b = {exp.sigma_b}, d_in = {exp.d_in}, points up to |x| = "
                     f"{max(math.hypot(*p) for p in exp.points):.3g}, order {max_order}) can overflow float64: log of "
@@ -137,26 +196,26 @@ def _check_experiment(where: str, exp, config: dict) -> None:
         if exp.activation == "erf":
             variance = max(exp.sigma_b**2 + sigma_w**2 * sum(v * v for v in p) / exp.d_in for p in exp.points)
             if variance > MAX_ERF_VARIANCE:
-                raise ConfigError(
+                raise invalid(
                     f"{where}.sigma_w", sigma_w, f"(Erf, sigma_b = {exp.sigma_b}) gives a pre-activation variance "
                     f"{variance:.3g} at one of the points, beyond the {MAX_ERF_VARIANCE} up to which the exact "
                     f"theory's quadrature is tested", f"sigma_b^2 + sigma_w^2 |x|^2 / d_in <= {MAX_ERF_VARIANCE}")
     if config.get("backend", "cpu") == "cuda":
         if exp.activation != "gauss" or exp.d_in != 1:
-            raise ConfigError(where, f"{exp.activation} at d_in = {exp.d_in}", "is not sampled by the cuda backend "
+            raise invalid(where, f"{exp.activation} at d_in = {exp.d_in}", "is not sampled by the cuda backend "
                               "(GaussNet at d_in = 1 only)", "activation gauss with points of one number each, or "
                               "backend cpu")
         if exp.estimator != "plain":
-            raise ConfigError(f"{where}.estimator", exp.estimator, "is not sampled by the cuda backend (plain "
+            raise invalid(f"{where}.estimator", exp.estimator, "is not sampled by the cuda backend (plain "
                               "estimator only)", "estimator plain, or backend cpu")
         if len(exp.points) > CUDA_MAX_POINTS:
-            raise ConfigError(f"{where}.points", len(exp.points), "points are more than the cuda backend handles",
+            raise invalid(f"{where}.points", len(exp.points), "points are more than the cuda backend handles",
                               f"at most {CUDA_MAX_POINTS}")
     for analysis in exp.analyses:
         unmet = analysis_unmet(analysis, exp, config["orders"])
         if unmet:
             supported = [a for a in ANALYSES if not analysis_unmet(a, exp, config["orders"])]
-            raise ConfigError(f"{where}.analyses", analysis, f"needs {unmet}",
+            raise invalid(f"{where}.analyses", analysis, f"needs {unmet}",
                               f"{supported} (the analyses this experiment supports)")
 
 

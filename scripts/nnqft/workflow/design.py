@@ -166,3 +166,19 @@ def block_paths(config: dict, root: str = "results/samples", ext: str = ".parque
                 n_nets=ens.n_nets, estimator=ens.estimator, sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
                 first=first, last=last) + ext)
     return paths
+
+
+def remove_stale_outputs(folder, expected) -> list:
+    """Remove the files under ``folder`` (results/figures) that the current config does not produce, a figure of an
+    experiment or analysis another config had, and the folders left empty; ``expected``: the paths the config's
+    rules write there. Returns the removed files."""
+    from pathlib import Path
+
+    keep = {Path(p) for p in expected}
+    stale = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p not in keep)
+    for path in stale:
+        path.unlink()
+    for sub in sorted((p for p in Path(folder).rglob("*") if p.is_dir()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return stale
