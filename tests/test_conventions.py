@@ -191,7 +191,7 @@ def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run,
                       "(1, 2, 4, 10, 20, 50, 100, 1000)")  # the ticks of _plain_log_x
     assert planned_by(src, quick_run) == figure_files("sigma_scan/u4_vs_sigma", "sigma_scan/u6_vs_sigma",
                                                       "sigma_scan_conditional/u4_vs_sigma", "sigma_scan/passive_flow",
-                                                      "width_scan/mean_deviation_vs_N", "validation", "falloff")
+                                                      "validation")
 
 
 def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):

@@ -24,6 +24,15 @@ def _plain_log_x(ax):
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _fit(text: str, width_in: float, fontsize: float = 10) -> str:
+    """``text`` wrapped at word boundaries into lines that fit ``width_in`` inches at ``fontsize`` points (a glyph is
+    about 0.55 of the font size wide), each given line on its own."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72 / (0.55 * fontsize)))
+    return "\n".join(line for part in text.split("\n") for line in textwrap.wrap(part, chars))
+
+
 def save(fig, pdf_path, png_path):
     """Save as PDF and PNG, each atomically (a killed job leaves no half-written figure)."""
     from ..workflow.tables import atomic_write
@@ -42,7 +51,8 @@ def draw(spec, frames: dict, experiment: str | None = None):
 
 def _subtitle(df):
     estimator = df.estimator.iloc[0] if "estimator" in df.columns else "plain"
-    return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}" + (
+    nets = f", n_nets = {int(df.n_nets.iloc[0])}" if "n_nets" in df.columns else ""
+    return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}{nets}" + (
         "" if estimator == "plain" else f", {estimator} estimator")
 
 
@@ -72,9 +82,10 @@ def histograms(dev: pd.DataFrame, experiment: str):
             ax.tick_params(labelsize=7)
         for k in range(len(widths), nrow * ncol):
             axes[r * nrow + k // ncol, k % ncol].set_visible(False)
-    fig.suptitle(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
-                 f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)})\n"
-                 "titles give the exact finite-N mean (dashed where inside the range)", fontsize=10)
+    fig.suptitle(_fit(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
+                      f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)})\n"
+                      "titles give the exact finite-N mean (dashed where inside the range)", fig.get_figwidth()),
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -84,7 +95,7 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
     one sigma_w)."""
     d = dev[dev.experiment == experiment]
     d = d[d.sigma_w == d.sigma_w.min()]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 5.0))
     for order, g in d.groupby("order"):
         by_n = g.groupby("N").agg(m=("m", lambda s: s.abs().mean()), bg=("background_m", "mean"),
                                   exact=("m_exact", lambda s: s.abs().mean()))
@@ -94,12 +105,15 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
             ax.plot(by_n.index, by_n.exact, "--", color=COLORS[order], alpha=0.7, label=f"exact finite N (n = {order})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log_x(ax)
+    widths = sorted(d.N.unique())
+    ax.set_xticks(widths)  # every width the experiment has
+    ax.set_xticklabels([str(int(w)) for w in widths])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("width N")
     ax.set_ylabel("⟨|m_n|⟩")
-    ax.set_title(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
-                 fontsize=10)
-    ax.legend(fontsize=7, ncol=3)
+    ax.set_title(_fit(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
+                      0.8 * fig.get_figwidth()), fontsize=10)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)  # off the curves
     fig.tight_layout()
     return fig
 
