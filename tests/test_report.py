@@ -205,3 +205,46 @@ def test_the_canvas_check_sees_a_title_cut_at_both_ends():
     fig.suptitle("short")
     assert overflowing(fig) == []
     plt.close(fig)
+
+
+def test_the_figures_say_what_a_new_user_looks_for(quick_run):
+    """From the quick run's tables: the falloff panels name σ_b, the bags and the networks, tick every width, keep
+    their legend off the curves (below the panels) and draw a 1/N guide; the validation figure ticks the ±2 band and
+    keeps every point inside; the histograms count in integers; the exponent figure has no legend entry for a
+    width it draws no point for."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from nnqft.analysis import figures
+
+    tables = quick_run / "results" / "tables"
+    fall = pd.read_parquet(tables / "hms_falloff.parquet")
+    fig = figures.falloff(fall)
+    ax = fig.axes[0]
+    assert "σ_b = 1" in ax.get_title() and "bags" in ax.get_title() and "networks" in ax.get_title()
+    assert list(ax.get_xticks()) == sorted(fall.N.unique()) and ax.get_legend() is None and fig.legends
+    assert "1/N" in [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+    dev = pd.read_parquet(tables / "deviations.parquet")
+    fig = figures.validation(dev)
+    for ax in fig.axes[:3]:
+        ticks = ax.get_yticks()
+        assert 2 in ticks and -2 in ticks
+        z = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())])
+        low, high = ax.get_ylim()
+        assert low <= z.min() and z.max() <= high
+    plt.close(fig)
+    one = dev[dev.sigma_w == 1.0]
+    fig = figures.validation(one)
+    assert len(fig.axes) == len(set(one.order))  # one σ_W: no colour bar
+    plt.close(fig)
+    fig = figures.histograms(dev, "width_scan")
+    assert all(float(t).is_integer() for ax in fig.axes if ax.get_visible() for t in ax.get_yticks())
+    plt.close(fig)
+    fit = pd.read_parquet(tables / "flow_fit.parquet")
+    fit.loc[fit.N == fit.N.min(), "exponent"] = np.nan  # a width below noise at every d_in
+    fig = figures.exponent_vs_d_in(fit)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert f"measured, N = {fit.N.min()}" not in labels and f"measured, N = {fit.N.max()}" in labels
+    plt.close(fig)
