@@ -36,11 +36,16 @@ def compare(a_dir: Path, b_dir: Path) -> bool:
             identical = False
             continue
         a, b = pd.read_parquet(a_dir / name), pd.read_parquet(b_dir / name)
-        if list(a.columns) != list(b.columns) or len(a) != len(b):
-            print(f"{name}: columns or rows differ: {list(a.columns)} ({len(a)} rows) vs {list(b.columns)} "
-                  f"({len(b)} rows)")
+        if len(a) != len(b):
+            print(f"{name}: {len(a)} rows vs {len(b)} rows")
             identical = False
             continue
+        if list(a.columns) != list(b.columns):
+            only_a, only_b = [c for c in a.columns if c not in b], [c for c in b.columns if c not in a]
+            print(f"{name}: columns only in A {only_a}, only in B {only_b}; the others compared")
+            identical = False
+            common = [c for c in a.columns if c in b.columns]
+            a, b = a[common], b[common]
         differing = {col: int((~same_values(a[col].astype(object) if a[col].dtype != b[col].dtype else a[col],
                                             b[col].astype(object) if a[col].dtype != b[col].dtype else b[col])).sum())
                      for col in a.columns}
