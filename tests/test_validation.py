@@ -230,3 +230,11 @@ def test_the_command_line_shows_a_schema_error_in_one_line_without_the_schema(tm
     output = result.stdout + result.stderr
     assert "invalid config: experiments.width_scan.N[1]: -3 is less than the minimum of 1; allowed: at least 1" in output
     assert len(output.splitlines()) < 8 and "$schema" not in output and "properties" not in output, output
+
+
+def test_a_validator_failure_that_is_no_schema_error_comes_through_as_it_is():
+    def broken(config):
+        raise RuntimeError("the schema file could not be read")
+
+    with pytest.raises(RuntimeError, match="could not be read"):
+        config_checks.check(copy.deepcopy(QUICK), SCHEMA, broken)

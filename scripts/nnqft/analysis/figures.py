@@ -24,6 +24,14 @@ def _plain_log_x(ax):
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _width_ticks(ax, widths):
+    """A tick, plainly labelled, at every width of the experiment (a log axis would skip some: 4, 500)."""
+    widths = sorted(widths)
+    ax.set_xticks(widths)
+    ax.set_xticklabels([str(int(w)) for w in widths])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def _fit(text: str, width_in: float, fontsize: float = 10) -> str:
     """``text`` wrapped at word boundaries into lines that fit ``width_in`` inches at ``fontsize`` points (a glyph is
     about 0.55 of the font size wide), each given line on its own."""
@@ -105,10 +113,7 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
             ax.plot(by_n.index, by_n.exact, "--", color=COLORS[order], alpha=0.7, label=f"exact finite N (n = {order})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    widths = sorted(d.N.unique())
-    ax.set_xticks(widths)  # every width the experiment has
-    ax.set_xticklabels([str(int(w)) for w in widths])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _width_ticks(ax, d.N.unique())
     ax.set_xlabel("width N")
     ax.set_ylabel("⟨|m_n|⟩")
     ax.set_title(_fit(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
@@ -145,9 +150,7 @@ def falloff(fall: pd.DataFrame):
             ax.plot(n, 0.3 * four.m_exact.iloc[0] * n[0] / n, "-", color="0.6", lw=1.5, alpha=0.6, zorder=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(widths)
-        ax.set_xticklabels([str(int(w)) for w in widths])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        _width_ticks(ax, widths)
         row = d.iloc[0]
         nets = f", {int(row.n_nets)} networks" if "n_nets" in d.columns else ""
         _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_b = {row.sigma_b:g}, "

@@ -19,14 +19,13 @@ final sum; only the 609 correlators per bag are copied back.
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
 from numba import config, cuda, float64
 
 from .. import combos
 from . import CUDA_MAX_POINTS
-from .kernel import CHUNK, LANES
+from .kernel import CHUNK, LANES, function_copy
 from . import streams
 from .streams import ZIG_F, ZIG_K, ZIG_W
 
@@ -40,10 +39,7 @@ THREADS_PER_BLOCK = 128
 def _on_device(cpu_function, inline=False, **helpers):
     """A function of :mod:`nnqft.sampling.streams` compiled as a CUDA device function: the CPU's own Python body,
     with the helpers it calls by name replaced by their device versions. The GPU draws from the same source."""
-    py = cpu_function.py_func
-    body = types.FunctionType(py.__code__, {**py.__globals__, **helpers}, py.__name__, py.__defaults__,
-                              py.__closure__)
-    return cuda.jit(device=True, inline=inline)(body)
+    return cuda.jit(device=True, inline=inline)(function_copy(cpu_function.py_func, **helpers))
 
 
 _mix64 = _on_device(streams.mix64, inline=True)

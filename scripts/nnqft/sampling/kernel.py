@@ -204,15 +204,23 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
     lane_totals(acc, partial, c)
 
 
+def function_copy(function, suffix: str = "", **names):
+    """A copy of the Python ``function`` for numba to compile anew: renamed ``<name><suffix>`` (numba's cache names
+    its files by the qualified name) and with the globals ``names`` replaced (the CUDA kernel swaps in the device
+    versions of the helpers it calls)."""
+    copy = types.FunctionType(function.__code__, {**function.__globals__, **names} if names else function.__globals__,
+                              function.__name__ + suffix, function.__defaults__, function.__closure__)
+    copy.__qualname__ = function.__qualname__ + suffix
+    copy.__doc__ = function.__doc__
+    return copy
+
+
 def parallel_and_serial(body):
     """Two compiled versions of one kernel body whose loop over chunks is a ``prange``: chunks in parallel, and on
     one thread (the same bits: one-thread jobs skip the threading layer's start-up). numba's cache names its files
     by the function's qualified name, so the serial one compiles a copy of the function named ``<name>_serial``
     (tests/test_kernel.py checks that the cache keeps the two apart)."""
-    serial = types.FunctionType(body.__code__, body.__globals__, body.__name__ + "_serial", body.__defaults__,
-                                body.__closure__)
-    serial.__qualname__ = body.__qualname__ + "_serial"
-    serial.__doc__ = body.__doc__
+    serial = function_copy(body, "_serial")
     return njit(cache=True, parallel=True, error_model="numpy")(body), njit(cache=True, error_model="numpy")(serial)
 
 

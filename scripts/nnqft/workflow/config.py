@@ -52,8 +52,11 @@ def check(config: dict, schema=None, validate=None) -> None:
     if validate is not None:
         try:
             validate(config)
-        except Exception as err:  # the validator's message holds the whole schema: say what is wrong in one line
-            raise (_schema_error(config, schema) if schema is not None else err) from None
+        except Exception:  # the validator's message holds the whole schema: say what is wrong in one line
+            one_line = _schema_error(config, schema) if schema is not None else None
+            if one_line is None:  # not a schema error: as it is
+                raise
+            raise one_line from None
     _check_consistency(config)
 
 
@@ -86,15 +89,15 @@ _ALLOWED = {"minimum": "at least {}", "exclusiveMinimum": "more than {}", "maxim
             "minProperties": "at least {} entry"}
 
 
-def _schema_error(config: dict, schema: dict) -> ConfigError:
+def _schema_error(config: dict, schema: dict) -> ConfigError | None:
     """The most relevant JSON-schema error of ``config`` as a ConfigError: where, the validator's message, what the
-    schema allows there."""
+    schema allows there; None if the schema finds none."""
     import jsonschema
 
     validator = jsonschema.validators.validator_for(schema)(schema)
     err = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if err is None:
-        return ConfigError("config: refused by the schema; allowed: see workflow/schemas/config.schema.yaml")
+        return None
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".") or "config"
     allowed = _ALLOWED.get(err.validator, "see workflow/schemas/config.schema.yaml").format(
         err.validator_value if err.validator != "required" else ", ".join(err.validator_value))
