@@ -1,10 +1,12 @@
-"""The model: what defines an ensemble of one-hidden-layer networks and one sampled point of it.
+"""The model: what defines an ensemble of fully connected networks and one sampled point of it.
 
-A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator) built once from the
+A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator, depth) built once from the
 config (:class:`Experiment` ``.model(sigma_w, N)``) and passed whole through sampling (:mod:`nnqft.sampling`),
 theory (:mod:`nnqft.theory`) and analysis (:mod:`nnqft.analysis`), instead of its parts as positional parameters.
 Networks (docs/science.md §1, §8): f(x) = Σ_j W1_j φ(W0_j · x + b0_j) + b1 with W0_j ~ N(0, σ_W²/d_in),
-W1_j ~ N(0, σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output.
+W1_j ~ N(0, σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output. With ``depth`` L > 1 hidden layers
+(docs/science.md §10), every hidden layer has N neurons: z^(1) = W0 x + b0, z^(ℓ+1) = W^(ℓ) φ(z^(ℓ)) + b^(ℓ) with
+W^(ℓ) ~ N(0, σ_W²/N), b^(ℓ) ~ N(0, σ_b²), and f = z^(L+1).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 #: The activations, by name, with their kernel codes (nnqft.sampling.kernel reads its codes from here).
-ACTIVATIONS = {"gauss": 0, "relu": 1, "erf": 2}
+ACTIVATIONS = {"gauss": 0, "relu": 1, "erf": 2, "linear": 3}
 #: Estimators of G^(n) (docs/science.md §2, §9): the mean of f(x_1)...f(x_n) over networks (the papers'), and the
 #: mean of its conditional expectation given each network's first layer (nnqft.sampling.conditional).
 ESTIMATORS = ("plain", "conditional")
@@ -48,6 +50,11 @@ def activation_code(activation: str) -> int:
     return ACTIVATIONS[activation]
 
 
+def depth_tag(depth: int) -> str:
+    """The depth's part of a sample directory's name: empty at depth 1, ``_L{depth}`` beyond."""
+    return "" if int(depth) == 1 else f"_L{int(depth)}"
+
+
 @dataclass(frozen=True, order=True)
 class Ensemble:
     """What a sample is drawn from besides (σ_b, σ_W, N): the activation, the point set (rows of d_in numbers, in
@@ -58,6 +65,7 @@ class Ensemble:
     points: Points
     n_nets: int
     estimator: str = "plain"
+    depth: int = 1
 
     @property
     def d_in(self) -> int:
@@ -75,12 +83,14 @@ class Ensemble:
 
     @property
     def name(self) -> str:
-        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}``."""
-        return f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
+        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}``,
+        the depth tag ``_L{depth}`` only for depth > 1 (so that the one-hidden-layer samples keep their paths)."""
+        return (f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
+                f"{depth_tag(self.depth)}")
 
     def as_dict(self) -> dict:
         return {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
-                "n_nets": self.n_nets, "estimator": self.estimator}
+                "n_nets": self.n_nets, "estimator": self.estimator, "depth": self.depth}
 
 
 @dataclass(frozen=True, order=True)
@@ -95,14 +105,17 @@ class Model:
     N: int
     n_nets: int = 1
     estimator: str = "plain"
+    depth: int = 1
 
     def __post_init__(self):
         activation_code(self.activation)
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {self.estimator!r}: expected one of {ESTIMATORS}")
         object.__setattr__(self, "points", point_rows(self.points))
-        for name, kind in (("sigma_b", float), ("sigma_w", float), ("N", int), ("n_nets", int)):
+        for name, kind in (("sigma_b", float), ("sigma_w", float), ("N", int), ("n_nets", int), ("depth", int)):
             object.__setattr__(self, name, kind(getattr(self, name)))
+        if self.depth < 1:
+            raise ValueError(f"depth {self.depth}: a network has at least one hidden layer")
 
     @property
     def d_in(self) -> int:
@@ -119,7 +132,7 @@ class Model:
 
     @property
     def ensemble(self) -> Ensemble:
-        return Ensemble(self.activation, self.points, self.n_nets, self.estimator)
+        return Ensemble(self.activation, self.points, self.n_nets, self.estimator, self.depth)
 
     @property
     def points_json(self) -> str:
@@ -127,8 +140,8 @@ class Model:
 
     @property
     def family(self) -> tuple:
-        """What the exact theory of the model depends on at every N: (activation, points, σ_b, σ_W)."""
-        return (self.activation, self.points, self.sigma_b, self.sigma_w)
+        """What the theory of the model depends on at every N: (activation, points, σ_b, σ_W, depth)."""
+        return (self.activation, self.points, self.sigma_b, self.sigma_w, self.depth)
 
     def at(self, **changes) -> Model:
         """The same model with some fields changed (``model.at(N=100)``)."""
@@ -165,6 +178,7 @@ class Experiment:
     d_in = _FromEnsemble()
     n_nets = _FromEnsemble()
     estimator = _FromEnsemble()
+    depth = _FromEnsemble()
 
     def as_dict(self) -> dict:
         """As plain data (the tables' metadata)."""
@@ -175,7 +189,7 @@ class Experiment:
     def model(self, sigma_w: float, N: int) -> Model:
         """The model of one point of the experiment."""
         ens = self.ensemble
-        return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator)
+        return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator, ens.depth)
 
     def models(self) -> list[Model]:
         """Every point of the experiment, σ_W then N in the config's order."""

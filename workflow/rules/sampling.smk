@@ -7,6 +7,7 @@ wildcard_constraints:
     d_in=r"\d+",
     points_id=r"[0-9a-f]{12}",
     estimator=r"plain|conditional",
+    depth_tag=r"(_L[0-9]+)?",
     n_nets=r"\d+",
     N=r"\d+",
     first=r"\d+",

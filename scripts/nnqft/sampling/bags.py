@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import combos
-from . import BACKENDS, conditional, kernel, streams
+from . import BACKENDS, conditional, deep, kernel, streams
 
 
 def bag_correlators(model, seed: int, bag: int, orders, threads=None) -> np.ndarray:
@@ -14,11 +14,13 @@ def bag_correlators(model, seed: int, bag: int, orders, threads=None) -> np.ndar
     (:mod:`nnqft.sampling.conditional`).
 
     The draws of a network depend on the bag's key and on d_in only, so at one point (σ_b, σ_W, N, n_nets, bag) the
-    three activations see the same weights. ``threads=1`` runs the serial kernel (no threading layer to start);
+    activations see the same weights. Networks of depth > 1 are drawn layer by layer (:mod:`nnqft.sampling.deep`). ``threads=1`` runs the serial kernel (no threading layer to start);
     otherwise numba's current thread count is used. The result is bit-identical either way.
     """
     key = streams.bag_key(seed, model, bag)
-    if model.estimator == "conditional":
+    if model.depth > 1:
+        partial = deep.chunk_sums(key, model, orders, threads)
+    elif model.estimator == "conditional":
         partial = conditional.chunk_sums(key, model, orders, threads)
     else:
         partial = kernel.chunk_sums(key, model, combos.product_tree(len(model.points), list(orders)), threads)
@@ -46,9 +48,10 @@ def block_correlators(model, seed: int, bags, orders, *, threads=None, backend="
     if backend == "cpu":
         return np.stack([bag_correlators(model, seed, b, orders, threads) for b in bags])
     if backend == "cuda":
-        if model.activation != "gauss" or model.d_in != 1 or model.estimator != "plain":
-            raise ValueError(f"the cuda backend samples GaussNet at d_in = 1 with the plain estimator only, not "
-                             f"{model.activation!r} at d_in = {model.d_in} ({model.estimator}): use backend cpu")
+        if model.activation != "gauss" or model.d_in != 1 or model.estimator != "plain" or model.depth != 1:
+            raise ValueError(f"the cuda backend samples GaussNet at d_in = 1 with one hidden layer and the plain "
+                             f"estimator only, not {model.activation!r} at d_in = {model.d_in}, depth {model.depth} "
+                             f"({model.estimator}): use backend cpu")
         from . import cuda_kernel  # imported only here: CPU jobs never load numba.cuda
 
         keys = np.array([streams.bag_key(seed, model, b) for b in bags], dtype=np.uint64)
@@ -59,7 +62,7 @@ def block_correlators(model, seed: int, bags, orders, *, threads=None, backend="
 def block_table(model, seed: int, bags, orders, *, threads=None, backend="cpu"):
     """Correlators of the bags ``bags`` of ``model`` as a long pyarrow table (one row per bag and combination).
 
-    Columns: activation, d_in, points (the point set as JSON rows, e.g. "[[0.5, 0.5], [0.5, 1.0]]"; ``combo``
+    Columns: activation, d_in, depth, points (the point set as JSON rows, e.g. "[[0.5, 0.5], [0.5, 1.0]]"; ``combo``
     indexes into it), estimator, sigma_b, sigma_w, N, n_nets, bag, order, combo, value.
     """
     import pyarrow as pa
@@ -71,6 +74,7 @@ def block_table(model, seed: int, bags, orders, *, threads=None, backend="cpu"):
     return pa.table({
         "activation": pa.array([model.activation] * n_rows).dictionary_encode(),
         "d_in": np.full(n_rows, model.d_in, dtype=np.int64),
+        "depth": np.full(n_rows, model.depth, dtype=np.int64),
         "points": pa.array([model.points_json] * n_rows).dictionary_encode(),
         "estimator": pa.array([model.estimator] * n_rows).dictionary_encode(),
         "sigma_b": np.full(n_rows, model.sigma_b),

@@ -76,7 +76,8 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
 
     ``buf``: scratch (d_in + 2 + n_points, NEURON_BATCH) for W0 by component, b0, ones (the unit weights of
     :func:`nnqft.sampling.kernel._activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
-    partial sum per batch position, added in order at the end.
+    partial sum per batch position, added in order at the end. Returns the network's stream state after its first
+    layer (:mod:`nnqft.sampling.deep` draws the next layers from it).
     """
     n_points, d_in = x.shape
     n_pairs = pair_p.shape[0]
@@ -114,6 +115,20 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
         for k in range(NEURON_BATCH):
             total += lanes[r, k]
         s[r] = total
+    return st
+
+
+@njit(cache=True, inline="always")
+def wick_sums(w, first, pair_of, rest_of, n_pairs):
+    """The Wick sums of orders >= 4 (rows n_pairs.. of :func:`wick_tables`) from the covariances C in rows
+    0..n_pairs-1, lane by lane, by the recursion over the first point's partner."""
+    for node in range(n_pairs, first.shape[0] - 1):
+        for lane in range(LANES):
+            w[node, lane] = 0.0
+        for e in range(first[node], first[node + 1]):
+            pr, rs = pair_of[e], rest_of[e]
+            for lane in range(LANES):
+                w[node, lane] += w[pr, lane] * w[rs, lane]
 
 
 @njit(cache=True, inline="always")
@@ -146,13 +161,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
         for lane in range(n_lanes, LANES):
             for r in range(n_pairs):
                 w[r, lane] = 0.0
-        for node in range(n_pairs, n_nodes):
-            for lane in range(LANES):
-                w[node, lane] = 0.0
-            for e in range(first[node], first[node + 1]):
-                pr, rs = pair_of[e], rest_of[e]
-                for lane in range(LANES):
-                    w[node, lane] += w[pr, lane] * w[rs, lane]
+        wick_sums(w, first, pair_of, rest_of, n_pairs)
         accumulate_lanes(acc, w, out_rows)
     lane_totals(acc, partial, c)
 

@@ -3,7 +3,8 @@
 Model (docs/science.md §1 and §8, d_out = 1, any d_in; :class:`nnqft.model.Model`):
     f(x) = sum_j W1_j phi(z_j(x)) + b1,   z_j(x) = W0_j . x + b0_j,
     W0_j ~ N(0, sigma_w^2 / d_in I), W1 ~ N(0, sigma_w^2 / N), b0, b1 ~ N(0, sigma_b^2),
-    phi: GaussNet exp(z) / exp(sigma_b^2 + sigma_w^2 |x|^2 / d_in), ReLU max(z, 0), Erf erf(z).
+    phi: GaussNet exp(z) / exp(sigma_b^2 + sigma_w^2 |x|^2 / d_in), ReLU max(z, 0), Erf erf(z), linear z.
+Networks of more than one hidden layer: nnqft.sampling.deep.
 
 Estimator (docs/science.md §2): G_exp^(n)(x_1..x_n) = (1/n_nets) sum_alpha f_alpha(x_1)...f_alpha(x_n).
 
@@ -32,7 +33,7 @@ from .streams import network_state, normal
 CHUNK = 512
 
 #: The kernels' activation codes, from the one table nnqft.model.ACTIVATIONS.
-GAUSS, RELU, ERF = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"]
+GAUSS, RELU, ERF, LINEAR = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"], ACTIVATIONS["linear"]
 
 #: Neurons drawn per batch: their activations at one point are one vectorised loop.
 NEURON_BATCH = 16
@@ -85,7 +86,7 @@ def dot_products(buf, x, i, m, out):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _activations(activation, wx, xi, b0, log_norm, weight, m, out):
-    """out[k] = weight[k] φ(wx[k] xi + b0[k]) for k < m: GaussNet (normalised by exp(log_norm)), ReLU or Erf.
+    """out[k] = weight[k] φ(wx[k] xi + b0[k]) for k < m: GaussNet (normalised by exp(log_norm)), ReLU, Erf or linear.
     Vectorised loops, no reduction in them; ``out`` may be ``wx`` (each element is read before it is written)."""
     if activation == GAUSS:
         for k in range(m):
@@ -93,6 +94,9 @@ def _activations(activation, wx, xi, b0, log_norm, weight, m, out):
     elif activation == RELU:
         for k in range(m):
             out[k] = weight[k] * max(wx[k] * xi + b0[k], 0.0)
+    elif activation == LINEAR:
+        for k in range(m):
+            out[k] = weight[k] * (wx[k] * xi + b0[k])
     else:
         for k in range(m):
             out[k] = weight[k] * fast_erf(wx[k] * xi + b0[k])
@@ -162,6 +166,16 @@ def accumulate_lanes(acc, values, rows):
 
 
 @njit(cache=True, inline="always")
+def products(prod, parent, last, n_points):
+    """prod[m] = prod[parent[m]] * prod[last[m]] for the nodes m >= n_points of the product tree
+    (nnqft.combos.product_tree), lane by lane: every monomial of the outputs in rows 0..n_points-1."""
+    for m in range(n_points, parent.shape[0]):
+        p, q = parent[m], last[m]
+        for lane in range(LANES):
+            prod[m, lane] = prod[p, lane] * prod[q, lane]
+
+
+@njit(cache=True, inline="always")
 def lane_totals(acc, partial, c):
     """partial[c, o] = the sum of acc[o, :] over the lanes, in lane order (the chunk's fixed reduction order)."""
     for o in range(acc.shape[0]):
@@ -196,10 +210,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
         for lane in range(n_lanes, LANES):
             for i in range(n_points):
                 prod[i, lane] = 0.0
-        for m in range(n_points, n_nodes):
-            p, q = parent[m], last[m]
-            for lane in range(LANES):
-                prod[m, lane] = prod[p, lane] * prod[q, lane]
+        products(prod, parent, last, n_points)
         accumulate_lanes(acc, prod, out_nodes)
     lane_totals(acc, partial, c)
 

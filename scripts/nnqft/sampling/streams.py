@@ -149,6 +149,10 @@ def float_bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", float(x) + 0.0))[0]
 
 
+#: The spawn-key word that announces a depth (after the conditional estimator's 1, so no two keys coincide).
+DEPTH_WORD = 2
+
+
 def bag_key(seed: int, model, bag: int) -> tuple[int, int]:
     """Two 64-bit words keying the bag's counter-based stream, through numpy's ``SeedSequence``.
 
@@ -160,6 +164,8 @@ def bag_key(seed: int, model, bag: int) -> tuple[int, int]:
                  int(bag))
     if model.estimator == "conditional":
         spawn_key += (1,)
+    if model.depth > 1:
+        spawn_key += (DEPTH_WORD, int(model.depth))
     ss = np.random.SeedSequence(entropy=int(seed), spawn_key=spawn_key)
     k0, k1 = ss.generate_state(2, dtype=np.uint64)
     return int(k0), int(k1)

@@ -1,4 +1,4 @@
-"""Single-neuron theory of GaussNet, ReLU and Erf networks at any input dimension (docs/science.md §8).
+"""Single-neuron theory of GaussNet, ReLU, Erf and linear networks at any input dimension (docs/science.md §8).
 
 A neuron's pre-activations z(x) = W0 · x + b0 at the evaluation points form a centred Gaussian vector
 with covariance Σ(x, y) = σ_b² + σ_W² x·y / d_in, of rank at most d_in + 1. Everything the exact
@@ -79,6 +79,8 @@ def kernel_between(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> n
         return sigma_b**2 + sigma_w**2 * outer * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
     if activation == "erf":
         return sigma_b**2 + sigma_w**2 * _erf_arcsin(cov, vx[:, None], vy[None, :])
+    if activation == "linear":
+        return sigma_b**2 + sigma_w**2 * cov
     raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATIONS)}")
 
 
@@ -105,6 +107,8 @@ def moment(activation: str, cov, nodes: int | None = None) -> float:
         return relu_moment(cov, nodes or RELU_NODES)
     if activation == "erf":
         return float(erf_moments(cov[None], nodes)[0])
+    if activation == "linear":
+        return linear_moment(cov)
     raise ValueError(f"unknown activation {activation!r}: expected one of {tuple(ACTIVATIONS)}")
 
 
@@ -133,6 +137,18 @@ def gauss_moment(cov) -> float:
     (docs/science.md §5, at any d_in)."""
     cov = np.asarray(cov, dtype=float)
     return math.exp(cov.sum() / 2 - np.trace(cov))
+
+
+def linear_moment(cov) -> float:
+    """φ(z) = z: E[Π_i z_i] by Isserlis's theorem, the sum over the perfect matchings of Π cov."""
+    cov = np.asarray(cov, dtype=float)
+    k = cov.shape[0]
+    if k % 2:
+        return 0.0
+    if k == 0:
+        return 1.0
+    return float(sum(cov[0, j] * linear_moment(np.delete(np.delete(cov, [0, j], 0), [0, j], 1))
+                     for j in range(1, k)))
 
 
 # --- Erf: Price's theorem ------------------------------------------------------------------------------

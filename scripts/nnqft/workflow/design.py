@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model import Ensemble, Experiment, Model, point_rows
+from ..model import Ensemble, Experiment, Model, depth_tag, point_rows
 
 
 def ensemble(config: dict, exp: dict) -> Ensemble:
     """The ensemble of an experiment of the config: its own activation, points and n_nets, else the defaults."""
     return Ensemble(exp.get("activation", "gauss"), point_rows(exp.get("points", config["points"])),
-                    int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"))
+                    int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"), int(exp.get("depth", 1)))
 
 
 def experiments(config: dict) -> dict[str, Experiment]:
@@ -55,7 +55,8 @@ class Point:
     @property
     def model(self) -> Model:
         ens = self.ensemble
-        return Model(ens.activation, ens.points, self.sigma_b, self.sigma_w, self.N, ens.n_nets, ens.estimator)
+        return Model(ens.activation, ens.points, self.sigma_b, self.sigma_w, self.N, ens.n_nets, ens.estimator,
+                     ens.depth)
 
 
 def fmt_float(x: float) -> str:
@@ -150,8 +151,9 @@ def bag_blocks(n_bags: int, block_size: int) -> list[tuple[int, int]]:
 
 #: Where a block lives, relative to results/samples (or logs/..., results/benchmarks/...): the rule's
 #: wildcard pattern and the list of inputs of the gather are both made from it. The second level is the
-#: ensemble (:attr:`nnqft.model.Ensemble.name`): activation, d_in, point-set id, n_nets and estimator.
-BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}/"
+#: ensemble (:attr:`nnqft.model.Ensemble.name`): activation, d_in, point-set id, n_nets, estimator and, beyond one
+#: hidden layer, ``_L{depth}``.
+BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}/"
                  "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 
 
@@ -163,7 +165,7 @@ def block_paths(config: dict, root: str = "results/samples", ext: str = ".parque
         for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, ens.n_nets, neurons_per_job(config))):
             paths.append(f"{root}/" + BLOCK_PATTERN.format(
                 seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
-                n_nets=ens.n_nets, estimator=ens.estimator, sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
+                n_nets=ens.n_nets, estimator=ens.estimator, depth_tag=depth_tag(ens.depth), sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
                 first=first, last=last) + ext)
     return paths
 
