@@ -113,7 +113,7 @@ class DeepTheory:
     are indexed ℓ = 1..L+1 (the output is layer L+1) as ``kernels[ℓ - 1]``."""
 
     def __init__(self, activation: str, points, sigma_b: float, sigma_w: float, depth: int, *,
-                 nodes: int | None = None):
+                 nodes: int | None = None, propagate: bool = True):
         self.activation, self.depth, self.nodes = activation, int(depth), nodes
         self.points = as_points(points)
         self.sigma_b, self.sigma_w = float(sigma_b), float(sigma_w)
@@ -122,8 +122,9 @@ class DeepTheory:
         self.ray = np.arange(len(x))
         if activation == "relu" and self.sigma_b == 0.0:
             x, self.ray, self.scale = _rays(self.points)
+        # propagate=False drops the vertex's propagation term (a wrong theory, for the tests to reject)
         self.kernels, self.vertices, self.corrections = _recursion(activation, x, self.sigma_b, self.sigma_w,
-                                                                   self.depth, nodes)
+                                                                   self.depth, nodes, propagate)
 
     @classmethod
     def of(cls, model, *, nodes: int | None = None) -> "DeepTheory":
@@ -205,7 +206,7 @@ def _pair_data(activation, K, p, q):
     return [(p, p), (p, q), (q, q)], g, grad, hess
 
 
-def _recursion(activation, x, sigma_b, sigma_w, depth, nodes):
+def _recursion(activation, x, sigma_b, sigma_w, depth, nodes, propagate=True):
     """Kernels, vertices and 2-point corrections of layers 1..L+1 on the points x."""
     n = len(x)
     sw2, sb2 = sigma_w**2, sigma_b**2
@@ -233,7 +234,7 @@ def _recursion(activation, x, sigma_b, sigma_w, depth, nodes):
             for rs in pairs:
                 e2, g2, d2, _ = data[rs]
                 value = moments[tuple(sorted(pq + rs))] - g1 * g2
-                if first:
+                if first and propagate:
                     value += sum(V[u + v] * d1[i] * d2[j] for i, u in enumerate(e1) for j, v in enumerate(e2))
                 value *= sw2 * sw2
                 for a, b in (pq, pq[::-1]):
@@ -303,6 +304,16 @@ class LinearTheory:
         combo = tuple(combo)
         (g2n, g), _ = self.correlators([combo + combo, combo], N)
         return g2n - g * g
+
+    def conditional_estimator_variance(self, combo, N: int) -> float:
+        """Variance of one network's conditional estimator, the Wick sum of Ĝ over the matchings of ``combo``:
+        Σ_{μ, μ'} E[Π_μ Ĝ Π_μ' Ĝ] − G^(n)²."""
+        combo = tuple(combo)
+        m = self.moment(len(combo), N)
+        flat = [tuple(i for pair in match for i in pair) for match in pairings(combo)]
+        second = sum(m[a + b] for a in flat for b in flat)
+        (g,), _ = self.correlators([combo], N)
+        return second - g * g
 
 
 def _tensor_power(K, k: int):
