@@ -1,6 +1,6 @@
-"""Rule script (analyse): deviations, error bars, HMS's falloff, lambda and 6-point tables, couplings, flow fit and
-passive flow from the correlator table."""
-from nnqft.analysis import deviations, flow, hms
+"""Rule script (analyse): deviations, error bars, HMS's falloff, lambda and 6-point tables, couplings, flow fit,
+passive flow and the depth scans from the correlator table."""
+from nnqft.analysis import depth, deviations, flow, hms
 from nnqft.analysis.registry import asking
 from nnqft.workflow import logs, tables
 
@@ -45,4 +45,8 @@ fit = flow.flow_fit_table(means, experiments)
 tables.write_frame(fit, sm.output.flow_fit, meta)
 log.info("flow fit: %s", sorted(set(fit.experiment)))
 tables.write_frame(flow.passive_flow_table(means, experiments), sm.output.passive_flow, meta)
+running = depth.depth_running_table(corr, experiments)
+tables.check_finite(running, ["kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory"], ["scan", "depth", "N"])
+tables.write_frame(running, sm.output.depth_running, meta)
+log.info("depth scans: %s", sorted(set(running.scan)))
 log.info("passive flow written (experiments asking: %s)", sorted(asking(experiments, "passive_flow")))

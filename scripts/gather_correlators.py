@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,11 +17,13 @@ parts = []
 for path in sm.input:
     # results/samples/seed{seed}/{ensemble}/sb..._sw..._N.../bags....parquet: the ensemble the path names
     ensemble = sm.params.ensembles[Path(path).parts[-3]]
-    expected = {**common, "activation": ensemble["activation"], "d_in": ensemble["d_in"],
+    expected = {**common, "activation": ensemble["activation"], "d_in": ensemble["d_in"], "depth": ensemble["depth"],
                 "points": ensemble["points"], "n_nets": ensemble["n_nets"], "estimator": ensemble["estimator"]}
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
-    params = {**meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
+    params = {"depth": 1, **meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
+    if "depth" not in part.column_names:  # sampled before networks had a depth: one hidden layer
+        part = part.add_column(2, "depth", pa.array(np.ones(part.num_rows, dtype=np.int64)))
     for key, want in expected.items():
         if params.get(key) != want:
             raise tables.TableError(f"{path} was sampled with {key} = {params.get(key)} but the config says {want}; "

@@ -22,6 +22,7 @@ rule analyse:
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",
         passive_flow=f"{TABLES}/passive_flow.parquet",
+        depth_running=f"{TABLES}/depth_running.parquet",
     log:
         "logs/analyse.log",
     localrule: True
@@ -47,6 +48,7 @@ rule claims:
         couplings=f"{TABLES}/couplings.parquet",
         coupling_means=f"{TABLES}/coupling_means.parquet",
         flow_fit=f"{TABLES}/flow_fit.parquet",
+        depth_running=f"{TABLES}/depth_running.parquet",
     output:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),

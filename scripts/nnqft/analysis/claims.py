@@ -40,15 +40,17 @@ MAX_SPREAD = 0.2
 AGREES, DISAGREES, UNRELIABLE = "agrees", "disagrees", UNRELIABLE_BARS
 HOLDS, FAILS, BELOW_NOISE = "holds", "fails", "below noise"
 
-COLUMNS = ["claim", "quantity", "value", "uncertainty", "exact", "agreement", "statement_exact", "statement_measured",
-           "false_alarm", "detail"]
+COLUMNS = ["claim", "depth", "quantity", "value", "uncertainty", "exact", "agreement", "statement_exact",
+           "statement_measured", "false_alarm", "detail"]
 
 
 def _row(claim, quantity, value, uncertainty, exact, agreement, statement_exact, statement_measured, false_alarm,
-         detail=""):
-    return {"claim": claim, "quantity": quantity, "value": float(value), "uncertainty": float(uncertainty),
-            "exact": float(exact), "agreement": agreement, "statement_exact": statement_exact,
-            "statement_measured": statement_measured, "false_alarm": false_alarm, "detail": detail}
+         detail="", depth="1"):
+    """One claim; ``depth``: the depths of the networks it is checked on, as text ("1", or "1, 2, 3" for a scan)."""
+    return {"claim": claim, "depth": depth, "quantity": quantity, "value": float(value),
+            "uncertainty": float(uncertainty), "exact": float(exact), "agreement": agreement,
+            "statement_exact": statement_exact, "statement_measured": statement_measured, "false_alarm": false_alarm,
+            "detail": detail}
 
 
 def _named(claim: str, experiment: str) -> str:
@@ -323,24 +325,30 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
     """Every claim the config's experiments ask for in their ``analyses`` (nnqft.analysis.registry.ANALYSES);
     ``frames``: the analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
     couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (name -> nnqft.model.Experiment).
-    Falloff and u_4 claims first, then HMS's λ claims, the running exponents of the flow fit, and u_6 > 0. Claims
-    of an order the config does not measure are left out."""
+    Falloff and u_4 claims first, then HMS's λ claims, the depth scans' claims (``frames["depth_running"]``), the
+    running exponents of the flow fit, and u_6 > 0. Claims of an order the config does not measure are left out."""
     dev, bars, falloff = frames["deviations"], frames["error_bars"], frames["hms_falloff"]
     means, per_combo = frames["coupling_means"], frames["couplings"]
     orders = sorted(set(dev.order))
+    from .depth import depth_claims  # it builds on this module's tests
+
     rows = []
     for name, exp in experiments.items():
         wanted = exp.analyses
+        mine = []
         if "falloff" in wanted:
-            rows.append(m2_vanishes(dev, falloff, bars, name))
-            rows += [scaling_slope(dev, falloff, bars, order, name) for order in orders if order > 2]
+            mine.append(m2_vanishes(dev, falloff, bars, name))
+            mine += [scaling_slope(dev, falloff, bars, order, name) for order in orders if order > 2]
         if "u4_negative" in wanted:
-            rows.append(u4_negative_constant(means, per_combo, bars, name))
+            mine.append(u4_negative_constant(means, per_combo, bars, name))
         if "lambda_running" in wanted:
-            rows.append(lambda_runs(frames["hms_lambda_slope"], frames["hms_lambda"], bars, name, exp.ngp_width))
+            mine.append(lambda_runs(frames["hms_lambda_slope"], frames["hms_lambda"], bars, name, exp.ngp_width))
         if "six_point" in wanted:
-            rows.append(six_point_closer(frames["hms_six_point"], dev, falloff, bars, experiment=name,
+            mine.append(six_point_closer(frames["hms_six_point"], dev, falloff, bars, experiment=name,
                                          ngp_width=exp.ngp_width))
+        rows += [{**row, "depth": str(exp.depth)} for row in mine]
+    if "depth_running" in frames:
+        rows += depth_claims(frames["depth_running"], dev, bars, experiments)
     n_bags = {name: exp.n_bags for name, exp in experiments.items()}
     for order in (4, 6):
         if order in orders:
@@ -358,14 +366,14 @@ def to_markdown(table: pd.DataFrame) -> str:
              "workflow right)? *statement* — does the paper's statement hold, in the exact theory and in the "
              "measurement? The false-alarm column says how often a test says \"disagrees\" (or a statement that "
              "holds exactly \"fails\") by chance.", "",
-             "| claim | quantity | measured | ± | exact theory | agreement | statement (exact) | "
+             "| claim | depth | quantity | measured | ± | theory | agreement | statement (theory) | "
              "statement (measured) | false alarm | detail |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     def cell(text) -> str:  # a | inside a cell would end it
         return str(text).replace("|", "\\|")
 
     for r in table.itertuples():
-        lines.append(f"| {cell(r.claim)} | {cell(r.quantity)} | {r.value:.4g} | {r.uncertainty:.2g} | {r.exact:.4g} | "
+        lines.append(f"| {cell(r.claim)} | {r.depth} | {cell(r.quantity)} | {r.value:.4g} | {r.uncertainty:.2g} | {r.exact:.4g} | "
                      f"**{r.agreement}** | {r.statement_exact} | **{r.statement_measured}** | {r.false_alarm} | "
                      f"{cell(r.detail)} |")
     return "\n".join(lines) + "\n"

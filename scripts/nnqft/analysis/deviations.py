@@ -15,6 +15,7 @@ from scipy import stats
 
 from .. import combos
 from ..model import Model
+from ..theory.deep import DeepTheory, LinearTheory
 from ..theory.exact import Theory
 from .stats import folded_normal_mean
 
@@ -28,6 +29,7 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     for name, exp in experiments.items():
         ens = exp.ensemble
         sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+        sel &= corr.depth == ens.depth
         sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
         sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w))
         sel &= corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
@@ -52,15 +54,32 @@ def _n_points(labels) -> int:
     return 1 + max(max(combos.parse_combo(str(label))) for label in labels)
 
 
-def theory(model: Model) -> Theory:
-    """The exact theory of a model's family (activation, points, σ_b, σ_W), shared by every N, order and table (its
-    single-neuron moments are computed once)."""
+def theory(model: Model):
+    """The theory of a model's family (activation, points, σ_b, σ_W, depth), shared by every N, order and table (its
+    moments are computed once): the exact finite-width theory of one hidden layer (:class:`Theory`) or of linear
+    networks of any depth (:class:`LinearTheory`), else the 1/N theory of deep networks (:class:`DeepTheory`, its
+    correlators truncated at order 1/N): :func:`theory_kind` says which."""
     return family_theory(model.family)
 
 
 @lru_cache(maxsize=None)
-def family_theory(family) -> Theory:
-    return Theory(*family)
+def family_theory(family):
+    activation, points, sigma_b, sigma_w, depth = family
+    if depth == 1:
+        return Theory(activation, points, sigma_b, sigma_w)
+    if activation == "linear":
+        return LinearTheory(points, sigma_b, sigma_w, depth)
+    return DeepTheory(activation, points, sigma_b, sigma_w, depth)
+
+
+#: What the ``g_exact`` column holds (the ``theory`` column of the deviations table).
+EXACT, ORDER_1_OVER_N = "exact", "order 1/N"
+
+
+def theory_kind(model: Model) -> str:
+    """EXACT where the theory of :func:`theory` is exact at every N (one hidden layer, or linear networks), else
+    ORDER_1_OVER_N."""
+    return EXACT if model.depth == 1 or model.activation == "linear" else ORDER_1_OVER_N
 
 
 def exact_point(model: Model, order: int):
@@ -76,6 +95,9 @@ def _exact_point(family, N: int, order: int):
 
 #: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).
 VARIANCE_ORDERS = (2, 4)
+#: Largest moment tensor (entries) the exact linear theory builds for a variance: P^(2n) for G^(2n), so the
+#: 4-point variance up to 6 points.
+MAX_LINEAR_TENSOR = 2_000_000
 
 
 def exact_standard_error(model: Model, order: int, n_bags: int) -> np.ndarray:
@@ -93,8 +115,11 @@ def exact_standard_error(model: Model, order: int, n_bags: int) -> np.ndarray:
 @lru_cache(maxsize=None)
 def _network_variance(family, N: int, order: int, estimator: str) -> np.ndarray:
     th = family_theory(family)
+    activation, depth = family[0], family[4]
     combos_ = combos.multisets(len(th.points), order)
-    if order not in VARIANCE_ORDERS or (order > 2 and th.activation == "erf"):
+    if order not in VARIANCE_ORDERS or (order > 2 and activation == "erf") or isinstance(th, DeepTheory):
+        return np.full(len(combos_), np.nan)  # DeepTheory: no exact variance beyond one hidden layer
+    if isinstance(th, LinearTheory) and len(th.points) ** (2 * order) > MAX_LINEAR_TENSOR:
         return np.full(len(combos_), np.nan)
     if estimator == "conditional":
         var = np.array([th.conditional_estimator_variance(c, N) for c in combos_])
@@ -111,7 +136,8 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     g_mean (mean over bags), g_se (its standard error), background (std over bags), g0 (Wick, full K),
     delta_g = g_mean - g0, m = delta_g / g0, background_m = background / |g0|, g_exact, m_exact, g_se_exact (the
     standard error the exact theory gives, :func:`exact_standard_error`, NaN where not computed); and the
-    experiment's activation and d_in.
+    experiment's activation, d_in and depth, and ``theory``: what g_exact is (:func:`theory_kind`: the exact theory,
+    or beyond one hidden layer of a nonlinear activation the 1/N theory, whose G^(2) − K is K1/N).
     """
     out = []
     rows = experiment_rows(corr, experiments)
@@ -126,12 +152,12 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             background = values.std(axis=0, ddof=1)
             se_exact = exact_standard_error(model, order, n_bags)
             out.append(pd.DataFrame({
-                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "estimator": ens.estimator,
-                "n_nets": ens.n_nets, "sigma_b": sb, "sigma_w": sw,
+                "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "depth": ens.depth,
+                "estimator": ens.estimator, "n_nets": ens.n_nets, "sigma_b": sb, "sigma_w": sw,
                 "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
                 "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
                 "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
-                "m_exact": (g_exact - g0) / g0, "g_se_exact": se_exact,
+                "m_exact": (g_exact - g0) / g0, "g_se_exact": se_exact, "theory": theory_kind(model),
             }))
     return pd.concat(out, ignore_index=True)
 
@@ -139,14 +165,15 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
 def point_label(exp, model: Model, ngp: bool = False) -> dict:
     """The columns that say which experiment and point (``model``) a row of an analysis table belongs to (``ngp``:
     with the experiment's NGP width, for HMS's tables)."""
-    label = {"experiment": exp.name, "activation": exp.activation, "d_in": exp.d_in, "estimator": exp.estimator,
+    label = {"experiment": exp.name, "activation": exp.activation, "d_in": exp.d_in, "depth": exp.depth,
+             "estimator": exp.estimator,
              "sigma_b": model.sigma_b, "sigma_w": model.sigma_w, "N": model.N, "n_bags": exp.n_bags}
     return {**label, "ngp_width": int(exp.ngp_width)} if ngp else label
 
 
 #: Probability that :func:`error_bars` calls a point's error bars unreliable although they are right.
 ERROR_BAR_ALPHA = 0.001
-ERROR_BAR_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+ERROR_BAR_KEYS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N", "order"]
 RELIABLE, UNRELIABLE, UNCHECKED = "reliable", "error bars unreliable (heavy tails)", "unchecked"
 
 
@@ -176,7 +203,7 @@ def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFram
     return out
 
 
-FALLOFF_KEYS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "order"]
+FALLOFF_KEYS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N", "order"]
 
 
 def falloff(dev: pd.DataFrame) -> pd.DataFrame:

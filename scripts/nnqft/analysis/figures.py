@@ -77,7 +77,9 @@ def histograms(dev: pd.DataFrame, experiment: str):
         for k, N in enumerate(widths):
             ax = axes[r * nrow + k // ncol, k % ncol]
             sel = d[(d.N == N) & (d.order == order)]
-            ax.hist(sel.m, bins=20, color=COLORS[order], alpha=0.8)
+            # one value for every combination (points on one ray of a homogeneous network): one bin
+            ax.hist(sel.m, bins=20 if np.ptp(sel.m) > 1e-12 * max(abs(sel.m).max(), 1e-300) else 1,
+                    color=COLORS[order], alpha=0.8)
             exact = sel.m_exact.mean()
             lo, hi = ax.get_xlim()
             if lo <= exact <= hi:
@@ -142,7 +144,7 @@ def falloff(fall: pd.DataFrame):
             ax.plot(g.N, g.m, "o", color=c, ms=4)
             ax.plot(g.N, g.background, ":", color=c)
             ax.plot(g.N, g.m_expected, "-", color=c, lw=0.8, alpha=0.8)
-            if order > 2:
+            if order > 2 or (g.m_exact > 1e-10).any():  # m_2's theory is 0 at one hidden layer, K1/(N K) beyond
                 ax.plot(g.N, g.m_exact, "--", color=c, alpha=0.8)
         four = d[d.order == 4].sort_values("N")
         if len(four) and four.m_exact.iloc[0] > 0:
@@ -153,7 +155,8 @@ def falloff(fall: pd.DataFrame):
         _width_ticks(ax, widths)
         row = d.iloc[0]
         nets = f", {int(row.n_nets)} networks" if "n_nets" in d.columns else ""
-        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}, σ_b = {row.sigma_b:g}, "
+        depth = f", depth {int(row.depth)}" if "depth" in d.columns and row.depth > 1 else ""
+        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}{depth}, σ_b = {row.sigma_b:g}, "
                      f"σ_W = {row.sigma_w:g}\n{int(row.n_bags)} bags{nets}", "width N", "⟨|m_n|⟩ over combinations",
                      legend=False)
     orders = sorted(set(fall.order))
@@ -161,7 +164,8 @@ def falloff(fall: pd.DataFrame):
                + [Line2D([], [], color="k", marker="o", ls="", ms=4, label="⟨|m_n|⟩ measured"),
                   Line2D([], [], color="k", ls=":", label="background"),
                   Line2D([], [], color="k", ls="-", lw=0.8, label="exact + noise"),
-                  Line2D([], [], color="k", ls="--", label="exact"),
+                  Line2D([], [], color="k", ls="--", label="exact (1/N theory at depth > 1)" if (
+                      "depth" in fall.columns and (fall.depth > 1).any()) else "exact"),
                   Line2D([], [], color="0.6", lw=1.5, label="1/N")])
     ncol = min(len(handles), 3 * min(3, len(names)))
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
@@ -369,15 +373,16 @@ def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment: str):
 
 
 #: Marker of each activation where a figure mixes them.
-MARKERS = {"gauss": ("o", "GaussNet"), "relu": ("s", "ReLU"), "erf": ("^", "Erf")}
+MARKERS = {"gauss": ("o", "GaussNet"), "relu": ("s", "ReLU"), "erf": ("^", "Erf"), "linear": ("D", "linear")}
 
 
 def validation(dev: pd.DataFrame):
     """z = (G_measured - G_exact) / SE for every correlator, by order and N: where heavy tails bias the MC.
     One marker per activation (both estimators alike); a point shared by two experiments is drawn once (at the
     larger n_bags)."""
-    d = dev.sort_values("n_bags").drop_duplicates(["activation", "d_in", "estimator", "sigma_b", "sigma_w", "N",
-                                                   "order", "combo", "g_exact"], keep="last")
+    d = dev[dev.theory == "exact"] if "theory" in dev.columns else dev  # not the 1/N theory of deep networks
+    d = d.sort_values("n_bags").drop_duplicates(["activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N",
+                                                 "order", "combo", "g_exact"], keep="last")
     orders = sorted(set(d.order))
     fig, axes = plt.subplots(1, len(orders), figsize=(14 * len(orders) / 3, 4.2), layout="constrained", squeeze=False)
     axes = axes[0]
@@ -409,4 +414,49 @@ def validation(dev: pd.DataFrame):
     if vmax > vmin:  # one σ_W: nothing for a colour bar to say
         fig.colorbar(sc, ax=axes, label="log10 σ_W")
     fig.suptitle("Monte Carlo against the exact finite-width theory (every point and combination)", fontsize=10)
+    return fig
+
+
+def depth_running(table: pd.DataFrame):
+    """The depth scans (nnqft.analysis.depth), two panels each: N G_c^(4)/G^(2)² against the depth L at each width
+    (measured with its jackknife error, the 1/N theory as a black line, the exact theory as crosses where one exists),
+    and the excess kurtosis G_c^(4)/G^(2)² itself against L/N (log-log), beside the 1/N theory's c(L)/N."""
+    scans = list(dict.fromkeys(table.scan))
+    fig, axes = plt.subplots(len(scans), 2, figsize=(11, 3.9 * len(scans)), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for (left, right), scan in zip(axes, scans):
+        t = table[table.scan == scan]
+        widths = sorted(t.N.unique())
+        depths = sorted(t.depth.unique())
+        for k, N in enumerate(widths):
+            g = t[t.N == N].sort_values("depth")
+            colour = cmap(k / max(len(widths) - 1, 1))
+            left.errorbar(g.depth + 0.04 * (k - len(widths) / 2), g.kurtosis_N, g.kurtosis_N_se, fmt="o", ms=4,
+                          color=colour, capsize=2, label=f"N = {int(N)}")
+            if g.kurtosis_N_exact.notna().any():
+                left.plot(g.depth, g.kurtosis_N_exact, "x", color=colour, ms=7)
+        th = t.drop_duplicates("depth").sort_values("depth")
+        left.plot(th.depth, th.kurtosis_N_theory, "-", color="k", lw=1, label="1/N theory")
+        if t.kurtosis_N_exact.notna().any():
+            left.plot([], [], "x", color="k", label="exact theory")
+        left.set_xticks(depths)
+        row = t.iloc[0]
+        _label_panel(left, f"{scan}: {row.activation}, d_in = {int(row.d_in)}, σ_b = {row.sigma_b:g}, "
+                     f"σ_W = {row.sigma_w:g}", "depth L (hidden layers)", "N G_c^(4) / G^(2)²")
+        for k, L in enumerate(depths):
+            g = t[t.depth == L].sort_values("N")
+            colour = plt.get_cmap("plasma")(k / max(len(depths) - 1, 1))
+            ok = g.kurtosis_N > 0
+            right.errorbar(g.L_over_N[ok], (g.kurtosis_N / g.N)[ok], (g.kurtosis_N_se / g.N)[ok], fmt="o", ms=4,
+                           color=colour, capsize=2, label=f"L = {int(L)}")
+            right.plot(g.L_over_N, g.kurtosis_N_theory / g.N, "-", color=colour, lw=1, alpha=0.7)
+        right.set_xscale("log")
+        right.set_yscale("log")
+        for axis in (right.xaxis, right.yaxis):  # decades only: minor labels overlap
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        _label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
+                     "G_c^(4) / G^(2)²")
+    fig.suptitle("Running with depth: the depth-to-width ratio L/N sets the deviation from the Gaussian process",
+                 fontsize=10)
+    fig.tight_layout()
     return fig

@@ -80,6 +80,8 @@ def point_couplings(model, values4, values6=None):
 COUPLINGS_SKIPPED = ("skipped: u_4, u_6 divide by I_n = integral over all x of prod_i K_W(x, x_i), finite for "
                      "GaussNet only ({activation}'s K_W does not decay as |x| grows)")
 
+DEEP_SKIPPED = "skipped: depth > 1 (the couplings are those of one hidden layer, docs/science.md §3)"
+
 
 def coupling_tables(corr: pd.DataFrame, experiments: dict):
     """Couplings of every experiment and point.
@@ -95,9 +97,9 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
         exp = experiments[name]
         label = point_label(exp, exp.model(sw, N))
         measured = set(point_rows.order)
-        if exp.activation != "gauss" or 4 not in measured:
+        if exp.activation != "gauss" or 4 not in measured or exp.depth > 1:
             note = (COUPLINGS_SKIPPED.format(activation=exp.activation) if exp.activation != "gauss" else
-                    "skipped: order 4 is not measured (the config's orders)")
+                    DEEP_SKIPPED if exp.depth > 1 else "skipped: order 4 is not measured (the config's orders)")
             mean = pd.DataFrame({"order": [4, 6], "u": np.nan, "u_se": np.nan, "u_exact": np.nan, "u_loo": None,
                                  "note": note})
             parts = []
@@ -204,11 +206,11 @@ def flow_fit_table(means: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     for name, exp in asking(experiments, "flow_fit").items():
         fit = flow_fit(means[means.experiment == name], d_in=exp.d_in)
         for col, value in reversed([("experiment", name), ("activation", exp.activation), ("d_in", exp.d_in),
-                                    ("estimator", exp.estimator)]):
+                                    ("depth", exp.depth), ("estimator", exp.estimator)]):
             fit.insert(0, col, value)
         fits.append(fit)
     return pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(
-        columns=["experiment", "activation", "d_in", "estimator", *FLOW_FIT_COLUMNS])
+        columns=["experiment", "activation", "d_in", "depth", "estimator", *FLOW_FIT_COLUMNS])
 
 
 def passive_flow_table(means: pd.DataFrame, experiments: dict) -> pd.DataFrame:
@@ -223,5 +225,6 @@ def passive_flow_table(means: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             flow = passive_flow(g.sigma_w.iloc[0], g[g.order == 4].u.iloc[0], g[g.order == 6].u.iloc[0],
                                 d=experiments[scan].d_in)
             flow.insert(0, "N", N)
+            flow.insert(0, "depth", experiments[scan].depth)
             flows.append(flow)
-    return pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["N", "t", "k"])
+    return pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["depth", "N", "t", "k"])

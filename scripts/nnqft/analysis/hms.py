@@ -108,7 +108,8 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     return lam_table, pd.DataFrame(slope_rows, columns=SLOPE_COLUMNS)
 
 
-LABEL_COLUMNS = ["experiment", "activation", "d_in", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "ngp_width"]
+LABEL_COLUMNS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N", "n_bags",
+                 "ngp_width"]
 LAMBDA_COLUMNS = LABEL_COLUMNS + ["convention", "n_combos", "cutoff", "lambda", "lambda_se", "lambda_exact"]
 SLOPE_COLUMNS = LABEL_COLUMNS + ["convention", "slope", "slope_se", "slope_exact", "slope_pooled", "slope_pooled_exact",
                                  "slope_local_exact", "slope_asymptotic"]

@@ -28,7 +28,14 @@ ANALYSES = {
                       "power derived from the kernel at the experiment's ngp_width",
     "six_point": "HMS's 6-point prediction with and without lambda (results/tables/hms_six_point.parquet, the "
                  "six_point figure) and the claim that lambda brings it closer to the measurement at ngp_width",
+    "depth_running": "N G_c^(4) / G^(2)^2 against the depth L and L/N, measured beside the 1/N theory and the exact "
+                     "one where it exists (results/tables/depth_running.parquet, the depth_running figure), across the "
+                     "experiments of one activation, point set and (sigma_b, sigma_w) at several depths; the claims "
+                     "that it grows linearly with L and that m_2 = K1/(N K) at depth > 1",
 }
+
+#: The analyses of networks of more than one hidden layer (the others need the exact one-hidden-layer theory).
+DEEP_ANALYSES = ("falloff", "depth_running")
 
 #: The analyses of the couplings u_n, which are GaussNet's only (nnqft.analysis.flow.COUPLINGS_SKIPPED).
 COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
@@ -36,7 +43,7 @@ COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
 #: The correlator orders each analysis reads (besides order 2, which every config measures): falloff takes
 #: whichever orders are measured.
 ANALYSIS_ORDERS = {"falloff": (), "u4_negative": (4,), "u6_positive": (4, 6), "flow_fit": (4,),
-                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6)}
+                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6), "depth_running": (4,)}
 
 
 def asking(experiments: dict, analysis: str) -> dict:
@@ -53,6 +60,13 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
     if missing:
         return f"orders {missing} (the config's `orders` is {list(orders)})"
     sigma_w, widths = list(exp.sigma_w), list(exp.N)
+    if exp.depth > 1 and analysis not in DEEP_ANALYSES:
+        return (f"one hidden layer (depth 1; the exact theory it uses is that of one hidden layer), got depth "
+                f"{exp.depth}: at depth > 1 ask for {list(DEEP_ANALYSES)}")
+    if analysis == "depth_running" and len(sigma_w) != 1:
+        return f"one sigma_w (a depth scan at fixed sigma_w), got {sigma_w}"
+    if analysis in ("lambda_running", "six_point") and exp.activation == "linear":
+        return "activation gauss, relu or erf (HMS's cutoff integrals diverge for a linear kernel)"
     if analysis == "falloff" and len(widths) < 2:
         return f"at least 2 widths N (a slope in N), got {widths}"
     if analysis in ("falloff", "lambda_running", "six_point") and len(sigma_w) != 1:
@@ -109,6 +123,8 @@ FIGURES = (
     Figure("six_point", "six_point", ("hms_six_point",), ("six_point",), per_experiment=False, orders=(4, 6)),
     Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), ("flow_fit",), per_experiment=False,
            options=(("order", 4),), orders=(4,)),
+    Figure("depth_running", "depth_running", ("depth_running",), ("depth_running",), per_experiment=False,
+           orders=(4,)),
 )
 
 

@@ -1,11 +1,12 @@
 """Config checks: one path, run before any job, with one message format naming the experiment, the key, the value
-and what is allowed (``experiments.width_scan.activation: 'tanh' is not an activation; allowed: gauss, relu, erf``).
+and what is allowed (``experiments.width_scan.activation: 'tanh' is not an activation; allowed: gauss, relu, erf,
+linear``).
 
 :func:`check` runs, in this order: the checks of the model's fields that the JSON schema would report without naming
 the experiment (activation, points, estimator, analyses), the schema itself (a callable given by the caller: the
 Snakefile passes Snakemake's ``validate``, which also fills in the defaults), then what no schema can express
-(duplicates by value, float64 overflow of GaussNet, the range of the Erf quadrature, what the CUDA backend samples,
-what each analysis needs, the memory of a job).
+(duplicates by value, float64 overflow of GaussNet at any layer, the range of the Erf quadrature, what the CUDA
+backend samples, what each analysis needs, the depths of a depth scan, the memory of a job).
 """
 from __future__ import annotations
 
@@ -173,6 +174,7 @@ def _check_consistency(config: dict) -> None:
     experiments = design.experiments(config)
     for name, exp in experiments.items():
         _check_experiment(f"experiments.{name}", exp, config)
+    _check_depth_scans(experiments)
     having = list(asking(experiments, "passive_flow"))
     if len(having) > 1:
         raise invalid("experiments", having, "ask for passive_flow", "one experiment at most "
@@ -190,20 +192,26 @@ def _check_experiment(where: str, exp, config: dict) -> None:
         if exp.activation == "gauss":
             bound = activation_log_bound(exp.model(sigma_w, max(exp.N)), max_order)
             if bound > EXP_LIMIT:
+                layers = "" if exp.depth == 1 else f", depth {exp.depth}"
                 raise invalid(
                     f"{where}.sigma_w", sigma_w,
-                    f"(GaussNet, sigma_b = {exp.sigma_b}, d_in = {exp.d_in}, points up to |x| = "
+                    f"(GaussNet, sigma_b = {exp.sigma_b}, d_in = {exp.d_in}{layers}, points up to |x| = "
                     f"{max(math.hypot(*p) for p in exp.points):.3g}, order {max_order}) can overflow float64: log of "
-                    f"the correlator products may reach {bound:.0f} > {EXP_LIMIT:.0f}", "smaller sigma_w, sigma_b or "
-                    "points")
+                    f"the correlator products may reach {bound:.3g} > {EXP_LIMIT:.0f}", "smaller sigma_w, sigma_b, "
+                    "points or depth")
         if exp.activation == "erf":
             variance = max(exp.sigma_b**2 + sigma_w**2 * sum(v * v for v in p) / exp.d_in for p in exp.points)
+            if exp.depth > 1:  # a deeper layer's variance is σ_b² + σ_W² E[erf²] < σ_b² + σ_W²
+                variance = max(variance, exp.sigma_b**2 + sigma_w**2)
             if variance > MAX_ERF_VARIANCE:
                 raise invalid(
                     f"{where}.sigma_w", sigma_w, f"(Erf, sigma_b = {exp.sigma_b}) gives a pre-activation variance "
                     f"{variance:.3g} at one of the points, beyond the {MAX_ERF_VARIANCE} up to which the exact "
                     f"theory's quadrature is tested", f"sigma_b^2 + sigma_w^2 |x|^2 / d_in <= {MAX_ERF_VARIANCE}")
     if config.get("backend", "cpu") == "cuda":
+        if exp.depth != 1:
+            raise invalid(f"{where}.depth", exp.depth, "is not sampled by the cuda backend (one hidden layer only)",
+                          "depth 1, or backend cpu")
         if exp.activation != "gauss" or exp.d_in != 1:
             raise invalid(where, f"{exp.activation} at d_in = {exp.d_in}", "is not sampled by the cuda backend "
                               "(GaussNet at d_in = 1 only)", "activation gauss with points of one number each, or "
@@ -222,11 +230,44 @@ def _check_experiment(where: str, exp, config: dict) -> None:
                               f"{supported} (the analyses this experiment supports)")
 
 
+def _check_depth_scans(experiments: dict) -> None:
+    """The experiments asking for depth_running, grouped by what the scan holds fixed (activation, points, σ_b, σ_W,
+    estimator): each group needs at least two depths (a running with L)."""
+    groups: dict[tuple, list] = {}
+    for name, exp in asking(experiments, "depth_running").items():
+        key = (exp.activation, exp.points, exp.sigma_b, exp.sigma_w, exp.estimator)
+        groups.setdefault(key, []).append((name, exp.depth))
+    for members in groups.values():
+        depths = sorted({d for _, d in members})
+        if len(depths) < 2:
+            raise invalid("experiments", [n for n, _ in members], f"ask for depth_running at the one depth {depths}",
+                          "experiments of one activation, points, sigma_b and sigma_w at two depths or more (the "
+                          "scan runs across them)")
+
+
 def activation_log_bound(model, max_order: int) -> float:
     """A bound on log|f(x_1)...f(x_n)| of a GaussNet ``model`` over draws within MAX_SIGMAS:
     n (MAX_SIGMAS (sigma_w ||x||_1 / sqrt(d_in) + sigma_b) + log(MAX_SIGMAS sigma_w sqrt(N) + MAX_SIGMAS sigma_b)),
-    since |W0 . x + b0| <= MAX_SIGMAS (sigma_w / sqrt(d_in)) sum_k |x_k| + MAX_SIGMAS sigma_b."""
+    since |W0 . x + b0| <= MAX_SIGMAS (sigma_w / sqrt(d_in)) sum_k |x_k| + MAX_SIGMAS sigma_b.
+
+    At depth L > 1 (nnqft.sampling.deep) a layer's pre-activation at a point is z = R ξ with R Rᵀ = Ĝ, so
+    |z| <= MAX_SIGMAS sqrt(P Ĝ_aa), and Ĝ_aa = σ_b² + (σ_W²/N) Σ_j φ_j² <= σ_b² + σ_W² max φ²: with log φ <= B the
+    next layer's B' = MAX_SIGMAS sqrt(P (σ_b² + σ_W² e^{2B})) − (σ_b² + σ_W²) (its normalisation), and the output
+    |f| <= MAX_SIGMAS sqrt(P (σ_b² + σ_W² e^{2B})) from the last hidden layer's B. The bound compounds: deep GaussNets
+    pass only with small σ's."""
     xmax = max(sum(abs(v) for v in r) for r in model.points) / math.sqrt(model.d_in)
     log_g = MAX_SIGMAS * (model.sigma_w * xmax + model.sigma_b)
-    scale = MAX_SIGMAS * (model.sigma_w * math.sqrt(model.N) + model.sigma_b) + 1.0
-    return max_order * (log_g + math.log(scale))
+    if model.depth == 1:
+        scale = MAX_SIGMAS * (model.sigma_w * math.sqrt(model.N) + model.sigma_b) + 1.0
+        return max_order * (log_g + math.log(scale))
+    P, sb2, sw2 = len(model.points), model.sigma_b**2, model.sigma_w**2
+
+    def spread(log_phi):  # MAX_SIGMAS sqrt(P (σ_b² + σ_W² e^{2B})), in logs where e^{2B} would overflow
+        if 2 * log_phi > EXP_LIMIT:
+            return math.inf
+        return MAX_SIGMAS * math.sqrt(P * (sb2 + sw2 * math.exp(2 * log_phi)))
+
+    for _ in range(model.depth - 1):
+        log_g = spread(log_g) - (sb2 + sw2)
+    top = spread(log_g)
+    return math.inf if not math.isfinite(top) else max_order * math.log(max(top, 1.0))

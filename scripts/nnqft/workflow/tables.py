@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 from .. import STREAM_VERSION, __version__
 
 METADATA_KEY = b"nnqft"
-#: Columns that identify a sampled point in the correlator table: its ensemble (activation, d_in, point
+#: Columns that identify a sampled point in the correlator table: its ensemble (activation, d_in, depth, point
 #: set as JSON, n_nets, estimator) and (sigma_b, sigma_w, N).
-SAMPLE_KEYS = ["activation", "d_in", "points", "n_nets", "estimator", "sigma_b", "sigma_w", "N"]
+SAMPLE_KEYS = ["activation", "d_in", "depth", "points", "n_nets", "estimator", "sigma_b", "sigma_w", "N"]
 
 
 def versions() -> dict[str, str]:
