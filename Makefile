@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-cuda cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-deep bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -76,6 +76,9 @@ hms: venv              ## Halverson, Maiti, Stoner alone (config/hms.yaml)
 d-in-scans: venv       ## the sigma_w scans at d_in = 2 and 3 alone (config/d_in_scans.yaml)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/d_in_scans.yaml
 
+depth: venv            ## deep networks: the depth scans of config/depth.yaml (about 15 minutes on 2 cores)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/depth.yaml
+
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
 
@@ -104,6 +107,9 @@ bench: venv            ## kernel benchmark: prints a table, writes results/bench
 
 bench-estimators: venv  ## plain vs conditional estimator: time, variances, speed-up; writes results/bench/estimators.parquet
 	$(BIN)/python -m nnqft.bench.estimators
+
+bench-deep: venv       ## deep networks: the layer-by-layer kernel vs the numpy reference; writes results/bench/deep.parquet
+	$(BIN)/python -m nnqft.bench.deep
 
 reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
 	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)

@@ -10,7 +10,7 @@ sys.modules.setdefault("scipy.linalg.cython_blas", None)
 import numba
 
 from nnqft import STREAM_VERSION
-from nnqft.model import Model, depth_tag
+from nnqft.model import Model, tag_depth
 from nnqft.sampling import bags as sampling
 from nnqft.workflow import design, logs, tables
 
@@ -21,12 +21,9 @@ if sm.params.stream_version != STREAM_VERSION:
                        f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
 wc = sm.wildcards
 seed = int(wc.seed)
-depth = int(wc.depth_tag[2:]) if wc.depth_tag else 1
-if depth_tag(depth) != wc.depth_tag:
-    raise RuntimeError(f"the path's depth tag {wc.depth_tag!r} is not the canonical {depth_tag(depth)!r}")
 model = Model(wc.activation, sm.params.points, sigma_b=design.parse_float(wc.sigma_b),
               sigma_w=design.parse_float(wc.sigma_w), N=int(wc.N), n_nets=int(wc.n_nets), estimator=wc.estimator,
-              depth=depth)
+              depth=tag_depth(wc.depth_tag))
 if model.d_in != int(wc.d_in):
     raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {model.d_in} coordinates")
 bags = range(int(wc.first), int(wc.last) + 1)
@@ -53,5 +50,6 @@ if sm.params.backend == "cuda":
     log.info("CUDA device: %s", meta["device"])
 tables.write_table(table, sm.output[0], meta)
 log.info("%s d_in=%d depth=%d %s N=%d sigma_w=%s bags %d-%d: %.3f s kernel, %.3g neurons/s, backend %s, %d threads",
-         model.activation, model.d_in, model.depth, model.estimator, model.N, model.sigma_w, bags.start, bags.stop - 1, elapsed,
-         model.N * model.n_nets * len(bags) / elapsed, sm.params.backend, sm.threads)
+         model.activation, model.d_in, model.depth, model.estimator, model.N, model.sigma_w, bags.start,
+         bags.stop - 1, elapsed, model.depth * model.N * model.n_nets * len(bags) / elapsed, sm.params.backend,
+         sm.threads)

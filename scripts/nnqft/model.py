@@ -55,6 +55,14 @@ def depth_tag(depth: int) -> str:
     return "" if int(depth) == 1 else f"_L{int(depth)}"
 
 
+def tag_depth(tag: str) -> int:
+    """The depth a :func:`depth_tag` names (refusing any other spelling of it)."""
+    depth = int(tag[2:]) if tag else 1
+    if depth_tag(depth) != tag:
+        raise ValueError(f"{tag!r} is not the canonical depth tag {depth_tag(depth)!r}")
+    return depth
+
+
 @dataclass(frozen=True, order=True)
 class Ensemble:
     """What a sample is drawn from besides (σ_b, σ_W, N): the activation, the point set (rows of d_in numbers, in

@@ -16,6 +16,7 @@ except ImportError as err:
         f"`pip install -e {workflow.basedir}` (make venv does), see the README"
     )
 from nnqft import STREAM_VERSION
+from nnqft.model import tag_depth
 from nnqft.analysis import registry
 from nnqft.workflow import codedeps, config as config_checks, design
 
@@ -54,14 +55,16 @@ def block_points(wildcards):
 
 
 def block_work(wildcards):
-    """Neurons sampled by one sampling job: N x n_nets x bags."""
+    """Hidden neurons sampled by one sampling job: N x depth x n_nets x bags."""
     n_bags = int(wildcards.last) - int(wildcards.first) + 1
-    return int(wildcards.N) * int(wildcards.n_nets) * n_bags
+    depth = tag_depth(wildcards.depth_tag)
+    return int(wildcards.N) * depth * int(wildcards.n_nets) * n_bags
 
 
 def sampling_group(wildcards):
     """Cluster group of a sampling job (groups are inactive in local runs): see design.sampling_group."""
-    return design.sampling_group(config, wildcards.N, wildcards.n_nets, wildcards.first, wildcards.last)
+    width = int(wildcards.N) * tag_depth(wildcards.depth_tag)  # hidden neurons per network
+    return design.sampling_group(config, width, wildcards.n_nets, wildcards.first, wildcards.last)
 
 
 #: Conda environment of the sampling jobs (--sdm conda), relative to this folder: see design.sampling_env.

@@ -91,7 +91,8 @@ def block_memory_mb(config: dict, n_bags: int, n_points: int) -> float:
 
 def job_memory_mb(config: dict) -> float:
     """Estimated peak memory of the largest sampling job of the config."""
-    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(p.N, p.n_nets, neurons_per_job(config))),
+    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(p.N * p.ensemble.depth, p.n_nets,
+                                                                      neurons_per_job(config))),
                                 len(p.ensemble.points))
                 for p in sampling_points(config)), default=JOB_BASE_MB)
 
@@ -126,7 +127,8 @@ def neurons_per_job(config: dict) -> int:
 
 
 def bags_per_block(N: int, n_nets: int, neurons_per_job: int) -> int:
-    """Bags in one block of a point: as many as fit in ``neurons_per_job`` neurons (N x n_nets each), at least 1."""
+    """Bags in one block of a point: as many as fit in ``neurons_per_job`` neurons (N x n_nets each), at least 1.
+    Networks of L hidden layers count as width N·L (their hidden neurons)."""
     return max(1, int(neurons_per_job) // (int(N) * int(n_nets)))
 
 
@@ -162,7 +164,8 @@ def block_paths(config: dict, root: str = "results/samples", ext: str = ".parque
     paths = []
     for p in sampling_points(config):
         ens = p.ensemble
-        for first, last in bag_blocks(p.n_bags, bags_per_block(p.N, ens.n_nets, neurons_per_job(config))):
+        size = bags_per_block(p.N * ens.depth, ens.n_nets, neurons_per_job(config))
+        for first, last in bag_blocks(p.n_bags, size):
             paths.append(f"{root}/" + BLOCK_PATTERN.format(
                 seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
                 n_nets=ens.n_nets, estimator=ens.estimator, depth_tag=depth_tag(ens.depth), sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
