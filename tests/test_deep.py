@@ -155,11 +155,11 @@ def test_the_exact_linear_theory_at_depth_one_is_the_one_hidden_layer_theory():
 def test_the_pair_expectations_derivatives_are_the_finite_differences_of_their_closed_forms(activation):
     k = np.array([0.9, 0.35, 1.4])
     c = (0.9, 1.4)
-    g, grad, hess = pair_expectation(activation, *k, *c)
+    g, grad, hess = pair_expectation(activation, k, c)
     h = 1e-5
     for i in range(3):
         e = np.eye(3)[i] * h
-        up, down = pair_expectation(activation, *(k + e), *c), pair_expectation(activation, *(k - e), *c)
+        up, down = pair_expectation(activation, k + e, c), pair_expectation(activation, k - e, c)
         assert abs((up[0] - down[0]) / (2 * h) - grad[i]) <= 1e-8
         assert np.abs((up[1] - down[1]) / (2 * h) - hess[i]).max() <= 1e-7
     for kk in (0.4, 1.3):
@@ -190,7 +190,7 @@ def test_the_derivative_expectations_match_steins_identity_by_monte_carlo(activa
             out = out - y[:, i] * y[:, j] * P[k, l] - y[:, k] * y[:, l] * P[i, j] + P[i, j] * P[k, l]
         return out
 
-    _, grad, hess = pair_expectation(activation, K[0, 0], K[0, 1], K[1, 1])
+    _, grad, hess = pair_expectation(activation, (K[0, 0], K[0, 1], K[1, 1]))
     entries = [(0, 0), (0, 1), (1, 1)]
     weight = {(0, 0): 2.0, (0, 1): 1.0, (1, 1): 2.0}  # ⟨∂_a ∂_b F⟩ = (2 − δ_ab) ... see nnqft.theory.deep
     checks = []

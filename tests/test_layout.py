@@ -71,7 +71,8 @@ def test_the_activations_are_defined_in_one_table():
                if re.search(r"^ACTIVATIONS\s*=", path.read_text(), flags=re.M)]
     assert defined == ["model.py"]
     kernel = (PACKAGE / "sampling" / "kernel.py").read_text()
-    assert 'GAUSS, RELU, ERF = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"]' in kernel
+    assert ('GAUSS, RELU, ERF, LINEAR = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"], '
+            'ACTIVATIONS["linear"]') in kernel
 
 
 def test_no_test_module_imports_another():

@@ -55,7 +55,7 @@ BAD = {
                                   ["points", "cuda", "at most 8"]),
     # architectures and input dimensions (docs/science.md §8): each names the experiment, the key, what is allowed
     "unknown activation": (lambda c: exp(c, "activation", "tanh"),
-                           ["experiments.width_scan.activation", "tanh", "gauss, relu, erf"]),
+                           ["experiments.width_scan.activation", "tanh", "gauss, relu, erf, linear"]),
     "ragged points": (lambda c: exp(c, "points", [[0.1, 0.2], [0.3]]),
                       ["experiments.width_scan.points", "ragged", "same number of coordinates"]),
     "points of mixed dimension": (lambda c: exp(c, "points", [0.1, [0.2, 0.3]]),
@@ -86,7 +86,7 @@ BAD = {
                          ["experiments.width_scan.analyses", "'lambda'", "falloff, u4_negative"]),
     "flow fit with one sigma_w": (lambda c: exp(c, "analyses", ["flow_fit"]),
                                   ["experiments.width_scan.analyses", "flow_fit", "at least 3 sigma_w", "[1.0]",
-                                   "allowed: ['falloff', 'u4_negative', 'u6_positive', 'passive_flow'] (the analyses this experiment supports)"]),
+                                   "allowed: ['falloff', 'u4_negative', 'u6_positive', 'passive_flow', 'depth_running'] (the analyses this experiment supports)"]),
     "falloff with one width": (lambda c: exp(c, "N", [10]),
                                ["experiments.width_scan.analyses", "falloff", "at least 2 widths", "[10]"]),
     "falloff over several sigma_w": (lambda c: exp(c, "analyses", ["falloff"], name="sigma_scan"),
@@ -94,7 +94,7 @@ BAD = {
                                       "add a second experiment"]),
     "a coupling claim on ReLU": (lambda c: exp(c, "activation", "relu"),
                                  ["experiments.width_scan.analyses", "u4_negative", "activation gauss", "relu",
-                                  "allowed: ['falloff'] (the analyses this experiment supports)"]),
+                                  "allowed: ['falloff', 'depth_running'] (the analyses this experiment supports)"]),
     "lambda without an NGP width": (lambda c: exp(c, "analyses", ["falloff", "lambda_running"]),
                                     ["experiments.width_scan.analyses", "lambda_running", "ngp_width", "[2, 10, 100]"]),
     "NGP width not among the widths": (lambda c: (exp(c, "analyses", ["falloff", "lambda_running"]),
@@ -105,6 +105,29 @@ BAD = {
                                     ["experiments.sigma_scan.analyses", "lambda_running", "one sigma_w"]),
     "six-point without lambda": (lambda c: (exp(c, "analyses", ["falloff", "six_point"]), exp(c, "ngp_width", 10)),
                                  ["experiments.width_scan.analyses", "six_point", "lambda_running and falloff"]),
+    # deep networks (docs/science.md §10)
+    "depth zero": (lambda c: exp(c, "depth", 0), ["depth", "0", "minimum"]),
+    "depth not an integer": (lambda c: exp(c, "depth", 2.5), ["depth", "2.5", "integer"]),
+    "cuda at depth 2": (lambda c: (c.update(backend="cuda"), exp(c, "depth", 2), exp(c, "activation", "relu")),
+                        ["experiments.width_scan.depth", "2", "cuda", "one hidden layer", "depth 1, or backend cpu"]),
+    "a one-hidden-layer analysis at depth 2": (lambda c: (exp(c, "depth", 2), exp(c, "activation", "relu")),
+                                               ["experiments.width_scan.analyses", "u4_negative", "depth 2",
+                                                "['falloff', 'depth_running']"]),
+    "depth_running at one depth": (lambda c: exp(c, "analyses", ["falloff", "depth_running"]),
+                                   ["experiments", "['width_scan']", "depth_running", "one depth [1]",
+                                    "two depths or more"]),
+    "deep GaussNet that overflows": (lambda c: (exp(c, "depth", 3), exp(c, "analyses", ["falloff"])),
+                                     ["experiments.width_scan.sigma_w", "1.0", "GaussNet", "depth 3", "overflow",
+                                      "or depth"]),
+    "deep Erf beyond the quadrature's tested variance": (lambda c: c["experiments"]["width_scan"].update(
+        activation="erf", depth=2, sigma_w=[4.5], analyses=["falloff"]), ["experiments.width_scan.sigma_w", "4.5",
+                                                                          "Erf", "<= 18"]),
+    "falloff where G_GP = 0": (lambda c: c["experiments"]["width_scan"].update(activation="relu", sigma_b=0.0,
+                                                                                 analyses=["falloff"]),
+                               ["experiments.width_scan.analyses", "falloff", "opposite rays", "undefined"]),
+    "lambda for a linear network": (lambda c: (exp(c, "activation", "linear"), exp(c, "analyses", ["lambda_running"]),
+                                               exp(c, "ngp_width", 10)),
+                                    ["experiments.width_scan.analyses", "lambda_running", "linear kernel"]),
     "passive flow asked twice": (lambda c: exp(c, "analyses", ["flow_fit", "passive_flow"],
                                                name="sigma_scan_conditional"),
                                  ["passive_flow", "['sigma_scan', 'sigma_scan_conditional']", "one experiment at most"]),
@@ -156,7 +179,7 @@ def test_bad_config_is_rejected_with_a_clear_message(case):
 
 def test_the_shipped_configs_are_valid():
     for name in ("config.yaml", "quick.yaml", "architectures_quick.yaml", "estimators.yaml", "hms.yaml",
-                 "hms_quick.yaml", "d_in_scans.yaml"):
+                 "hms_quick.yaml", "d_in_scans.yaml", "depth.yaml", "depth_quick.yaml"):
         with open(ROOT / "config" / name) as fh:
             check(yaml.safe_load(fh))
 

@@ -4,14 +4,16 @@ Install it with ``pip install -e .`` from the repository root; it imports withou
 (``from nnqft.theory.exact import Theory`` in a notebook gives the exact finite-width theory). Its folders are its
 layers; every module:
 
-- ``model``        the model value (:class:`nnqft.model.Model`: activation, points, σ_b, σ_W, N, n_nets, estimator),
-                   the experiments of a config, the activation table
+- ``model``        the model value (:class:`nnqft.model.Model`: activation, points, σ_b, σ_W, N, n_nets, estimator,
+                   depth), the experiments of a config, the activation table
 - ``combos``       multisets of evaluation points and the product tree used by the kernel
 - ``sampling/``    from a model's identity to its measured correlators
   - ``streams``       per-bag keys from the point's identity; the SplitMix64 / ziggurat generator
   - ``fastmath``      branch-free exp and erf
   - ``kernel``        the CPU kernel of the plain estimator (docs/science.md §1-§2, §8)
   - ``conditional``   the CPU kernel of the conditional-Gaussian estimator (§9)
+  - ``deep``          networks of several hidden layers, layer by layer from conditional Gaussians (§10)
+  - ``reference``     the numpy reference sampler that draws every weight matrix (any depth)
   - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
@@ -21,12 +23,14 @@ layers; every module:
   - ``exact``         the exact finite-width theory ``Theory`` (§5, §8, §9)
   - ``couplings``     u_4, u_6 and their vertex integrals (§3)
   - ``cutoff``        HMS's cutoff integrals (§8)
+  - ``deep``          deep networks: infinite width, the 1/N vertex and 2-point recursions, exact linear networks (§10)
 - ``analysis/``    tables, claims and figures
   - ``registry``      the analyses and the figures they draw, listed once
   - ``stats``         jackknife, log-log fits, the folded normal
   - ``deviations``    deviations beside the exact theory, error-bar checks, HMS's falloff
   - ``flow``          couplings, the flow fit and the passive flow (§3, §4)
   - ``hms``           HMS's λ, its conventions and the 6-point prediction (§8)
+  - ``depth``         the running with depth (§10) and its claims
   - ``claims``        the papers' claims with calibrated verdicts
   - ``figures``       the figures
 - ``workflow/``    the Snakefile's and rule scripts' plumbing
@@ -35,7 +39,7 @@ layers; every module:
   - ``tables``        Parquet tables with metadata, written atomically, and their readers
   - ``codedeps``      what each rule's output depends on in this package (the rules' ``code`` params)
   - ``logs``          logging of the rule scripts to their ``log:`` files
-- ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``cuda``
+- ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``deep``, ``cuda``
 """
 
 __version__ = "0.1.0"

@@ -8,5 +8,6 @@
 - ``flow``        the couplings u_4, u_6, their running with σ_W (the flow fit) and the passive flow (§3, §4)
 - ``hms``         HMS's quartic coupling λ vs the cutoff, its conventions, and the 6-point prediction (§8)
 - ``claims``      the papers' claims with calibrated verdicts
+- ``depth``       the running of N G_c^(4)/G^(2)² with depth (docs/science.md §10) and its claims
 - ``figures``     the figures
 """

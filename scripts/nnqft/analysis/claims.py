@@ -6,7 +6,9 @@ couplings; ``flow_fit`` the running exponents; ``lambda_running`` and ``six_poin
 
 Every claim answers two questions, never with one word for both:
 
-- ``agreement``: does the measurement agree with the exact finite-width theory (is the workflow right)? "agrees" or
+- ``agreement``: does the measurement agree with the exact finite-width theory (is the workflow right)? Beyond one
+  hidden layer of a nonlinear activation the reference is the 1/N theory (nnqft.theory.deep), and a disagreement at
+  small N may be its O(1/N²) remainder (the detail says so). "agrees" or
   "disagrees", by a test whose false-alarm probability is ``ALPHA`` for the whole claim (family-wise over the
   widths, σ_W values and combinations it spans: Bonferroni, valid however they are correlated), with Student's t
   for n_bags − 1 degrees of freedom (the standard errors come from few bags). "error bars unreliable (heavy
@@ -102,7 +104,10 @@ def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment
     t, n_tests, worst = max_t(d, reference)
     crit = t_critical(d.n_bags.iloc[0], n_tests)
     verdict = AGREES if t <= crit else DISAGREES
-    return verdict, (f"max |G − {'G_exact' if reference == 'g_exact' else 'G_0'}| / se = {t:.3g} (N = "
+    name = "G_0" if reference != "g_exact" else (
+        "G_theory (order 1/N: its O(1/N²) remainder is no error bar)" if "theory" in d.columns and (
+            d.theory == "order 1/N").any() else "G_exact")
+    return verdict, (f"max |G − {name}| / se = {t:.3g} (N = "
                      f"{int(worst.N)}, combination {worst.combo}) against {crit:.3g}{note}"), n_tests
 
 

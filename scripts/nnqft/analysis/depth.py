@@ -161,3 +161,44 @@ def depth_claims(table: pd.DataFrame, dev: pd.DataFrame, error_bars: pd.DataFram
         rows += [m2_follows_K1(dev, error_bars, n) for n in names if experiments[n].depth > 1]
     return rows
 
+
+def depth_running(table: pd.DataFrame):
+    """Per depth scan (nnqft.analysis.depth): N G_c^(4)/G^(2)² vs L at each width (measured, 1/N theory line, exact
+    crosses), and G_c^(4)/G^(2)² vs L/N (log-log) beside the 1/N theory's c(L)/N."""
+    from .figures import _label_panel  # first: figures selects the Agg backend
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    scans = list(dict.fromkeys(table.scan))
+    fig, axes = plt.subplots(len(scans), 2, figsize=(11, 3.9 * len(scans)), squeeze=False)
+    for (left, right), scan in zip(axes, scans):
+        t = table[table.scan == scan]
+        widths, depths = sorted(t.N.unique()), sorted(t.depth.unique())
+        for k, N in enumerate(widths):
+            g = t[t.N == N].sort_values("depth")
+            colour = plt.get_cmap("viridis")(k / max(len(widths) - 1, 1))
+            left.errorbar(g.depth + 0.04 * (k - len(widths) / 2), g.kurtosis_N, g.kurtosis_N_se, fmt="o", ms=4,
+                          color=colour, capsize=2, label=f"N = {int(N)}")
+            left.plot(g.depth, g.kurtosis_N_exact, "x", color=colour, ms=7)  # NaN where no exact theory
+        th = t.drop_duplicates("depth").sort_values("depth")[["depth", "kurtosis_N_theory"]].to_numpy().T
+        left.plot(*th, "-", color="k", lw=1, label="1/N theory")
+        left.plot([], [], "x", color="k", label="exact theory" if t.kurtosis_N_exact.notna().any() else None)
+        left.set_xticks(depths)
+        r = t.iloc[0]
+        _label_panel(left, f"{scan}: {r.activation}, d_in = {int(r.d_in)}, σ_b = {r.sigma_b:g}, σ_W = {r.sigma_w:g}",
+                     "depth L (hidden layers)", "N G_c^(4) / G^(2)²")
+        for k, L in enumerate(depths):
+            g = t[(t.depth == L) & (t.kurtosis_N > 0)].sort_values("N")
+            colour = plt.get_cmap("plasma")(k / max(len(depths) - 1, 1))
+            right.errorbar(g.L_over_N, g.kurtosis_N / g.N, g.kurtosis_N_se / g.N, fmt="o", ms=4, color=colour,
+                           capsize=2, label=f"L = {int(L)}")
+            right.plot(g.L_over_N, g.kurtosis_N_theory / g.N, "-", color=colour, lw=1, alpha=0.7)
+        right.set_xscale("log")
+        right.set_yscale("log")
+        right.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels overlap
+        right.yaxis.set_minor_formatter(NullFormatter())
+        _label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
+                     "G_c^(4) / G^(2)²")
+    fig.suptitle("Running with depth: the depth-to-width ratio L/N sets the deviation from the Gaussian process")
+    fig.tight_layout()
+    return fig

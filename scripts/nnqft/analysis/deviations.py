@@ -115,7 +115,7 @@ def exact_standard_error(model: Model, order: int, n_bags: int) -> np.ndarray:
 @lru_cache(maxsize=None)
 def _network_variance(family, N: int, order: int, estimator: str) -> np.ndarray:
     th = family_theory(family)
-    activation, depth = family[0], family[4]
+    activation = family[0]
     combos_ = combos.multisets(len(th.points), order)
     if order not in VARIANCE_ORDERS or (order > 2 and activation == "erf") or isinstance(th, DeepTheory):
         return np.full(len(combos_), np.nan)  # DeepTheory: no exact variance beyond one hidden layer

@@ -77,9 +77,8 @@ def histograms(dev: pd.DataFrame, experiment: str):
         for k, N in enumerate(widths):
             ax = axes[r * nrow + k // ncol, k % ncol]
             sel = d[(d.N == N) & (d.order == order)]
-            # one value for every combination (points on one ray of a homogeneous network): one bin
-            ax.hist(sel.m, bins=20 if np.ptp(sel.m) > 1e-12 * max(abs(sel.m).max(), 1e-300) else 1,
-                    color=COLORS[order], alpha=0.8)
+            flat = np.ptp(sel.m) <= 1e-12 * np.abs(sel.m).max()  # one value (points on one ray of a ReLU at σ_b = 0)
+            ax.hist(sel.m, bins=1 if flat else 20, color=COLORS[order], alpha=0.8)
             exact = sel.m_exact.mean()
             lo, hi = ax.get_xlim()
             if lo <= exact <= hi:
@@ -159,13 +158,12 @@ def falloff(fall: pd.DataFrame):
         _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}{depth}, σ_b = {row.sigma_b:g}, "
                      f"σ_W = {row.sigma_w:g}\n{int(row.n_bags)} bags{nets}", "width N", "⟨|m_n|⟩ over combinations",
                      legend=False)
-    orders = sorted(set(fall.order))
+    orders, deep = sorted(set(fall.order)), "depth" in fall.columns and (fall.depth > 1).any()
     handles = ([Line2D([], [], color=COLORS[o], marker="s", ls="", label=f"n = {o}") for o in orders]
                + [Line2D([], [], color="k", marker="o", ls="", ms=4, label="⟨|m_n|⟩ measured"),
                   Line2D([], [], color="k", ls=":", label="background"),
                   Line2D([], [], color="k", ls="-", lw=0.8, label="exact + noise"),
-                  Line2D([], [], color="k", ls="--", label="exact (1/N theory at depth > 1)" if (
-                      "depth" in fall.columns and (fall.depth > 1).any()) else "exact"),
+                  Line2D([], [], color="k", ls="--", label="exact (1/N theory at depth > 1)" if deep else "exact"),
                   Line2D([], [], color="0.6", lw=1.5, label="1/N")])
     ncol = min(len(handles), 3 * min(3, len(names)))
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
@@ -417,46 +415,5 @@ def validation(dev: pd.DataFrame):
     return fig
 
 
-def depth_running(table: pd.DataFrame):
-    """The depth scans (nnqft.analysis.depth), two panels each: N G_c^(4)/G^(2)² against the depth L at each width
-    (measured with its jackknife error, the 1/N theory as a black line, the exact theory as crosses where one exists),
-    and the excess kurtosis G_c^(4)/G^(2)² itself against L/N (log-log), beside the 1/N theory's c(L)/N."""
-    scans = list(dict.fromkeys(table.scan))
-    fig, axes = plt.subplots(len(scans), 2, figsize=(11, 3.9 * len(scans)), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    for (left, right), scan in zip(axes, scans):
-        t = table[table.scan == scan]
-        widths = sorted(t.N.unique())
-        depths = sorted(t.depth.unique())
-        for k, N in enumerate(widths):
-            g = t[t.N == N].sort_values("depth")
-            colour = cmap(k / max(len(widths) - 1, 1))
-            left.errorbar(g.depth + 0.04 * (k - len(widths) / 2), g.kurtosis_N, g.kurtosis_N_se, fmt="o", ms=4,
-                          color=colour, capsize=2, label=f"N = {int(N)}")
-            if g.kurtosis_N_exact.notna().any():
-                left.plot(g.depth, g.kurtosis_N_exact, "x", color=colour, ms=7)
-        th = t.drop_duplicates("depth").sort_values("depth")
-        left.plot(th.depth, th.kurtosis_N_theory, "-", color="k", lw=1, label="1/N theory")
-        if t.kurtosis_N_exact.notna().any():
-            left.plot([], [], "x", color="k", label="exact theory")
-        left.set_xticks(depths)
-        row = t.iloc[0]
-        _label_panel(left, f"{scan}: {row.activation}, d_in = {int(row.d_in)}, σ_b = {row.sigma_b:g}, "
-                     f"σ_W = {row.sigma_w:g}", "depth L (hidden layers)", "N G_c^(4) / G^(2)²")
-        for k, L in enumerate(depths):
-            g = t[t.depth == L].sort_values("N")
-            colour = plt.get_cmap("plasma")(k / max(len(depths) - 1, 1))
-            ok = g.kurtosis_N > 0
-            right.errorbar(g.L_over_N[ok], (g.kurtosis_N / g.N)[ok], (g.kurtosis_N_se / g.N)[ok], fmt="o", ms=4,
-                           color=colour, capsize=2, label=f"L = {int(L)}")
-            right.plot(g.L_over_N, g.kurtosis_N_theory / g.N, "-", color=colour, lw=1, alpha=0.7)
-        right.set_xscale("log")
-        right.set_yscale("log")
-        for axis in (right.xaxis, right.yaxis):  # decades only: minor labels overlap
-            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        _label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
-                     "G_c^(4) / G^(2)²")
-    fig.suptitle("Running with depth: the depth-to-width ratio L/N sets the deviation from the Gaussian process",
-                 fontsize=10)
-    fig.tight_layout()
-    return fig
+
+from .depth import depth_running  # noqa: E402,F401  (the depth scans' figure lives with their analysis)

@@ -67,6 +67,9 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
         return f"one sigma_w (a depth scan at fixed sigma_w), got {sigma_w}"
     if analysis in ("lambda_running", "six_point") and exp.activation == "linear":
         return "activation gauss, relu or erf (HMS's cutoff integrals diverge for a linear kernel)"
+    if analysis == "falloff" and _opposite_rays(exp):
+        return ("no two points on opposite rays for ReLU without bias at depth 1 (there K(x, y) = 0, so G_GP = 0 and "
+                "m_n = ΔG/G_GP is undefined); move a point, give sigma_b > 0 or depth > 1")
     if analysis == "falloff" and len(widths) < 2:
         return f"at least 2 widths N (a slope in N), got {widths}"
     if analysis in ("falloff", "lambda_running", "six_point") and len(sigma_w) != 1:
@@ -82,6 +85,19 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
         return ("lambda_running and falloff in the same experiment (the prediction uses the mean lambda, the claim "
                 "the 6-point deviation)")
     return ""
+
+
+def _opposite_rays(exp) -> bool:
+    """ReLU at σ_b = 0 and depth 1 with two points x, y = −c x (c > 0): the kernel K(x, y) vanishes exactly."""
+    if exp.activation != "relu" or exp.sigma_b != 0 or exp.depth != 1:
+        return False
+    for i, x in enumerate(exp.points):
+        for y in exp.points[i + 1:]:
+            dot = sum(a * b for a, b in zip(x, y))
+            norms = sum(a * a for a in x) ** 0.5 * sum(b * b for b in y) ** 0.5
+            if norms > 0 and dot <= -(1 - 1e-12) * norms:
+                return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -2,5 +2,7 @@
 
 - ``kernel``      the CPU kernel against a numpy reference (``python -m nnqft.bench.kernel``)
 - ``estimators``  the conditional estimator against the plain one at equal error (``python -m nnqft.bench.estimators``)
+- ``deep``        the layer-by-layer kernel against the numpy reference that draws every weight matrix
+                  (``python -m nnqft.bench.deep``)
 - ``cuda``        the CUDA backend against the CPU on a GPU (``python -m nnqft.bench.cuda``)
 """

@@ -27,7 +27,7 @@ from .. import combos
 from .conditional import _pair_sums, output_rows, wick_sums, wick_tables
 from .kernel import CHUNK, LANES, NEURON_BATCH, _activations, _log_norm, accumulate_lanes, lane_totals, products
 from .kernel import parallel_and_serial
-from .streams import network_state, normal
+from .streams import normal
 
 #: Pivots below this fraction of the largest variance end the factorisation (:func:`pivoted_cholesky`): the
 #: directions dropped carry less than 1e-13 of the variance, far below any statistical resolution.

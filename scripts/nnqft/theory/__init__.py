@@ -6,4 +6,6 @@
                   the estimators' variances
 - ``couplings``   u_4, u_6 and their Gaussian vertex integrals I_n, T_6 (docs/science.md §3)
 - ``cutoff``      HMS's cutoff integrals ∫_{[−Λ,Λ]^d_in} Π k(y, x_i) by converged cubature (docs/science.md §8)
+- ``deep``        networks of L hidden layers (docs/science.md §10): the infinite-width kernel recursion, the 1/N
+                  vertex and 2-point recursions ``DeepTheory``, and linear networks exactly ``LinearTheory``
 """

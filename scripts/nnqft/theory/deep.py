@@ -6,8 +6,8 @@ kernel on the P points; for one neuron, E[z z z z]_c = (1/N)(V_(12)(34) + V_(13)
 two neurons j ≠ k, E[z_j,a z_j,b z_k,c z_k,d]_c = (1/N) V_(ab)(cd); E[z_a z_b] = K_ab + K1_ab / N + O(1/N²).
 
 - Kernel (Neal; Lee et al. 2018): K^(1) = σ_b² + σ_W² x·y / d_in, K^(ℓ+1) = σ_b² + σ_W² ⟨φ_a φ_b⟩_{K^(ℓ)}.
-- Vertex and 2-point correction (Yaida 2019, eqs. (2.17)–(2.20) there in the derivative form; Roberts, Yaida, Hanin
-  2022, ch. 4): V^(1) = K1^(1) = 0 (the first layer is exactly Gaussian) and
+- Vertex and 2-point correction (Yaida 2019; Roberts, Yaida, Hanin 2022, ch. 4; here in the derivative form, which
+  needs no inverse kernel): V^(1) = K1^(1) = 0 (the first layer is exactly Gaussian) and
 
       V^(ℓ+1)_(pq)(rs) = σ_W⁴ (⟨φ_p φ_q φ_r φ_s⟩ − ⟨φ_p φ_q⟩⟨φ_r φ_s⟩)
                         + (σ_W⁴/4) Σ_{abcd} V^(ℓ)_(ab)(cd) ⟨∂_a ∂_b (φ_p φ_q)⟩ ⟨∂_c ∂_d (φ_r φ_s)⟩,
@@ -36,11 +36,14 @@ from ..model import as_points
 from . import neurons
 
 
-def pair_expectation(activation: str, k11: float, k12: float, k22: float, c1: float = 0.0, c2: float = 0.0):
-    """g = ⟨φ(u) φ(v)⟩ for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), with its gradient and Hessian in (k11, k12, k22)
-    (float, float[3], float[3, 3]): in closed form. GaussNet's φ(z) = exp(z − c), c1 and c2 its normalisations
+def pair_expectation(activation: str, k, c=(0.0, 0.0)):
+    """g = ⟨φ(u) φ(v)⟩ for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), k = (k11, k12, k22), with its gradient and Hessian
+    in (k11, k12, k22) (float, float[3], float[3, 3]): in closed form. GaussNet's φ(z) = exp(z − c), c = (c1, c2) its
+    normalisations
     (fixed: they do not move with the covariance); ReLU the arc-cosine kernel (Cho & Saul 2009), whose derivatives
     are finite where the covariance is not singular; Erf the arcsine kernel (Williams 1997); linear g = k12."""
+    k11, k12, k22 = (float(v) for v in k)
+    c1, c2 = c
     if activation == "linear":
         return k12, np.array([0.0, 1.0, 0.0]), np.zeros((3, 3))
     if activation == "gauss":
@@ -202,7 +205,7 @@ def _pair_data(activation, K, p, q):
     if p == q:
         g, d1, d2 = square_expectation(activation, K[p, p], c[p])
         return [(p, p)], g, np.array([d1]), np.array([[d2]])
-    g, grad, hess = pair_expectation(activation, K[p, p], K[p, q], K[q, q], c[p], c[q])
+    g, grad, hess = pair_expectation(activation, (K[p, p], K[p, q], K[q, q]), (c[p], c[q]))
     return [(p, p), (p, q), (q, q)], g, grad, hess
 
 
