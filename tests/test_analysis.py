@@ -128,7 +128,7 @@ def falloff_deviations(law, seed=3, n_combos=15, n_bags=10, background=0.3, widt
             for k in range(n_combos):
                 exact = 0.0 if order == 2 else 2.0 / N * (1 + 0.02 * k)
                 measured = (0.0 if order == 2 else law(N) * (1 + 0.02 * k)) + rng.normal(0, background / np.sqrt(n_bags))
-                rows.append({"experiment": "hms", "activation": "erf", "d_in": 2, "estimator": "plain",
+                rows.append({"experiment": "hms", "activation": "erf", "d_in": 2, "depth": 1, "estimator": "plain",
                              "sigma_b": 1.0, "sigma_w": 1.0, "N": N, "order": order, "combo": str(k),
                              "g0": 1.0, "g_mean": 1 + measured, "g_exact": 1 + exact, "m": measured, "m_exact": exact,
                              "g_se": background / np.sqrt(n_bags), "background_m": background, "n_bags": n_bags,

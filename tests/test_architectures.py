@@ -192,5 +192,5 @@ def test_the_benchmark_times_every_activation_and_d_in(tmp_path):
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(tmp_path / "activations.parquet")
     assert sorted(zip(table.activation, table.d_in)) == sorted(
-        (a, d) for a in ("gauss", "relu", "erf") for d in (1, 2, 3))
+        (a, d) for a in ("gauss", "relu", "erf", "linear") for d in (1, 2, 3))
     assert (table.kernel_s > 0).all() and (table[table.activation == "gauss"].over_gauss_same_d_in == 1).all()

@@ -86,6 +86,17 @@ def test_linear_networks_sample_the_exact_deep_linear_theory(points, depth, N, e
     assert (np.abs(wrong - g) / np.abs(means - g).max()).max() > 10
 
 
+@pytest.mark.parametrize("points,depth", [([0.4, -0.7], 2), ([[0.3, 0.5], [1.0, -0.2]], 3)])
+def test_the_reference_sampler_meets_the_exact_deep_linear_theory(points, depth):
+    """The numpy sampler that draws every weight matrix, against the exact linear theory at N = 3: exact-variance
+    z-scores, Chebyshev over the combinations (the products are heavy-tailed)."""
+    model = Model("linear", points, 0.5, 1.2, 3, depth=depth)
+    f = reference.outputs(model, 200_000, np.random.default_rng(4))
+    cs = output_combos(len(model.points))
+    z = exact_zscores(reference.products(f, [2, 4]).mean(axis=0), len(f), cs, LinearTheory.of(model), model.N)
+    assert np.abs(z).max() <= chebyshev_bound(len(cs), 0.01)
+
+
 @pytest.mark.parametrize("activation,points,sigma_b,depth", [
     ("relu", PAPER_POINTS, 0.1, 3), ("erf", [-0.8, 0.3, 1.0], 0.3, 2), ("gauss", [[0.2, 0.1], [0.5, -0.3]], 0.2, 2),
 ])

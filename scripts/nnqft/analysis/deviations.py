@@ -25,6 +25,8 @@ POINT_KEYS = ["sigma_b", "sigma_w", "N"]
 def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     """The rows of every experiment (its ensemble and points, its first n_bags bags), with an ``experiment``
     column."""
+    if "depth" not in corr.columns:  # a table from before networks had a depth: one hidden layer
+        corr = corr.assign(depth=1)
     parts = []
     for name, exp in experiments.items():
         ens = exp.ensemble
