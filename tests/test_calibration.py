@@ -42,7 +42,7 @@ class Synthetic:
     """Draws correlator tables of an experiment: per point, bag values = exact G + noise with the covariance of
     bag means measured from the kernel (``N_MEASURE`` bags), scaled by N_NETS_MEASURE / n_nets."""
 
-    def __init__(self, experiments, orders=(2, 4, 6), seed=0):
+    def __init__(self, experiments, orders=(2, 4, 6), seed=0, measure_nets=N_NETS_MEASURE):
         (self.name, self.exp), = experiments.items()
         self.experiments, self.orders = experiments, list(orders)
         self.ens = ens = self.exp.ensemble
@@ -53,10 +53,10 @@ class Synthetic:
             th = deviations.theory(self.exp.model(sw, self.exp.N[0]))
             for N in self.exp.N:
                 exact = np.concatenate([th.correlators(combos.multisets(n_points, o), N)[0] for o in self.orders])
-                model = self.exp.model(sw, N).at(n_nets=N_NETS_MEASURE)
+                model = self.exp.model(sw, N).at(n_nets=measure_nets)
                 bags = np.array([sampling.bag_correlators(model, seed, b, self.orders) for b in range(N_MEASURE)])
                 root = (bags - bags.mean(axis=0)).T / np.sqrt(N_MEASURE - 1)  # covariance root: C = root root^T
-                self.points[sw, N] = (exact, root * np.sqrt(N_NETS_MEASURE / ens.n_nets))
+                self.points[sw, N] = (exact, root * np.sqrt(measure_nets / ens.n_nets))
 
     def table(self, rng, shift=None) -> pd.DataFrame:
         """One synthetic correlator table; ``shift(order, N, exact)`` adds a violation to the exact values."""
@@ -181,7 +181,7 @@ def relu_depth_scan(n_bags=20, n_nets=20_000):
 @pytest.fixture(scope="module")
 def depth_scan():
     exps = relu_depth_scan()
-    return exps, [Synthetic({name: exp}, orders=(2, 4)) for name, exp in exps.items()]
+    return exps, [Synthetic({name: exp}, orders=(2, 4), measure_nets=1000) for name, exp in exps.items()]
 
 
 def depth_claims(exps, synthetic, rng, shift=None):

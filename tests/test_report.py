@@ -162,7 +162,7 @@ def overflowing(fig) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("config", ["quick", "architectures_quick", "hms_quick"])
+@pytest.mark.parametrize("config", ["quick", "architectures_quick", "hms_quick", "depth_quick"])
 def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(config, workflow_runs):
     """Every figure the quick configs draw, from their runs' tables, checked on matplotlib's own layout; a figure
     whose suptitle is cut at both ends (as several were) fails."""

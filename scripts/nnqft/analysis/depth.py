@@ -7,6 +7,8 @@ and an estimator (the config checks that it has two depths or more); it is named
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -46,8 +48,13 @@ def _diagonal_labels(n_points: int, order: int) -> list[str]:
 
 def theory_kurtosis_N(model) -> float:
     """The 1/N theory's N G_c^(4)/G^(2)² averaged over the points: 3 V_(aa)(aa) / K_aa² (N-independent)."""
-    th = DeepTheory.of(model)
-    return float(np.mean([3 * th.V[a, a, a, a] / th.K[a, a] ** 2 for a in range(len(model.points))]))
+    return _theory_kurtosis_N(model.family)
+
+
+@lru_cache(maxsize=None)
+def _theory_kurtosis_N(family) -> float:
+    th = DeepTheory(*family)
+    return float(np.mean([3 * th.V[a, a, a, a] / th.K[a, a] ** 2 for a in range(len(th.points))]))
 
 
 def exact_kurtosis_N(model) -> float:
@@ -170,7 +177,7 @@ def depth_running(table: pd.DataFrame):
     from matplotlib.ticker import NullFormatter
 
     scans = list(dict.fromkeys(table.scan))
-    fig, axes = plt.subplots(len(scans), 2, figsize=(11, 3.9 * len(scans)), squeeze=False)
+    fig, axes = plt.subplots(len(scans), 2, figsize=(11, 3.9 * len(scans)), squeeze=False, layout="constrained")
     for (left, right), scan in zip(axes, scans):
         t = table[table.scan == scan]
         widths, depths = sorted(t.N.unique()), sorted(t.depth.unique())
@@ -200,5 +207,4 @@ def depth_running(table: pd.DataFrame):
         _label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
                      "G_c^(4) / G^(2)²")
     fig.suptitle("Running with depth: the depth-to-width ratio L/N sets the deviation from the Gaussian process")
-    fig.tight_layout()
     return fig
