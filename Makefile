@@ -76,7 +76,7 @@ hms: venv              ## Halverson, Maiti, Stoner alone (config/hms.yaml)
 d-in-scans: venv       ## the sigma_w scans at d_in = 2 and 3 alone (config/d_in_scans.yaml)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/d_in_scans.yaml
 
-depth: venv            ## deep networks: the depth scans of config/depth.yaml (about 15 minutes on 2 cores)
+depth: venv            ## deep networks: the depth scans of config/depth.yaml (about 8 minutes on 2 cores)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/depth.yaml
 
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
