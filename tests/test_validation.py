@@ -125,6 +125,9 @@ BAD = {
     "falloff where G_GP = 0": (lambda c: c["experiments"]["width_scan"].update(activation="relu", sigma_b=0.0,
                                                                                  analyses=["falloff"]),
                                ["experiments.width_scan.analyses", "falloff", "opposite rays", "undefined"]),
+    "a deep linear network at too many points": (lambda c: c["experiments"]["width_scan"].update(
+        activation="linear", depth=2, analyses=["falloff"], points=[0.01 * k for k in range(1, 18)]),
+        ["experiments.width_scan.points", "17", "deep linear", "P^6 <= 2e+07"]),
     "lambda for a linear network": (lambda c: (exp(c, "activation", "linear"), exp(c, "analyses", ["lambda_running"]),
                                                exp(c, "ngp_width", 10)),
                                     ["experiments.width_scan.analyses", "lambda_running", "linear kernel"]),

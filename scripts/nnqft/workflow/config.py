@@ -26,6 +26,8 @@ MAX_D_IN = MAX_RANK - 1
 EXP_LIMIT = 700.0
 #: Draws beyond this many standard deviations do not occur in 10^12 normals (P ~ 1e-23 each).
 MAX_SIGMAS = 10.0
+#: Largest moment tensor of the exact deep linear theory (nnqft.theory.deep.LinearTheory): P^n entries for G^(n).
+MAX_LINEAR_TENSOR = 20_000_000
 
 
 class ConfigError(ValueError):
@@ -208,6 +210,10 @@ def _check_experiment(where: str, exp, config: dict) -> None:
                     f"{where}.sigma_w", sigma_w, f"(Erf, sigma_b = {exp.sigma_b}) gives a pre-activation variance "
                     f"{variance:.3g} at one of the points, beyond the {MAX_ERF_VARIANCE} up to which the exact "
                     f"theory's quadrature is tested", f"sigma_b^2 + sigma_w^2 |x|^2 / d_in <= {MAX_ERF_VARIANCE}")
+    if exp.activation == "linear" and exp.depth > 1 and len(exp.points) ** max_order > MAX_LINEAR_TENSOR:
+        raise invalid(f"{where}.points", len(exp.points), f"points are too many for the exact theory of a deep linear "
+                      f"network at order {max_order} (its moment tensors have P^{max_order} entries)",
+                      f"P^{max_order} <= {MAX_LINEAR_TENSOR:.0e}: fewer points or lower orders")
     if config.get("backend", "cpu") == "cuda":
         if exp.depth != 1:
             raise invalid(f"{where}.depth", exp.depth, "is not sampled by the cuda backend (one hidden layer only)",
