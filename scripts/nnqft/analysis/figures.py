@@ -170,7 +170,8 @@ def falloff(fall: pd.DataFrame):
     fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS)\nm_n = |Ḡ_exp − G_GP| / G_GP",
                  fontsize=10)
     legend_rows = -(-len(handles) // ncol)
-    fig.tight_layout(rect=(0, min(0.4, 0.2 * legend_rows / fig.get_figheight()), 1, 1))
+    height = fig.get_figheight()  # the two-line suptitle takes about 0.45 in at the top, the legend 0.2 in a row
+    fig.tight_layout(rect=(0, min(0.4, 0.2 * legend_rows / height), 1, 1 - 0.45 / height))
     return fig
 
 
