@@ -7,15 +7,12 @@ and an estimator (the config checks that it has two depths or more); it is named
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
-from ..theory.deep import DeepTheory
 from .claims import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE, _alpha_text,
                      _row, correlator_agreement, t_critical, wls_slope)
-from .deviations import POINT_KEYS, bag_matrix, experiment_rows, point_label, theory
+from .deviations import POINT_KEYS, bag_matrix, deep_theory, experiment_rows, point_label, theory
 from .registry import asking
 from .stats import jackknife_se, leave_one_out
 
@@ -48,12 +45,7 @@ def _diagonal_labels(n_points: int, order: int) -> list[str]:
 
 def theory_kurtosis_N(model) -> float:
     """The 1/N theory's N G_c^(4)/G^(2)² averaged over the points: 3 V_(aa)(aa) / K_aa² (N-independent)."""
-    return _theory_kurtosis_N(model.family)
-
-
-@lru_cache(maxsize=None)
-def _theory_kurtosis_N(family) -> float:
-    th = DeepTheory(*family)
+    th = deep_theory(model.family)
     return float(np.mean([3 * th.V[a, a, a, a] / th.K[a, a] ** 2 for a in range(len(th.points))]))
 
 

@@ -71,7 +71,13 @@ def family_theory(family):
         return Theory(activation, points, sigma_b, sigma_w)
     if activation == "linear":
         return LinearTheory(points, sigma_b, sigma_w, depth)
-    return DeepTheory(activation, points, sigma_b, sigma_w, depth)
+    return deep_theory(family)
+
+
+@lru_cache(maxsize=None)
+def deep_theory(family) -> DeepTheory:
+    """The 1/N theory of a family at any depth (built once: the depth analysis reads its vertex at depth 1 too)."""
+    return DeepTheory(*family)
 
 
 #: What the ``g_exact`` column holds (the ``theory`` column of the deviations table).

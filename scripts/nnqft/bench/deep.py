@@ -10,7 +10,6 @@ ratio is the comparable number, not the absolute times.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numba
@@ -19,7 +18,7 @@ import pandas as pd
 
 from ..model import Model
 from ..sampling import bags, reference
-from .kernel import POINTS
+from .kernel import POINTS, report
 
 ORDERS = [2, 4, 6]
 
@@ -65,10 +64,7 @@ def main(argv=None):
     pd.set_option("display.width", 200)
     print(f"numba {numba.__version__}, numpy {np.__version__}, {numba.config.NUMBA_NUM_THREADS} threads, ReLU at the "
           f"paper's 6 points, orders {ORDERS}, plain estimator; times per bag of {args.n_nets} networks")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    table.to_parquet(args.out)
-    print(f"written {args.out}")
+    report(table, args.out)
 
 
 if __name__ == "__main__":

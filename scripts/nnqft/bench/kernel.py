@@ -120,11 +120,7 @@ def main(argv=None):
     acts = activation_rows(max(args.widths), args.n_nets, args.orders, args.repeat, max_threads)
     print(f"\nactivations at N = {max(args.widths)}, n_nets = {args.n_nets}, {max_threads} threads "
           f"(points: the paper's six, repeated along the d_in axes)")
-    print(acts.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    out = os.path.join(os.path.dirname(args.out) or ".", "activations.parquet")
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    acts.to_parquet(out)
-    print(f"written {out}")
+    report(acts, os.path.join(os.path.dirname(args.out) or ".", "activations.parquet"))
 
 
 def kernel_table(args, max_threads):
@@ -139,10 +135,15 @@ def kernel_table(args, max_threads):
     table = pd.DataFrame(rows)
     print(f"numba {numba.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"orders {args.orders}, {len(combos.output_combos(len(POINTS), args.orders))} correlators per bag")
+    report(table, args.out)
+
+
+def report(table: pd.DataFrame, path: str) -> None:
+    """Print a benchmark table (3 significant digits) and write it to ``path`` as Parquet."""
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    table.to_parquet(args.out)
-    print(f"written {args.out}")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    table.to_parquet(path)
+    print(f"written {path}")
 
 
 if __name__ == "__main__":

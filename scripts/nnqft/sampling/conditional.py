@@ -106,16 +106,29 @@ def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair
             _activations(activation, wx, xi, b0, log_norm[i], ones, m, phi)
             for k in range(m, NEURON_BATCH):
                 phi[k] = 0.0
-        for r in range(n_pairs):
-            p, q = d_in + 2 + pair_p[r], d_in + 2 + pair_q[r]
-            for k in range(NEURON_BATCH):
-                lanes[r, k] += buf[p, k] * buf[q, k]
-    for r in range(n_pairs):
+        accumulate_pairs(lanes, buf, d_in + 2, pair_p, pair_q)
+    pair_totals(lanes, s)
+    return st
+
+
+@njit(cache=True, inline="always")
+def accumulate_pairs(lanes, rows, offset, pair_p, pair_q):
+    """lanes[r, k] += φ_k(x_p) φ_k(x_q) for each pair r = (p, q), φ at point p in rows[offset + p] (one batch of
+    neurons, one partial sum per batch position)."""
+    for r in range(pair_p.shape[0]):
+        p, q = offset + pair_p[r], offset + pair_q[r]
+        for k in range(NEURON_BATCH):
+            lanes[r, k] += rows[p, k] * rows[q, k]
+
+
+@njit(cache=True, inline="always")
+def pair_totals(lanes, s):
+    """s[r] = the sum of lanes[r, :] in batch-position order (the neurons' fixed reduction order)."""
+    for r in range(lanes.shape[0]):
         total = 0.0
         for k in range(NEURON_BATCH):
             total += lanes[r, k]
         s[r] = total
-    return st
 
 
 @njit(cache=True, inline="always")
@@ -129,6 +142,17 @@ def wick_sums(w, first, pair_of, rest_of, n_pairs):
             pr, rs = pair_of[e], rest_of[e]
             for lane in range(LANES):
                 w[node, lane] += w[pr, lane] * w[rs, lane]
+
+
+@njit(cache=True, inline="always")
+def _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows):
+    """The covariances of ``n_lanes`` networks are in w[:n_pairs, :n_lanes]: zero the empty lanes, form the Wick
+    sums (:func:`wick_sums`) and add the requested rows to ``acc``."""
+    for lane in range(n_lanes, LANES):
+        for r in range(n_pairs):
+            w[r, lane] = 0.0
+    wick_sums(w, first, pair_of, rest_of, n_pairs)
+    accumulate_lanes(acc, w, out_rows)
 
 
 @njit(cache=True, inline="always")
@@ -158,11 +182,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
                        lanes, s)
             for r in range(n_pairs):
                 w[r, lane] = sb2 + scale * s[r]
-        for lane in range(n_lanes, LANES):
-            for r in range(n_pairs):
-                w[r, lane] = 0.0
-        wick_sums(w, first, pair_of, rest_of, n_pairs)
-        accumulate_lanes(acc, w, out_rows)
+        _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
     lane_totals(acc, partial, c)
 
 

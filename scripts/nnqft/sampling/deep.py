@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
-from .conditional import _pair_sums, output_rows, wick_sums, wick_tables
-from .kernel import CHUNK, LANES, NEURON_BATCH, _activations, _log_norm, accumulate_lanes, lane_totals, products
+from .conditional import _close_wick_lanes, _pair_sums, accumulate_pairs, output_rows, pair_totals, wick_tables
+from .kernel import CHUNK, LANES, NEURON_BATCH, _activations, _close_product_lanes, _log_norm, lane_totals
 from .kernel import parallel_and_serial
 from .streams import normal
 
@@ -104,15 +104,8 @@ def _next_layer(st, N, rank, R, norms, activation, pair_p, pair_q, xi, phi, lane
             _activations(activation, row, 1.0, zeros, norms[i], ones, m, row)
             for k in range(m, NEURON_BATCH):
                 row[k] = 0.0
-        for r in range(n_pairs):
-            p, q = pair_p[r], pair_q[r]
-            for k in range(NEURON_BATCH):
-                lanes[r, k] += phi[p, k] * phi[q, k]
-    for r in range(n_pairs):
-        total = 0.0
-        for k in range(NEURON_BATCH):
-            total += lanes[r, k]
-        s[r] = total
+        accumulate_pairs(lanes, phi, 0, pair_p, pair_q)
+    pair_totals(lanes, s)
     return st
 
 
@@ -177,11 +170,7 @@ def _plain_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, n
                 _draw_output(st, cov, work, f)
                 for i in range(n_points):
                     prod[i, lane] = f[i]
-            for lane in range(n_lanes, LANES):
-                for i in range(n_points):
-                    prod[i, lane] = 0.0
-            products(prod, parent, last, n_points)
-            accumulate_lanes(acc, prod, out_nodes)
+            _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
         lane_totals(acc, partial, c)
     return partial
 
@@ -206,11 +195,7 @@ def _conditional_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activat
                                    pair_q, cov, work)
                 for r in range(n_pairs):
                     w[r, lane] = cov[pair_p[r], pair_q[r]]
-            for lane in range(n_lanes, LANES):
-                for r in range(n_pairs):
-                    w[r, lane] = 0.0
-            wick_sums(w, first, pair_of, rest_of, n_pairs)
-            accumulate_lanes(acc, w, out_rows)
+            _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
         lane_totals(acc, partial, c)
     return partial
 

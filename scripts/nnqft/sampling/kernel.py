@@ -176,6 +176,17 @@ def products(prod, parent, last, n_points):
 
 
 @njit(cache=True, inline="always")
+def _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes):
+    """The outputs of ``n_lanes`` networks are in prod[:n_points, :n_lanes]: zero the empty lanes, form every
+    monomial (:func:`products`) and add the requested ones to ``acc`` (:func:`accumulate_lanes`)."""
+    for lane in range(n_lanes, LANES):
+        for i in range(n_points):
+            prod[i, lane] = 0.0
+    products(prod, parent, last, n_points)
+    accumulate_lanes(acc, prod, out_nodes)
+
+
+@njit(cache=True, inline="always")
 def lane_totals(acc, partial, c):
     """partial[c, o] = the sum of acc[o, :] over the lanes, in lane order (the chunk's fixed reduction order)."""
     for o in range(acc.shape[0]):
@@ -207,11 +218,7 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
             _eval_network(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, activation, h, buf)
             for i in range(n_points):
                 prod[i, lane] = h[i]
-        for lane in range(n_lanes, LANES):
-            for i in range(n_points):
-                prod[i, lane] = 0.0
-        products(prod, parent, last, n_points)
-        accumulate_lanes(acc, prod, out_nodes)
+        _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
     lane_totals(acc, partial, c)
 
 

@@ -272,10 +272,11 @@ class LinearTheory:
     def __init__(self, points, sigma_b: float, sigma_w: float, depth: int):
         self.points = as_points(points)
         self.sigma_b, self.sigma_w, self.depth = float(sigma_b), float(sigma_w), int(depth)
-        self.K = neurons.preactivation_covariance(self.points, self.sigma_b, self.sigma_w)
-        self._moments: dict[tuple[int, int], np.ndarray] = {}
+        self.first_layer = neurons.preactivation_covariance(self.points, self.sigma_b, self.sigma_w)
+        self.K = self.first_layer  # the infinite-width kernel, layer by layer to the output
         for _ in range(self.depth):
             self.K = self.sigma_b**2 + self.sigma_w**2 * self.K
+        self._moments: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
     def of(cls, model) -> "LinearTheory":
@@ -285,8 +286,7 @@ class LinearTheory:
         """m_k = E[Ĝ_{i1 i2} ... Ĝ_{i(2k-1) i(2k)}] of the output's Ĝ = Ĝ^(L+1), an array of 2k point indices."""
         key = (int(k), int(N))
         if key not in self._moments:
-            K1 = neurons.preactivation_covariance(self.points, self.sigma_b, self.sigma_w)
-            m = [_tensor_power(K1, j) for j in range(k + 1)]
+            m = [_tensor_power(self.first_layer, j) for j in range(k + 1)]
             for _ in range(self.depth):
                 m = [_next_moment(m, j, N, self.sigma_b**2, self.sigma_w**2 / N) for j in range(k + 1)]
             self._moments[key] = m[k]
