@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nnqft import combos
-from nnqft.analysis import claims, depth, deviations, flow, hms
+from nnqft import combos, theory
+from nnqft.analysis import claims, depth, deviations, flow, hms, verdicts
 from nnqft.analysis.registry import asking
 from nnqft.sampling import bags as sampling
 from nnqft.workflow import design
@@ -50,7 +50,7 @@ class Synthetic:
         self.labels = [(o, combos.combo_label(c)) for o, c in combos.output_combos(n_points, self.orders)]
         self.points = {}
         for sw in self.exp.sigma_w:
-            th = deviations.theory(self.exp.model(sw, self.exp.N[0]))
+            th = theory.of(self.exp.model(sw, self.exp.N[0]))
             for N in self.exp.N:
                 exact = np.concatenate([th.correlators(combos.multisets(n_points, o), N)[0] for o in self.orders])
                 model = self.exp.model(sw, N).at(n_nets=measure_nets)
@@ -142,7 +142,7 @@ def test_the_coupling_claims_say_disagrees_at_most_at_their_stated_rate(gauss_sc
 def test_without_the_multiple_testing_control_the_m2_claim_is_not_calibrated(relu_hms, monkeypatch):
     """The protection, removed: 2 standard errors at every width and combination, as the first version tested
     m_2, says "disagrees" far more often than 1%."""
-    monkeypatch.setattr(claims, "t_critical", lambda n_bags, n_tests, alpha=claims.ALPHA: 2.0)
+    monkeypatch.setattr(verdicts, "t_critical", lambda n_bags, n_tests, alpha=verdicts.ALPHA: 2.0)
     counts = false_alarms(relu_hms, replicates=50)
     m2 = counts["m_2 ≈ 0 at every N (e)"]
     assert m2["disagrees"] > 10 * allowed(50) / 3, m2

@@ -229,11 +229,13 @@ def test_the_analysis_reaches_the_exact_theory_through_the_modules_it_imports():
 
 def test_each_figure_reaches_its_own_function_and_helpers_only():
     closures = {spec.name: REAL.closure([*REAL.script_roots(ROOT / "scripts" / "plot_figure.py"),
-                                         f"analysis.figures.{spec.function}"]) for spec in registry.FIGURES}
-    figures = "analysis.figures"
-    assert (figures, "_subtitle") in closures["u4_vs_N"]
+                                         f"analysis.{spec.function}"]) for spec in registry.FIGURES}
+    figures, style = "analysis.figures", "analysis.style"
+    assert (style, "subtitle") in closures["u4_vs_N"]
     assert (figures, "histograms") not in closures["u4_vs_N"]
-    assert (figures, "_plain_log_x") in closures["u4_vs_sigma"]
-    assert (figures, "_plain_log_x") not in closures["histograms"]
-    assert len({REAL.digest([(figures, spec.function)]) for spec in registry.FIGURES}) == len(
+    assert (style, "plain_log_x") in closures["u4_vs_sigma"]
+    assert (style, "plain_log_x") not in closures["histograms"]
+    assert ("analysis.depth", "depth_running") in closures["depth_running"]
+    assert (figures, "falloff") not in closures["depth_running"]
+    assert len({REAL.digest([tuple(("analysis." + spec.function).rsplit(".", 1))]) for spec in registry.FIGURES}) == len(
         {spec.function for spec in registry.FIGURES})

@@ -187,15 +187,15 @@ def test_editing_one_figure_reruns_only_that_figure(quick_run, tmp_path):
 
 
 def test_editing_a_helper_reruns_the_figures_that_use_it_and_no_other(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/analysis/figures.py", "(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)",
-                      "(1, 2, 4, 10, 20, 50, 100, 1000)")  # the ticks of _plain_log_x
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/style.py", "(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)",
+                      "(1, 2, 4, 10, 20, 50, 100, 1000)")  # the ticks of plain_log_x
     assert planned_by(src, quick_run) == figure_files("sigma_scan/u4_vs_sigma", "sigma_scan/u6_vs_sigma",
                                                       "sigma_scan_conditional/u4_vs_sigma", "sigma_scan/passive_flow",
                                                       "validation")
 
 
 def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path):
-    src = edited_copy(tmp_path, "scripts/nnqft/analysis/figures.py",
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/style.py",
                       'COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}',
                       'COLORS = {2: "tab:blue", 4: "tab:red", 6: "tab:green"}')
     planned = planned_by(src, quick_run)

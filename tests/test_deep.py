@@ -9,7 +9,8 @@ from helpers import chebyshev_bound, exact_zscores, normal_bonferroni_bound
 from nnqft import combos
 from nnqft.model import Model
 from nnqft.sampling import bags, deep, reference, streams
-from nnqft.theory.deep import DeepTheory, LinearTheory, pair_expectation, square_expectation
+from nnqft.theory.deep import DeepTheory, pair_expectation, square_expectation
+from nnqft.theory.linear import LinearTheory
 from nnqft.theory.exact import Theory
 
 PAPER_POINTS = [-0.01, -0.006, -0.002, 0.002, 0.006, 0.01]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers import NO_FLAGS
-from nnqft import combos
+from nnqft import combos, theory
 from nnqft.analysis import claims, deviations, flow, hms
 from nnqft.model import Model
 from nnqft.theory import cutoff
@@ -31,7 +31,7 @@ def exact_correlators(experiments, noise=0.0, seed=0):
     for exp in experiments.values():
         ens = exp.ensemble
         for sigma_w in exp.sigma_w:
-            th = deviations.theory(exp.model(sigma_w, exp.N[0]))
+            th = theory.of(exp.model(sigma_w, exp.N[0]))
             for N in exp.N:
                 for order in (2, 4, 6):
                     labels = [combos.combo_label(c) for c in combos.multisets(len(exp.points), order)]

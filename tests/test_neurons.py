@@ -10,7 +10,7 @@ import pytest
 from scipy.special import erf
 
 from nnqft import combos
-from nnqft.theory import neurons
+from nnqft.theory import cones, neurons
 from nnqft.theory.exact import Theory
 
 from helpers import ERF_POINTS, RELU_POINTS
@@ -56,7 +56,7 @@ def test_gauss_kernel_and_moments_against_gauss_hermite(d_in):
     x, w = np.polynomial.hermite_e.hermegauss(60)
     w = w / math.sqrt(2 * math.pi)
     for idx in ([0, 1], [0, 0], [0, 1, 1, 2], [1, 1, 1, 3, 3, 0]):
-        a = neurons._factor(cov[np.ix_(idx, idx)])  # z = a u, u ~ N(0, I_s)
+        a = cones._factor(cov[np.ix_(idx, idx)])  # z = a u, u ~ N(0, I_s)
         grids = np.meshgrid(*[x] * a.shape[1], indexing="ij")
         u = np.stack([g.ravel() for g in grids], axis=1)
         weight = np.prod(np.meshgrid(*[w] * a.shape[1], indexing="ij"), axis=0).ravel()
@@ -132,7 +132,7 @@ MC_CASES = [(act, d_in, m) for act in ("relu", "erf") for d_in in (1, 2, 3)
 
 
 def monte_carlo(activation, cov, m, n, rng):
-    a = neurons._factor(cov)
+    a = cones._factor(cov)
     z = rng.standard_normal((n, a.shape[1])) @ a.T
     phi = np.maximum(z, 0.0) if activation == "relu" else erf(z)
     v = np.prod(phi[:, list(m)], axis=1)

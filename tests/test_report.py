@@ -182,7 +182,7 @@ def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(config, w
         for table in spec.tables:
             if table not in frames:
                 frames[table] = pd.read_parquet(run / "results" / "tables" / f"{table}.parquet")
-        fig = figures.draw(spec, frames, experiment or None)
+        fig = registry.draw(spec, frames, experiment or None)
         found = overflowing(fig)
         plt.close(fig)
         if found:

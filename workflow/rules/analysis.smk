@@ -8,47 +8,35 @@ wildcard_constraints:
     experiment="|".join(re.escape(name) for name in EXPERIMENTS),
 
 
-rule analyse:
-    input:
-        correlators=f"{TABLES}/correlators.parquet",
-    output:
-        deviations=f"{TABLES}/deviations.parquet",
-        error_bars=f"{TABLES}/error_bars.parquet",
-        hms_falloff=f"{TABLES}/hms_falloff.parquet",
-        hms_lambda=f"{TABLES}/hms_lambda.parquet",
-        hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
-        hms_six_point=f"{TABLES}/hms_six_point.parquet",
-        couplings=f"{TABLES}/couplings.parquet",
-        coupling_means=f"{TABLES}/coupling_means.parquet",
-        flow_fit=f"{TABLES}/flow_fit.parquet",
-        passive_flow=f"{TABLES}/passive_flow.parquet",
-        depth_running=f"{TABLES}/depth_running.parquet",
-    log:
-        "logs/analyse.log",
-    localrule: True
-    conda:
-        "../../envs/nnqft.yaml"
-    params:
-        seed=config["seed"],
-        experiments=EXPERIMENTS,
-        cutoffs=config["cutoffs"],
-        code=code_digest("analysis_tables.py"),
-    script:
-        "../../scripts/analysis_tables.py"
+# One rule per analysis step of nnqft.analysis.registry.TABLES (analyse_deviations, analyse_couplings, ...), each
+# with the code digest of its own step function: an edit to one analysis reruns its tables and what reads them.
+for step in registry.TABLES:
+
+    rule:
+        name:
+            f"analyse_{step.name}"
+        input:
+            **{table: f"{TABLES}/{table}.parquet" for table in step.reads},
+        output:
+            **{table: f"{TABLES}/{table}.parquet" for table in step.writes},
+        log:
+            f"logs/analyse/{step.name}.log",
+        localrule: True
+        conda:
+            "../../envs/nnqft.yaml"
+        params:
+            step=step.name,
+            seed=config["seed"],
+            experiments=EXPERIMENTS,
+            cutoffs=config["cutoffs"],
+            code=code_digest("analysis_table.py", f"analysis.steps.{step.name}"),
+        script:
+            "../../scripts/analysis_table.py"
 
 
 rule claims:
     input:
-        deviations=f"{TABLES}/deviations.parquet",
-        error_bars=f"{TABLES}/error_bars.parquet",
-        hms_falloff=f"{TABLES}/hms_falloff.parquet",
-        hms_lambda=f"{TABLES}/hms_lambda.parquet",
-        hms_lambda_slope=f"{TABLES}/hms_lambda_slope.parquet",
-        hms_six_point=f"{TABLES}/hms_six_point.parquet",
-        couplings=f"{TABLES}/couplings.parquet",
-        coupling_means=f"{TABLES}/coupling_means.parquet",
-        flow_fit=f"{TABLES}/flow_fit.parquet",
-        depth_running=f"{TABLES}/depth_running.parquet",
+        **{table: f"{TABLES}/{table}.parquet" for table in registry.CLAIMS_READS},
     output:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),
@@ -91,6 +79,6 @@ for spec in registry.FIGURES:
             "../../envs/nnqft.yaml"
         params:
             figure=spec.name,
-            code=code_digest("plot_figure.py", f"analysis.figures.{spec.function}"),
+            code=code_digest("plot_figure.py", f"analysis.{spec.function}"),
         script:
             "../../scripts/plot_figure.py"

@@ -23,92 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .depth import depth_claims
 from .deviations import UNCHECKED
-from .deviations import UNRELIABLE as UNRELIABLE_BARS
 from .registry import asking
 from .stats import log_log_fit
+from .verdicts import (AGREES, ALPHA, BELOW_NOISE, COLUMNS, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE,
+                       alpha_text, correlator_agreement, named, Claim, statuses, t_critical, unreliable_widths,
+                       wls_slope)
 
-#: False-alarm probability of every claim's tests (family-wise over what the claim spans).
-ALPHA = 0.01
-#: How close an exact (noise-free) power must be to the paper's to say the statement holds in the exact theory.
-POWER_TOLERANCE = 0.1
 #: The same for λ's local slope at the largest cutoffs against the power derived from the kernel.
 LAMBDA_POWER_TOLERANCE = 0.01
 #: Largest spread over combinations (std / |mean|) of "nearly constant" u_4.
 MAX_SPREAD = 0.2
-
-AGREES, DISAGREES, UNRELIABLE = "agrees", "disagrees", UNRELIABLE_BARS
-HOLDS, FAILS, BELOW_NOISE = "holds", "fails", "below noise"
-
-COLUMNS = ["claim", "depth", "quantity", "value", "uncertainty", "exact", "agreement", "statement_exact",
-           "statement_measured", "false_alarm", "detail"]
-
-
-def _row(claim, quantity, value, uncertainty, exact, agreement, statement_exact, statement_measured, false_alarm,
-         detail="", depth="1"):
-    """One claim; ``depth``: the depths of the networks it is checked on, as text ("1", or "1, 2, 3" for a scan)."""
-    return {"claim": claim, "depth": depth, "quantity": quantity, "value": float(value),
-            "uncertainty": float(uncertainty), "exact": float(exact), "agreement": agreement,
-            "statement_exact": statement_exact, "statement_measured": statement_measured, "false_alarm": false_alarm,
-            "detail": detail}
-
-
-def _named(claim: str, experiment: str) -> str:
-    """The claim's name, with the experiment it is checked on."""
-    return f"{claim} ({experiment})"
-
-
-def t_critical(n_bags: int, n_tests: int, alpha: float = ALPHA) -> float:
-    """Two-sided Student-t critical value for n_bags − 1 degrees of freedom, Bonferroni over ``n_tests`` tests:
-    P(any |t| > it) <= alpha when the bag means are normal, whatever the correlations."""
-    return float(stats.t.ppf(1 - alpha / (2 * max(int(n_tests), 1)), int(n_bags) - 1))
-
-
-def _alpha_text(n_tests: int, n_bags: int, spans: str) -> str:
-    return f"{ALPHA:.0%} (Bonferroni over {spans}: {n_tests} tests; t, {int(n_bags) - 1} dof)"
-
-
-def _statuses(error_bars: pd.DataFrame, experiment: str, order: int) -> pd.DataFrame:
-    e = error_bars[(error_bars.experiment == experiment) & (error_bars.order == order)]
-    return e.set_index(["sigma_w", "N"]).status
-
-
-def unreliable_widths(error_bars: pd.DataFrame, experiment: str, order: int) -> list[int]:
-    """The widths N at which some sigma_w of the experiment has unreliable order-``order`` error bars."""
-    return sorted({int(n) for (_, n), st in _statuses(error_bars, experiment, order).items() if st == UNRELIABLE})
-
-
-def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
-    """max over rows of |g_mean − reference| / g_se, its number of tests, and the row where it is reached."""
-    t = (dev.g_mean - dev[reference]).abs() / dev.g_se
-    t = t.where(dev.g_se > 0, np.where((dev.g_mean - dev[reference]).abs() > 0, np.inf, 0.0))
-    worst = t.idxmax()
-    return float(t[worst]), len(t), dev.loc[worst]
-
-
-def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str, order: int, *, N=None,
-                         reference: str = "g_exact"):
-    """(agreement, detail, n_tests): the measured G^(n) of one experiment and order against ``reference`` (the exact
-    theory's g_exact, or G_0's g0) at every combination and width (``N``: one width) whose error bars are not
-    unreliable, by the Bonferroni t-test; UNRELIABLE if no width is left."""
-    d = dev[(dev.experiment == experiment) & (dev.order == order)]
-    if N is not None:
-        d = d[d.N == N]
-    bad = [n for n in unreliable_widths(error_bars, experiment, order) if N is None or n == N]
-    d = d[~d.N.isin(bad)]
-    note = f"; error bars unreliable (heavy tails) at N = {bad}, left out" if bad else ""
-    if d.empty:
-        return UNRELIABLE, f"error bars unreliable (heavy tails) at every N {bad}", 0
-    t, n_tests, worst = max_t(d, reference)
-    crit = t_critical(d.n_bags.iloc[0], n_tests)
-    verdict = AGREES if t <= crit else DISAGREES
-    name = "G_0" if reference != "g_exact" else (
-        "G_theory (order 1/N: its O(1/N²) remainder is no error bar)" if "theory" in d.columns and (
-            d.theory == "order 1/N").any() else "G_exact")
-    return verdict, (f"max |G − {name}| / se = {t:.3g} (N = "
-                     f"{int(worst.N)}, combination {worst.combo}) against {crit:.3g}{note}"), n_tests
 
 
 def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) -> dict:
@@ -123,19 +50,11 @@ def m2_vanishes(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFra
     by_n = falloff[(falloff.experiment == experiment) & (falloff.order == 2)].set_index("N").sort_index()
     ratio = by_n.m / by_n.background
     worst = ratio.idxmax()
-    return _row(_named("m_2 ≈ 0 at every N", experiment), "max over N of <|m_2|> (at the worst N)", by_n.m.max(),
+    return Claim(named("m_2 ≈ 0 at every N", experiment), "max over N of <|m_2|> (at the worst N)", by_n.m.max(),
                 by_n.se[by_n.m.idxmax()], by_n.m_exact.max(), agreement, HOLDS if exact_ok else FAILS, measured,
-                _alpha_text(n_tests, d.n_bags.iloc[0], "widths and combinations"),
+                alpha_text(n_tests, d.n_bags.iloc[0], "widths and combinations"),
                 f"{detail}; HMS's criterion <|m_2|> / background: max {ratio[worst]:.3g} at N = {worst} "
-                f"({'below' if (ratio < 1).all() else 'not below'} the background at every N)")
-
-
-def wls_slope(x, y, sigma) -> tuple[float, float]:
-    """Slope of y vs x by weighted least squares (weights 1/sigma^2) and its standard error."""
-    w = 1 / np.asarray(sigma) ** 2
-    X = np.stack([np.ones_like(x), x], axis=1)
-    cov = np.linalg.inv(X.T @ (X * w[:, None]))
-    return float((cov @ (X.T @ (w * y)))[1]), float(np.sqrt(cov[1, 1]))
+                f"({'below' if (ratio < 1).all() else 'not below'} the background at every N)").row()
 
 
 def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, order: int,
@@ -150,7 +69,7 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
     agreement, detail, n_tests = correlator_agreement(dev, error_bars, experiment, order)
     f = falloff[(falloff.experiment == experiment) & (falloff.order == order)].set_index("N").sort_index()
     n_bags = int(f.n_bags.iloc[0])
-    status = _statuses(error_bars, experiment, order).droplevel("sigma_w").reindex(f.index)
+    status = statuses(error_bars, experiment, order).droplevel("sigma_w").reindex(f.index)
     crit = t_critical(n_bags, len(f))
     resolved = f.m_exact > crit * f.se
     usable = resolved & (status != UNRELIABLE)
@@ -166,17 +85,16 @@ def scaling_slope(dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataF
                                     g.se.to_numpy() / g.m.to_numpy())
         bound = t_critical(n_bags, 1) * slope_se + POWER_TOLERANCE
         measured = HOLDS if abs(slope + 1) <= bound else FAILS
-    return _row(_named(f"m_{order} scales as 1/N", experiment), f"slope of log<|m_{order}|> vs log N (resolved N)",
+    return Claim(named(f"m_{order} scales as 1/N", experiment), f"slope of log<|m_{order}|> vs log N (resolved N)",
                 slope, slope_se, exact_slope, agreement,
                 HOLDS if abs(exact_slope + 1) <= POWER_TOLERANCE else FAILS, measured,
-                _alpha_text(n_tests, n_bags, "widths and combinations"),
-                f"{detail}; slopes over N = {where.tolist()} ({which}) compared with −1 ± {POWER_TOLERANCE:g}")
-
+                alpha_text(n_tests, n_bags, "widths and combinations"),
+                f"{detail}; slopes over N = {where.tolist()} ({which}) compared with −1 ± {POWER_TOLERANCE:g}").row()
 
 def _sign_claim(means, error_bars, experiment, order, sign):
     """Shared by the two sign claims: (rows, agreement, measured, resolved, n_tests)."""
     m = means[(means.experiment == experiment) & (means.order == order)].copy()
-    m["status"] = [_statuses(error_bars, experiment, order).get((sw, n), UNCHECKED)
+    m["status"] = [statuses(error_bars, experiment, order).get((sw, n), UNCHECKED)
                    for sw, n in zip(m.sigma_w, m.N)]
     ok = m[m.status != UNRELIABLE]
     n_bags = int(m.n_bags.iloc[0])
@@ -207,25 +125,25 @@ def u4_negative_constant(means: pd.DataFrame, per_combo: pd.DataFrame, error_bar
     spread_exact = pc.groupby(["sigma_w", "N"]).u_exact.agg(lambda s: s.std() / abs(s.mean())).max()
     exact_ok = (m.u_exact < 0).all() and spread_exact < max_spread
     worst = m.iloc[int(np.argmax((m.u / m.u_se).to_numpy()))]
-    return _row(_named("u_4 negative and nearly constant over combinations", experiment),
+    return Claim(named("u_4 negative and nearly constant over combinations", experiment),
                 "<u_4> at the least negative point", worst.u, worst.u_se, worst.u_exact, agreement,
-                HOLDS if exact_ok else FAILS, measured, _alpha_text(n_tests, m.n_bags.iloc[0], "points"),
+                HOLDS if exact_ok else FAILS, measured, alpha_text(n_tests, m.n_bags.iloc[0], "points"),
                 f"{len(resolved)} of {len(m)} points resolved; {int((m.status == UNRELIABLE).sum())} with "
                 f"unreliable error bars left out; max spread over combinations {spread:.3g} (exact "
-                f"{spread_exact:.3g})")
+                f"{spread_exact:.3g})").row()
 
 
 def u6_small_positive(means: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) -> dict:
     """u_6 positive at every point: as :func:`u4_negative_constant` for the sign (6-point error bars)."""
     m, agreement, measured, resolved, n_tests = _sign_claim(means, error_bars, experiment, 6, +1)
     mid = resolved.iloc[0] if len(resolved) else m.iloc[int(np.argmin(np.abs((m.u / m.u_se).to_numpy())))]
-    return _row(_named("u_6 small but positive", experiment), "<u_6> (first resolved point)", mid.u,
+    return Claim(named("u_6 small but positive", experiment), "<u_6> (first resolved point)", mid.u,
                 mid.u_se, mid.u_exact, agreement, HOLDS if (m.u_exact > 0).all() else FAILS, measured,
-                _alpha_text(n_tests, m.n_bags.iloc[0], "points"),
+                alpha_text(n_tests, m.n_bags.iloc[0], "points"),
                 f"{len(resolved)} of {len(m)} points resolved; {int((m.status == UNRELIABLE).sum())} with "
                 f"unreliable error bars left out; exact u_6 "
                 f"{'negative' if (m.u_exact < 0).all() else 'not of one sign' if (m.u_exact <= 0).any() else 'positive'}"
-                f" at every point")
+                f" at every point").row()
 
 
 def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_bags: dict) -> list[dict]:
@@ -250,13 +168,13 @@ def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_
             hits = [k for k, v in readings.items() if abs(r.exponent - v) <= t * r.exponent_se + POWER_TOLERANCE]
             measured = f"{HOLDS} ({', '.join(hits)} reading)" if hits else FAILS
         where = f"N = {int(r.N)}, {name}"
-        rows.append(_row(f"active-RG exponent of u_{order} ({where})", f"d log|<u_{order}>| / d log sigma_w",
+        rows.append(Claim(f"active-RG exponent of u_{order} ({where})", f"d log|<u_{order}>| / d log sigma_w",
                          r.exponent, r.exponent_se, r.exponent_exact, agreement,
                          f"{HOLDS} ({', '.join(near_exact)} reading)" if near_exact else FAILS, measured,
                          f"{ALPHA:.0%} (one test; t, {int(n_bags[name]) - 1} dof)",
                          f"predicted {r.predicted_paper_print:+g} (paper print) or {r.predicted_authors_code:+g} "
                          f"(authors' code); {int(r.n_used)} of {int(r.n_sigma_w)} sigma_w above noise; "
-                         f"{(1 - ALPHA):.0%} interval ±{t * r.exponent_se:.3g}"))
+                         f"{(1 - ALPHA):.0%} interval ±{t * r.exponent_se:.3g}").row())
     return rows
 
 
@@ -285,15 +203,14 @@ def lambda_runs(slope: pd.DataFrame, lam: pd.DataFrame, error_bars: pd.DataFrame
         else:
             measured = HOLDS if exact_ok else FAILS
     power = "does not run (Λ^0)" if r.slope_asymptotic == 0 else f"runs as Λ^{r.slope_asymptotic:+g}"
-    return _row(f"lambda {power} ({experiment}, N = {ngp_width}, {r.convention} convention)",
+    return Claim(f"lambda {power} ({experiment}, N = {ngp_width}, {r.convention} convention)",
                 f"lambda at the smallest cutoff ({first.cutoff:g})", first["lambda"], first.lambda_se,
                 first.lambda_exact, agreement, HOLDS if exact_ok else FAILS, measured,
                 f"{ALPHA:.0%} (one test; t, {n_bags - 1} dof)",
                 f"the samples set λ̄'s sign and scale, the integrals its running; exact local slope at the largest "
                 f"cutoffs {r.slope_local_exact:.4g} against {r.slope_asymptotic:+g}; slope of log|λ̄| over the "
                 f"cutoffs {r.slope:.4g} ± {r.slope_se:.2g} (exact {r.slope_exact:.4g}); HMS's pooled slope "
-                f"{r.slope_pooled:.4g} (exact {r.slope_pooled_exact:.4g}: ΔG^(4) drops out of it)")
-
+                f"{r.slope_pooled:.4g} (exact {r.slope_pooled_exact:.4g}: ΔG^(4) drops out of it)").row()
 
 def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame, error_bars: pd.DataFrame, *,
                      experiment: str, ngp_width: int) -> dict:
@@ -317,13 +234,13 @@ def six_point_closer(six: pd.DataFrame, dev: pd.DataFrame, falloff: pd.DataFrame
     else:
         measured = HOLDS if closer == len(sel) else FAILS
     worst = sel.iloc[int(np.argmax((off_lam - off_gp).to_numpy()))]
-    return _row(f"lambda brings the 6-point prediction closer ({experiment}, N = {ngp_width}, "
+    return Claim(f"lambda brings the 6-point prediction closer ({experiment}, N = {ngp_width}, "
                 f"{sel.convention.iloc[0]} convention)",
                 "(G_GP + lambda term) / G_measured at the least favourable cutoff", worst.gp_lambda_over_measured,
                 np.nan, worst.gp_lambda_over_exact, agreement, HOLDS if exact_closer == len(sel) else FAILS, measured,
-                _alpha_text(n_tests, n_bags, "combinations") + " for the agreement; the statement is no test",
+                alpha_text(n_tests, n_bags, "combinations") + " for the agreement; the statement is no test",
                 f"{detail}; closer at {closer} of {len(sel)} cutoffs (exact G^(6): {exact_closer}); without lambda "
-                f"G_GP / G_measured = {worst.gp_over_measured:.4g} there (cutoff {worst.cutoff:g})")
+                f"G_GP / G_measured = {worst.gp_over_measured:.4g} there (cutoff {worst.cutoff:g})").row()
 
 
 def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataFrame:
@@ -335,8 +252,6 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
     dev, bars, falloff = frames["deviations"], frames["error_bars"], frames["hms_falloff"]
     means, per_combo = frames["coupling_means"], frames["couplings"]
     orders = sorted(set(dev.order))
-    from .depth import depth_claims  # it builds on this module's tests
-
     rows = []
     for name, exp in experiments.items():
         wanted = exp.analyses

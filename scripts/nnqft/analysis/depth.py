@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .claims import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE, _alpha_text,
-                     _row, correlator_agreement, t_critical, wls_slope)
-from .deviations import POINT_KEYS, bag_matrix, deep_theory, experiment_rows, point_label, theory
+from .. import combos, theory
+from .deviations import POINT_KEYS, bag_matrix, experiment_rows, point_label
+from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE, alpha_text,
+                       Claim, correlator_agreement, t_critical, wls_slope)
 from .registry import asking
 from .stats import jackknife_se, leave_one_out
 
@@ -38,23 +39,21 @@ def kurtosis(g2: np.ndarray, g4: np.ndarray) -> np.ndarray:
 
 
 def _diagonal_labels(n_points: int, order: int) -> list[str]:
-    from .. import combos
-
     return [combos.combo_label((a,) * order) for a in range(n_points)]
 
 
 def theory_kurtosis_N(model) -> float:
     """The 1/N theory's N G_c^(4)/G^(2)² averaged over the points: 3 V_(aa)(aa) / K_aa² (N-independent)."""
-    th = deep_theory(model.family)
+    th = theory.one_over_N(model)
     return float(np.mean([3 * th.V[a, a, a, a] / th.K[a, a] ** 2 for a in range(len(th.points))]))
 
 
 def exact_kurtosis_N(model) -> float:
     """N times the exact theory's excess kurtosis averaged over the points, where an exact theory exists (NaN
     otherwise)."""
-    if not (model.depth == 1 or model.activation == "linear"):
+    th = theory.of(model)
+    if not th.exact:
         return np.nan
-    th = theory(model)
     P = len(model.points)
     g2, _ = th.correlators([(a, a) for a in range(P)], model.N)
     g4, _ = th.correlators([(a,) * 4 for a in range(P)], model.N)
@@ -121,14 +120,14 @@ def grows_linearly(table: pd.DataFrame, scan: str) -> dict:
         beta = np.linalg.solve(X.T @ (X * w[:, None]), X.T @ (w * d.kurtosis_N.to_numpy()))
         off = np.abs(d.kurtosis_N.to_numpy() - X @ beta) / d.kurtosis_N_se.to_numpy()
         measured = HOLDS if slope > 0 and (len(d) < 3 or off.max() <= crit) else FAILS
-    return _row(f"N G_c^(4)/G^(2)^2 grows linearly with depth ({scan}, N = {int(N)})",
+    return Claim(f"N G_c^(4)/G^(2)^2 grows linearly with depth ({scan}, N = {int(N)})",
                 "slope of N G_c^(4)/G^(2)^2 in L", slope, slope_se, coef[0], agreement, HOLDS if exact_ok else FAILS,
-                measured, _alpha_text(len(d), n_bags, "depths"),
+                measured, alpha_text(len(d), n_bags, "depths"),
                 f"depths {d.depth.tolist()}; max |measured − {'exact' if d.kurtosis_N_exact.notna().all() else 'theory'}|"
                 f" / se = {worst:.3g} against {crit:.3g}; 1/N theory "
                 + ", ".join(f"L = {int(r.depth)}: {r.kurtosis_N_theory:.4g}" for r in d.itertuples())
                 + "; measured " + ", ".join(f"{r.kurtosis_N:.4g} ± {r.kurtosis_N_se:.2g}" for r in d.itertuples()),
-                depth=", ".join(str(int(v)) for v in d.depth))
+                depth=", ".join(str(int(v)) for v in d.depth)).row()
 
 
 def m2_follows_K1(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) -> dict:
@@ -145,11 +144,11 @@ def m2_follows_K1(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) 
     at = d[d.N == N]
     worst = at.iloc[int(np.argmax(at.m_exact.abs().to_numpy()))]
     depth = int(d.depth.iloc[0])
-    return _row(f"depth breaks m_2 ≈ 0: G^(2) = K + K1/N ({experiment}, depth {depth}, N = {N})",
+    return Claim(f"depth breaks m_2 ≈ 0: G^(2) = K + K1/N ({experiment}, depth {depth}, N = {N})",
                 "m_2 at the combination of largest |m_2| in the theory", worst.m, worst.g_se / abs(worst.g0),
                 worst.m_exact, agreement, HOLDS if nonzero else FAILS, measured,
-                _alpha_text(n_tests, d.n_bags.iloc[0], "combinations"),
-                f"{detail}; theory: {d.theory.iloc[0]}; combination {worst.combo}", depth=str(depth))
+                alpha_text(n_tests, d.n_bags.iloc[0], "combinations"),
+                f"{detail}; theory: {d.theory.iloc[0]}; combination {worst.combo}", depth=str(depth)).row()
 
 
 def depth_claims(table: pd.DataFrame, dev: pd.DataFrame, error_bars: pd.DataFrame, experiments: dict) -> list[dict]:
@@ -164,7 +163,7 @@ def depth_claims(table: pd.DataFrame, dev: pd.DataFrame, error_bars: pd.DataFram
 def depth_running(table: pd.DataFrame):
     """Per depth scan (nnqft.analysis.depth): N G_c^(4)/G^(2)² vs L at each width (measured, 1/N theory line, exact
     crosses), and G_c^(4)/G^(2)² vs L/N (log-log) beside the 1/N theory's c(L)/N."""
-    from .figures import _label_panel  # first: figures selects the Agg backend
+    from .style import label_panel  # first: style selects the Agg backend
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
@@ -184,7 +183,7 @@ def depth_running(table: pd.DataFrame):
         left.plot([], [], "x", color="k", label="exact theory" if t.kurtosis_N_exact.notna().any() else None)
         left.set_xticks(depths)
         r = t.iloc[0]
-        _label_panel(left, f"{scan}: {r.activation}, d_in = {int(r.d_in)}, σ_b = {r.sigma_b:g}, σ_W = {r.sigma_w:g}",
+        label_panel(left, f"{scan}: {r.activation}, d_in = {int(r.d_in)}, σ_b = {r.sigma_b:g}, σ_W = {r.sigma_w:g}",
                      "depth L (hidden layers)", "N G_c^(4) / G^(2)²")
         for k, L in enumerate(depths):
             g = t[(t.depth == L) & (t.kurtosis_N > 0)].sort_values("N")
@@ -196,7 +195,7 @@ def depth_running(table: pd.DataFrame):
         right.set_yscale("log")
         right.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels overlap
         right.yaxis.set_minor_formatter(NullFormatter())
-        _label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
+        label_panel(right, "excess kurtosis against the depth-to-width ratio (lines: 1/N theory)", "L / N",
                      "G_c^(4) / G^(2)²")
     fig.suptitle("Running with depth: the depth-to-width ratio L/N sets the deviation from the Gaussian process")
     return fig

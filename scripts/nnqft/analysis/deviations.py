@@ -13,10 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import combos
+from .. import combos, theory
 from ..model import Model
-from ..theory.deep import DeepTheory, LinearTheory
-from ..theory.exact import Theory
 from .stats import folded_normal_mean
 
 POINT_KEYS = ["sigma_b", "sigma_w", "N"]
@@ -56,49 +54,25 @@ def _n_points(labels) -> int:
     return 1 + max(max(combos.parse_combo(str(label))) for label in labels)
 
 
-def theory(model: Model):
-    """The theory of a model's family (activation, points, σ_b, σ_W, depth), shared by every N, order and table (its
-    moments are computed once): the exact finite-width theory of one hidden layer (:class:`Theory`) or of linear
-    networks of any depth (:class:`LinearTheory`), else the 1/N theory of deep networks (:class:`DeepTheory`, its
-    correlators truncated at order 1/N): :func:`theory_kind` says which."""
-    return family_theory(model.family)
-
-
-@lru_cache(maxsize=None)
-def family_theory(family):
-    activation, points, sigma_b, sigma_w, depth = family
-    if depth == 1:
-        return Theory(activation, points, sigma_b, sigma_w)
-    if activation == "linear":
-        return LinearTheory(points, sigma_b, sigma_w, depth)
-    return deep_theory(family)
-
-
-@lru_cache(maxsize=None)
-def deep_theory(family) -> DeepTheory:
-    """The 1/N theory of a family at any depth (built once: the depth analysis reads its vertex at depth 1 too)."""
-    return DeepTheory(*family)
-
-
 #: What the ``g_exact`` column holds (the ``theory`` column of the deviations table).
 EXACT, ORDER_1_OVER_N = "exact", "order 1/N"
 
 
 def theory_kind(model: Model) -> str:
-    """EXACT where the theory of :func:`theory` is exact at every N (one hidden layer, or linear networks), else
-    ORDER_1_OVER_N."""
-    return EXACT if model.depth == 1 or model.activation == "linear" else ORDER_1_OVER_N
+    """EXACT where the model's theory (:func:`nnqft.theory.of`) is exact at every N (one hidden layer, or linear
+    networks), else ORDER_1_OVER_N."""
+    return EXACT if theory.of(model).exact else ORDER_1_OVER_N
 
 
 def exact_point(model: Model, order: int):
     """Exact G^(n), Wick G_0^(n) for every combination of one order at one point."""
-    return _exact_point(model.family, model.N, int(order))
+    return _exact_point(model.at(n_nets=1, estimator="plain"), int(order))
 
 
 @lru_cache(maxsize=None)
-def _exact_point(family, N: int, order: int):
-    th = family_theory(family)
-    return th.correlators(combos.multisets(len(th.points), order), N)
+def _exact_point(model: Model, order: int):
+    th = theory.of(model)
+    return th.correlators(combos.multisets(len(th.points), order), model.N)
 
 
 #: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).
@@ -112,30 +86,22 @@ def exact_standard_error(model: Model, order: int, n_bags: int) -> np.ndarray:
     """The exact standard error of the mean over n_bags bags of the model's n_nets networks, per combination of the
     order
     (canonical order): from the exact variance of one network's estimate (plain: G^(2n)(c, c) − G^(n)(c)²;
-    conditional: the variance of its Wick sum of Π C, nnqft.exact.Theory). Computed for orders 2 and 4
+    conditional: the variance of its Wick sum of Π C, nnqft.theory.base.FieldTheory.estimator_variances). Computed for orders 2 and 4
     (VARIANCE_ORDERS) of unbounded activations; NaN otherwise: order 6 would need G^(12), and Erf is bounded
     (|erf| ≤ 1), so its products have light tails and the 4-point variance (8-point moments by quadrature) would
     cost minutes for nothing."""
-    return np.sqrt(_network_variance(model.family, model.N, int(order), model.estimator)
-                   / (model.n_nets * int(n_bags)))
+    return np.sqrt(_network_variance(model.at(n_nets=1), int(order)) / (model.n_nets * int(n_bags)))
 
 
 @lru_cache(maxsize=None)
-def _network_variance(family, N: int, order: int, estimator: str) -> np.ndarray:
-    th = family_theory(family)
-    activation = family[0]
+def _network_variance(model: Model, order: int) -> np.ndarray:
+    th = theory.of(model)
     combos_ = combos.multisets(len(th.points), order)
-    if order not in VARIANCE_ORDERS or (order > 2 and activation == "erf") or isinstance(th, DeepTheory):
-        return np.full(len(combos_), np.nan)  # DeepTheory: no exact variance beyond one hidden layer
-    if isinstance(th, LinearTheory) and len(th.points) ** (2 * order) > MAX_LINEAR_TENSOR:
+    if order not in VARIANCE_ORDERS or (order > 2 and model.activation == "erf") or not th.exact:
+        return np.full(len(combos_), np.nan)  # the 1/N theory of deep networks gives no variance
+    if model.depth > 1 and len(th.points) ** (2 * order) > MAX_LINEAR_TENSOR:
         return np.full(len(combos_), np.nan)
-    if estimator == "conditional":
-        var = np.array([th.conditional_estimator_variance(c, N) for c in combos_])
-    else:
-        g2n, _ = th.correlators([tuple(c) + tuple(c) for c in combos_], N)
-        g, _ = th.correlators(combos_, N)
-        var = g2n - g * g
-    return np.maximum(var, 0.0)
+    return np.maximum(th.estimator_variances(combos_, model.N, model.estimator), 0.0)
 
 
 def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:

@@ -3,65 +3,12 @@ matplotlib Figure. Which figures a config gets, and from which experiments, is n
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-
-COLORS = {2: "tab:blue", 4: "tab:orange", 6: "tab:green"}
-
-
-def _plain_log_x(ax):
-    """Log x axis with plain tick labels (1, 2, 5, 10, 20) instead of overlapping 2×10^0 minor labels."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
-
-    lo, hi = ax.get_xlim()
-    ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000) if lo <= t <= hi]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def _width_ticks(ax, widths):
-    """A tick, plainly labelled, at every width of the experiment (a log axis would skip some: 4, 500)."""
-    widths = sorted(widths)
-    ax.set_xticks(widths)
-    ax.set_xticklabels([str(int(w)) for w in widths])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def _fit(text: str, width_in: float, fontsize: float = 10) -> str:
-    """``text`` wrapped at word boundaries into lines that fit ``width_in`` inches at ``fontsize`` points (a glyph is
-    about 0.55 of the font size wide), each given line on its own."""
-    import textwrap
-
-    chars = max(20, int(width_in * 72 / (0.55 * fontsize)))
-    return "\n".join(line for part in text.split("\n") for line in textwrap.wrap(part, chars))
-
-
-def save(fig, pdf_path, png_path):
-    """Save as PDF and PNG, each atomically (a killed job leaves no half-written figure)."""
-    from ..workflow.tables import atomic_write
-
-    atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf"))
-    atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
-    plt.close(fig)
-
-
-def draw(spec, frames: dict, experiment: str | None = None):
-    """The figure ``spec`` (an ``nnqft.analysis.registry.Figure``) from the tables ``frames`` (name -> DataFrame), of
-    one ``experiment`` (per-experiment figures) or across experiments. The plotting function is looked up by name:
-    the figure rules add it to their code digest themselves."""
-    return globals()[spec.function](*(frames[name] for name in spec.tables), **spec.kwargs(experiment))
-
-
-def _subtitle(df):
-    estimator = df.estimator.iloc[0] if "estimator" in df.columns else "plain"
-    nets = f", n_nets = {int(df.n_nets.iloc[0])}" if "n_nets" in df.columns else ""
-    return f"σ_b = {df.sigma_b.iloc[0]:g}, n_bags = {int(df.n_bags.iloc[0])}{nets}" + (
-        "" if estimator == "plain" else f", {estimator} estimator")
+from .style import (COLORS, MARKERS, by_experiment, fit_text, label_panel, panels, plain_log_x, subtitle,
+                    width_ticks)
 
 
 def histograms(dev: pd.DataFrame, experiment: str):
@@ -91,8 +38,8 @@ def histograms(dev: pd.DataFrame, experiment: str):
             ax.tick_params(labelsize=7)
         for k in range(len(widths), nrow * ncol):
             axes[r * nrow + k // ncol, k % ncol].set_visible(False)
-    fig.suptitle(_fit(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
-                      f"{d.sigma_w.iloc[0]:g}, {_subtitle(d)})\n"
+    fig.suptitle(fit_text(f"Fig. 1: relative deviation m_n = ΔG^(n)/G_0^(n) over combinations ({experiment}: σ_W = "
+                      f"{d.sigma_w.iloc[0]:g}, {subtitle(d)})\n"
                       "titles give the exact finite-N mean (dashed where inside the range)", fig.get_figwidth()),
                  fontsize=10)
     fig.tight_layout()
@@ -114,10 +61,10 @@ def mean_deviation_vs_N(dev: pd.DataFrame, experiment: str):
             ax.plot(by_n.index, by_n.exact, "--", color=COLORS[order], alpha=0.7, label=f"exact finite N (n = {order})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _width_ticks(ax, d.N.unique())
+    width_ticks(ax, d.N.unique())
     ax.set_xlabel("width N")
     ax.set_ylabel("⟨|m_n|⟩")
-    ax.set_title(_fit(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {_subtitle(d)})",
+    ax.set_title(fit_text(f"Mean relative deviation vs width ({experiment}: σ_W = {d.sigma_w.iloc[0]:g}, {subtitle(d)})",
                       0.8 * fig.get_figwidth()), fontsize=10)
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)  # off the curves
     fig.tight_layout()
@@ -132,8 +79,8 @@ def falloff(fall: pd.DataFrame):
     kinds; the legend sits below the panels."""
     from matplotlib.lines import Line2D
 
-    names = _by_experiment(fall)
-    fig, axes = _panels(len(names))
+    names = by_experiment(fall)
+    fig, axes = panels(len(names))
     for ax, name in zip(axes, names):
         d = fall[fall.experiment == name]
         widths = sorted(d.N.unique())
@@ -151,11 +98,11 @@ def falloff(fall: pd.DataFrame):
             ax.plot(n, 0.3 * four.m_exact.iloc[0] * n[0] / n, "-", color="0.6", lw=1.5, alpha=0.6, zorder=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _width_ticks(ax, widths)
+        width_ticks(ax, widths)
         row = d.iloc[0]
         nets = f", {int(row.n_nets)} networks" if "n_nets" in d.columns else ""
         depth = f", depth {int(row.depth)}" if "depth" in d.columns and row.depth > 1 else ""
-        _label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}{depth}, σ_b = {row.sigma_b:g}, "
+        label_panel(ax, f"{name}: {row.activation}, d_in = {int(row.d_in)}{depth}, σ_b = {row.sigma_b:g}, "
                      f"σ_W = {row.sigma_w:g}\n{int(row.n_bags)} bags{nets}", "width N", "⟨|m_n|⟩ over combinations",
                      legend=False)
     orders, deep = sorted(set(fall.order)), "depth" in fall.columns and (fall.depth > 1).any()
@@ -175,36 +122,13 @@ def falloff(fall: pd.DataFrame):
     return fig
 
 
-def _panels(n: int, width=4.6, height=3.6):
-    ncol = min(3, n)
-    nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
-    for k in range(n, nrow * ncol):
-        axes[k // ncol, k % ncol].set_visible(False)
-    return fig, [axes[k // ncol, k % ncol] for k in range(n)]
-
-
-def _label_panel(ax, title: str, xlabel: str, ylabel: str, legend: bool = True):
-    """Title, axis labels and legend of one small panel of a multi-experiment figure."""
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel(ylabel, fontsize=8)
-    ax.tick_params(labelsize=7)
-    if legend:
-        ax.legend(fontsize=6, ncol=2 if len(ax.get_legend_handles_labels()[0]) > 4 else 1)
-
-
-def _by_experiment(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df.sort_values(["d_in", "activation", "experiment"]).experiment))
-
-
 def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
     """HMS's λ̄ vs the cutoff at each experiment's NGP width (log-log), in each experiment's λ convention (in the
     panel's title): measured with its standard error, exact, and the fitted, exact, HMS's pooled and asymptotic
     slopes in the legend."""
     lam = lam[lam.N == lam.ngp_width]
-    names = _by_experiment(lam)
-    fig, axes = _panels(len(names))
+    names = by_experiment(lam)
+    fig, axes = panels(len(names))
     for ax, name in zip(axes, names):
         d = lam[lam.experiment == name].sort_values("cutoff")
         r = slope[(slope.experiment == name) & (slope.N == slope.ngp_width)].iloc[0]
@@ -217,7 +141,7 @@ def lambda_running(lam: pd.DataFrame, slope: pd.DataFrame):
         ax.plot(d.cutoff, ref, ":", color="tab:red", label=f"Λ^{r.slope_asymptotic:g} (derived from the kernel)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}, "
+        label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, n_bags = {int(r.n_bags)}, "
                          f"{r.convention} convention", "cutoff Λ", f"|λ̄| (mean over {int(d.n_combos.iloc[0])} "
                                                                f"4-point combinations)")
     fig.suptitle("HMS's quartic coupling vs the cutoff at the NGP width (hms: +ΔG^(4) / (24 ∫ Π (K − σ_b²)); "
@@ -230,8 +154,8 @@ def six_point(six: pd.DataFrame):
     """HMS's 6-point prediction at each experiment's NGP width: G_GP^(6)/Ḡ^(6) and (G_GP^(6) + λ̄ term)/Ḡ^(6) vs the
     cutoff, with the measured (solid) and the exact (dashed) G^(6) in the denominator."""
     six = six[six.N == six.ngp_width]
-    names = _by_experiment(six)
-    fig, axes = _panels(len(names))
+    names = by_experiment(six)
+    fig, axes = panels(len(names))
     for ax, name in zip(axes, names):
         d = six[six.experiment == name].sort_values("cutoff")
         ax.plot(d.cutoff, d.gp_over_measured, "-", color="tab:blue", label="G_GP / Ḡ measured")
@@ -241,7 +165,7 @@ def six_point(six: pd.DataFrame):
         ax.axhline(1.0, color="k", lw=0.6)
         ax.set_xscale("log")
         r = d.iloc[0]
-        _label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, {r.convention} convention",
+        label_panel(ax, f"{name}: {r.activation}, d_in = {int(r.d_in)}, N = {int(r.N)}, {r.convention} convention",
                      "cutoff Λ", "ratio (mean over 6-point combinations)")
     fig.suptitle("HMS's 6-point prediction with and without the quartic coupling, at the NGP width", fontsize=10)
     fig.tight_layout()
@@ -288,7 +212,7 @@ def u4_vs_N(means: pd.DataFrame, experiment: str):
     ax.set_yscale("log")
     ax.set_xlabel("width N")
     ax.set_ylabel("−⟨u_4⟩ (mean over 4-point combinations)")
-    ax.set_title(f"u_4 vs N ({experiment}: σ_W = {m.sigma_w.iloc[0]:g}, {_subtitle(m)})", fontsize=10)
+    ax.set_title(f"u_4 vs N ({experiment}: σ_W = {m.sigma_w.iloc[0]:g}, {subtitle(m)})", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -326,7 +250,7 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
                 ax.plot(sw, u0 * (sw / s0) ** p, style, color="gray", label=f"flow eq. σ^{p:+d} ({reading.replace('_', ' ')})")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _plain_log_x(ax)
+        plain_log_x(ax)
         ax.set_xlabel("σ_W")
         ax.set_ylabel(f"|⟨u_{order}⟩|")
         ax.set_title(f"N = {N}" + ("   (measured ⟨u⟩ > 0 somewhere)" if (~neg).any() and order == 4 else ""), fontsize=9)
@@ -336,7 +260,7 @@ def coupling_vs_sigma(means: pd.DataFrame, fit: pd.DataFrame, order: int, experi
         ax.legend(fontsize=6)
     authors = fit[fit.order == order].predicted_authors_code
     reading = f"\nplotted on log|u|, the authors'-code reading has slope {int(authors.iloc[0]):+d}" if len(authors) else ""
-    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({experiment}: {_subtitle(m)}){reading}", fontsize=10)
+    fig.suptitle(f"|⟨u_{order}⟩| vs σ_W ({experiment}: {subtitle(m)}){reading}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -361,7 +285,7 @@ def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment: str):
         ax.errorbar(g.sigma_w, g.u, yerr=g.u_se, fmt="o", ms=3, capsize=2, label="measured ⟨u_4⟩")
         ax.plot(fl.sigma_w, fl.u4, color="tab:purple", lw=2, label="passive RG: u_4 vs σ_W(k)")
         ax.set_xscale("log")
-        _plain_log_x(ax)
+        plain_log_x(ax)
         ax.set_xlabel("σ_W")
         ax.set_ylabel("u_4")
         ax.legend(fontsize=7)
@@ -369,10 +293,6 @@ def passive_flow(flows: pd.DataFrame, means: pd.DataFrame, experiment: str):
                  fontsize=10)
     fig.tight_layout()
     return fig
-
-
-#: Marker of each activation where a figure mixes them.
-MARKERS = {"gauss": ("o", "GaussNet"), "relu": ("s", "ReLU"), "erf": ("^", "Erf"), "linear": ("D", "linear")}
 
 
 def validation(dev: pd.DataFrame):
@@ -399,7 +319,7 @@ def validation(dev: pd.DataFrame):
                                 label=f"{label} (d_in = {', '.join(map(str, sorted(set(g.d_in[sel]))))})")
         ax.axhspan(-2, 2, color="gray", alpha=0.2, label="|z| < 2")
         ax.set_xscale("log")
-        _plain_log_x(ax)
+        plain_log_x(ax)
         ax.set_yscale("symlog", linthresh=2)
         top = max(2.0, float(np.nanmax(np.abs(z)))) if len(z) else 2.0
         ax.set_ylim(-1.5 * top, 1.5 * top)  # every point inside, the band's edges ticked
@@ -416,5 +336,3 @@ def validation(dev: pd.DataFrame):
     return fig
 
 
-
-from .depth import depth_running  # noqa: E402,F401  (the depth scans' figure lives with their analysis)

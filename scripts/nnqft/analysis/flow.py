@@ -7,9 +7,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .. import combos
+from .. import combos, theory
 from ..theory import couplings
-from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, family_theory, point_label
+from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_label
 from .registry import asking
 from .stats import jackknife_se, leave_one_out, log_log_fit
 
@@ -29,10 +29,10 @@ def _u4_u6(g4, g6, g0_4, g0_6, i4, i6, t6, split_idx, split_k):
 
 
 @lru_cache(maxsize=None)
-def _coupling_geometry(family):
+def _coupling_geometry(model):
     """I_4, I_6, T_6 and the six-point splits of every combination of a GaussNet family: they do not depend on N,
     so the points of a sigma_w scan at several N share them."""
-    th = family_theory(family)
+    th = theory.of(model)
     pts, sigma_w = th.points, th.sigma_w
     ms4, ms6 = combos.multisets(len(pts), 4), combos.multisets(len(pts), 6)
     i4 = np.array([couplings.I_n(pts[list(c)], sigma_w) for c in ms4])
@@ -58,7 +58,7 @@ def point_couplings(model, values4, values6=None):
         values6 = np.zeros((values4.shape[0], len(ms6)))
     else:
         e6, g0_6 = exact_point(model, 6)
-    args = (g0_4, g0_6, *_coupling_geometry(model.family))
+    args = (g0_4, g0_6, *_coupling_geometry(model.at(N=1, n_nets=1, estimator="plain")))
     u4, u6 = _u4_u6(values4.mean(axis=0), values6.mean(axis=0), *args)
     j4, j6 = _u4_u6(leave_one_out(values4), leave_one_out(values6), *args)
     x4, x6 = _u4_u6(e4, e6, *args)

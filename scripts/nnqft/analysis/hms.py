@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import theory
 from ..theory import couplings, cutoff
-from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_label, theory
+from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_label
 from .registry import asking
 from .stats import jackknife_se, log_log_fit
 
@@ -130,7 +131,7 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
     out = []
     for exp, model, conv, point_rows in _points(corr, experiments, "six_point"):
         i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
-        pair_k = conv.pair_kernel(theory(model).K, model.sigma_b)
+        pair_k = conv.pair_kernel(theory.of(model).K, model.sigma_b)
         split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
         g_exact, g0 = exact_point(model, 6)
         measured = bag_matrix(point_rows, 6)[0].mean(axis=0)

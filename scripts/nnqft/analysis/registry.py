@@ -101,8 +101,53 @@ def _opposite_rays(exp) -> bool:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One analysis step: ``nnqft.analysis.steps.<name>`` computes the tables ``writes`` (``results/tables/<table>
+    .parquet``; one table, or two that one computation gives) from the tables ``reads``. One rule each
+    (``analyse_<name>``), with the code digest of its own function: editing one analysis reruns its tables and what
+    reads them, no other."""
+
+    name: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+#: The analysis tables, each written by one step, in an order where every step follows the steps it reads.
+TABLES = (
+    Step("deviations", ("correlators",), ("deviations",)),
+    Step("error_bars", ("deviations",), ("error_bars",)),
+    Step("hms_falloff", ("deviations",), ("hms_falloff",)),
+    Step("hms_lambda", ("correlators",), ("hms_lambda", "hms_lambda_slope")),
+    Step("hms_six_point", ("correlators", "hms_lambda"), ("hms_six_point",)),
+    Step("couplings", ("correlators",), ("couplings", "coupling_means")),
+    Step("flow_fit", ("coupling_means",), ("flow_fit",)),
+    Step("passive_flow", ("coupling_means",), ("passive_flow",)),
+    Step("depth_running", ("correlators",), ("depth_running",)),
+)
+
+#: The tables the claims read (nnqft.analysis.claims.claims_table).
+CLAIMS_READS = ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",
+                "couplings", "coupling_means", "flow_fit", "depth_running")
+
+
+def step(name: str) -> Step:
+    """The analysis step called ``name``."""
+    for spec in TABLES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown analysis step {name!r}; known: {', '.join(s.name for s in TABLES)}")
+
+
+def compute(spec: Step, frames: dict, experiments: dict, cutoffs) -> dict:
+    """The tables of step ``spec`` from the tables it reads (``frames``, name -> DataFrame)."""
+    from . import steps
+
+    return getattr(steps, spec.name)({name: frames[name] for name in spec.reads}, experiments, cutoffs)
+
+
+@dataclass(frozen=True)
 class Figure:
-    """One figure, drawn by ``nnqft.analysis.figures.<function>`` from the analysis tables
+    """One figure, drawn by ``nnqft.analysis.<function>`` (``module.function``) from the analysis tables
     ``results/tables/<table>.parquet`` (passed in this order) with keyword ``options``: for every experiment whose
     ``analyses`` hold all of ``analyses`` (``per_experiment``, with ``experiment=<name>``), or once from all of them;
     only where the config measures its ``orders``."""
@@ -124,24 +169,35 @@ class Figure:
 
 
 FIGURES = (
-    Figure("histograms", "histograms", ("deviations",), ("falloff",), orders=(2, 4)),
-    Figure("mean_deviation_vs_N", "mean_deviation_vs_N", ("deviations",), ("falloff",)),
-    Figure("u4_vs_N", "u4_vs_N", ("coupling_means",), ("u4_negative",), orders=(4,)),
-    Figure("u4_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit",), options=(("order", 4),),
+    Figure("histograms", "figures.histograms", ("deviations",), ("falloff",), orders=(2, 4)),
+    Figure("mean_deviation_vs_N", "figures.mean_deviation_vs_N", ("deviations",), ("falloff",)),
+    Figure("u4_vs_N", "figures.u4_vs_N", ("coupling_means",), ("u4_negative",), orders=(4,)),
+    Figure("u4_vs_sigma", "figures.coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit",), options=(("order", 4),),
            orders=(4,)),
-    Figure("u6_vs_sigma", "coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit", "u6_positive"),
+    Figure("u6_vs_sigma", "figures.coupling_vs_sigma", ("coupling_means", "flow_fit"), ("flow_fit", "u6_positive"),
            options=(("order", 6),), orders=(4, 6)),
-    Figure("passive_flow", "passive_flow", ("passive_flow", "coupling_means"), ("passive_flow",), orders=(4, 6)),
-    Figure("validation", "validation", ("deviations",), per_experiment=False),
-    Figure("falloff", "falloff", ("hms_falloff",), ("falloff",), per_experiment=False),
-    Figure("lambda_running", "lambda_running", ("hms_lambda", "hms_lambda_slope"), ("lambda_running",),
+    Figure("passive_flow", "figures.passive_flow", ("passive_flow", "coupling_means"), ("passive_flow",), orders=(4, 6)),
+    Figure("validation", "figures.validation", ("deviations",), per_experiment=False),
+    Figure("falloff", "figures.falloff", ("hms_falloff",), ("falloff",), per_experiment=False),
+    Figure("lambda_running", "figures.lambda_running", ("hms_lambda", "hms_lambda_slope"), ("lambda_running",),
            per_experiment=False, orders=(4,)),
-    Figure("six_point", "six_point", ("hms_six_point",), ("six_point",), per_experiment=False, orders=(4, 6)),
-    Figure("u4_exponent_vs_d_in", "exponent_vs_d_in", ("flow_fit",), ("flow_fit",), per_experiment=False,
+    Figure("six_point", "figures.six_point", ("hms_six_point",), ("six_point",), per_experiment=False, orders=(4, 6)),
+    Figure("u4_exponent_vs_d_in", "figures.exponent_vs_d_in", ("flow_fit",), ("flow_fit",), per_experiment=False,
            options=(("order", 4),), orders=(4,)),
-    Figure("depth_running", "depth_running", ("depth_running",), ("depth_running",), per_experiment=False,
+    Figure("depth_running", "depth.depth_running", ("depth_running",), ("depth_running",), per_experiment=False,
            orders=(4,)),
 )
+
+
+def draw(spec: Figure, frames: dict, experiment: str | None = None):
+    """The figure ``spec`` from the tables ``frames`` (name -> DataFrame), of one ``experiment`` (per-experiment
+    figures) or across experiments: its plotting function, imported by name only here (the figure rules add it to
+    their code digest themselves), returns a matplotlib Figure."""
+    from importlib import import_module
+
+    module, function = spec.function.rsplit(".", 1)
+    plot = getattr(import_module(f"{__package__}.{module}"), function)
+    return plot(*(frames[name] for name in spec.tables), **spec.kwargs(experiment))
 
 
 def figure(name: str) -> Figure:

@@ -12,18 +12,20 @@ import numpy as np
 
 from ..model import as_points
 from . import neurons
+from .base import FieldTheory
 from .partitions import even_partitions, set_partitions, w1_moment, weighted_partitions
 
 
-class Theory:
+class Theory(FieldTheory):
     """The exact finite-width theory of one family of ensembles: an activation (``gauss``, ``relu``,
     ``erf``), a point set (numbers for d_in = 1, or rows of d_in numbers) and (σ_b, σ_W), at any width N
     (docs/science.md §5, §8).
 
-    The single-neuron moments M_S (:mod:`nnqft.neurons`) do not depend on N and are computed once per
+    The single-neuron moments M_S (:mod:`nnqft.theory.neurons`) do not depend on N and are computed once per
     multiset of point indices; the cumulants of h = Σ_j W1_j φ_j are N times single-neuron cumulants, and
     G^(n) sums products of cumulants over the partitions of the points into even blocks, as above.
-    Combinations are tuples of point indices (as in :mod:`nnqft.combos`).
+    Combinations are tuples of point indices (as in :mod:`nnqft.combos`); the protocol is
+    :class:`nnqft.theory.base.FieldTheory`'s.
     """
 
     def __init__(self, activation: str, points, sigma_b: float, sigma_w: float, *, nodes: int | None = None):
@@ -103,12 +105,6 @@ class Theory:
                     free += term
             g[r], g0[r] = total, free
         return g, g0
-
-    def estimator_variance(self, combo, N: int) -> float:
-        """Variance of one network's product f(x_1)...f(x_n): G^(2n)(combo, combo) − G^(n)(combo)²."""
-        combo = tuple(combo)
-        (g2n, g), _ = self.correlators([combo + combo, combo], N)
-        return g2n - g * g
 
     def conditional_moment(self, pairs, N: int) -> float:
         """E[Π_i C(pairs_i)] over first layers, C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9):

@@ -24,9 +24,14 @@ def even_set_partitions(items):
             yield [block] + tail
 
 
-def pairings(items):
-    """Perfect matchings of ``items``: (n-1)!! of them (1, 3, 15 for n = 2, 4, 6)."""
-    return [p for p in even_set_partitions(tuple(items)) if all(len(b) == 2 for b in p)]
+def pairings(items) -> list:
+    """Perfect matchings of ``items``, as lists of pairs: (n-1)!! of them (1, 3, 15 for n = 2, 4, 6), the first item
+    paired with each other one in turn (the order of the pair-only partitions of :func:`even_set_partitions`)."""
+    items = tuple(items)
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    return [[(first, partner)] + sub for i, partner in enumerate(rest) for sub in pairings(rest[:i] + rest[i + 1:])]
 
 
 def set_partitions(items):

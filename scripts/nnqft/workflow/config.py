@@ -15,7 +15,8 @@ import math
 from ..analysis.registry import ANALYSES, analysis_unmet, asking
 from ..model import ACTIVATIONS, ESTIMATORS, point_rows
 from ..sampling import CUDA_MAX_POINTS
-from ..theory.neurons import MAX_ERF_VARIANCE, MAX_RANK
+from ..theory.cones import MAX_RANK
+from ..theory.neurons import MAX_ERF_VARIANCE
 from . import design
 
 #: Correlator orders the kernels measure: a config measures any of them that holds 2.

@@ -114,3 +114,13 @@ def read_correlators(path, seed: int):
     for col in ("combo", "activation", "points", "estimator"):
         frame[col] = frame[col].astype(str)
     return frame
+
+
+def write_figure(fig, pdf_path, png_path):
+    """Save a matplotlib figure as PDF and PNG, each atomically (a killed job leaves no half-written figure), and
+    close it."""
+    import matplotlib.pyplot as plt
+
+    atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf"))
+    atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
+    plt.close(fig)
