@@ -12,7 +12,7 @@ experiments = sm.params.experiments
 frames = {name: tables.read_correlators(path, seed=sm.params.seed) if name == "correlators" else pd.read_parquet(path)
           for name, path in sm.input.items()}
 meta = tables.provenance(seed=sm.params.seed, experiments={n: e.as_dict() for n, e in experiments.items()})
-for name, frame in registry.compute(spec, frames, experiments, sm.params.cutoffs).items():
+for name, frame in steps.compute(spec, frames, experiments, sm.params.cutoffs).items():
     if name in steps.FINITE:
         tables.check_finite(steps.finite_rows(name, frame), *steps.FINITE[name])
     tables.write_frame(frame, sm.output[name], meta)

@@ -70,7 +70,7 @@ def test_the_activations_are_defined_in_one_table():
     defined = [relative(path) for path in MODULES
                if re.search(r"^ACTIVATIONS\s*=", path.read_text(), flags=re.M)]
     assert defined == ["model.py"]
-    kernel = (PACKAGE / "sampling" / "kernel.py").read_text()
+    kernel = (PACKAGE / "sampling" / "blocks.py").read_text()
     assert ('GAUSS, RELU, ERF, LINEAR = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"], '
             'ACTIVATIONS["linear"]') in kernel
 
@@ -81,3 +81,81 @@ def test_no_test_module_imports_another():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                      [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not [n for n in names if n.startswith(("test_", "conftest"))], (path.name, names)
+
+
+def imports_of(package: Path) -> dict[str, set[str]]:
+    """Module (dotted, under nnqft) -> the nnqft modules it imports anywhere in its body (in functions too), from
+    ``import``/``from`` statements, relative or absolute; ``from . import x`` counts as the module x where x is one."""
+    modules = {".".join(p.relative_to(package).with_suffix("").parts).removesuffix(".__init__").removesuffix("__init__")
+               or "": p for p in package.rglob("*.py") if "__pycache__" not in p.parts}
+    graph = {}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        here = [p for p in here if p]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = here[:len(here) - (node.level - 1)]
+                    target = ".".join(base + (node.module.split(".") if node.module else []))
+                elif (node.module or "").startswith("nnqft"):
+                    target = node.module.removeprefix("nnqft").lstrip(".")
+                else:
+                    continue
+                subs = [f"{target}.{a.name}".lstrip(".") for a in node.names]
+                found |= {s for s in subs if s in modules} or {target}
+            elif isinstance(node, ast.Import):
+                found |= {a.name.removeprefix("nnqft").lstrip(".") for a in node.names if a.name.startswith("nnqft")}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of a graph (one path per circle found by depth-first search)."""
+    found, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def upward(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Imports from the science (sampling/, theory/, analysis/ and the top-level model, combos) into workflow/ or
+    bench/: the layers above it."""
+    science = ("sampling", "theory", "analysis", "model", "combos")
+    return sorted((m, t) for m, targets in graph.items() if m.startswith(science)
+                  for t in targets if t.startswith(("workflow", "bench")))
+
+
+def test_the_package_has_no_import_circle_and_no_upward_import():
+    graph = imports_of(PACKAGE)
+    assert {"analysis.claims", "analysis.depth", "theory.exact", "sampling.blocks"} <= set(graph)
+    assert "analysis.verdicts" in graph["analysis.claims"] and "analysis.depth" in graph["analysis.claims"]
+    assert cycles(graph) == []
+    assert upward(graph) == []
+
+
+def test_a_circle_or_an_upward_import_put_back_is_found(tmp_path):
+    """The protections, removed: the claims ↔ depth circle of the first layout (claims imported depth_claims inside a
+    function, depth imported claims' verdicts), and analysis reaching up into the workflow layer to write a file."""
+    import shutil
+
+    copy = tmp_path / "nnqft"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    depth = copy / "analysis" / "depth.py"
+    depth.write_text(depth.read_text() + "\n\ndef _late():\n    from .claims import claims_table  # noqa\n")
+    stats = copy / "analysis" / "stats.py"
+    stats.write_text(stats.read_text() + "\n\ndef _write():\n    from ..workflow.tables import atomic_write  # noqa\n")
+    graph = imports_of(copy)
+    assert any({"analysis.claims", "analysis.depth"} <= set(c) for c in cycles(graph))
+    assert ("analysis.stats", "workflow.tables") in upward(graph)

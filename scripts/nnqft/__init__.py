@@ -1,7 +1,7 @@
 """nnqft: sampling and exact theory for the NN-QFT correspondence reproduction.
 
 Install it with ``pip install -e .`` from the repository root; it imports without Snakemake
-(``from nnqft.theory.exact import Theory`` in a notebook gives the exact finite-width theory). Its folders are its
+(``nnqft.theory.of(model)`` in a notebook gives a model's theory). Its folders are its
 layers; every module:
 
 - ``model``        the model value (:class:`nnqft.model.Model`: activation, points, σ_b, σ_W, N, n_nets, estimator,
@@ -10,6 +10,7 @@ layers; every module:
 - ``sampling/``    from a model's identity to its measured correlators
   - ``streams``       per-bag keys from the point's identity; the SplitMix64 / ziggurat generator
   - ``fastmath``      branch-free exp and erf
+  - ``blocks``        the compiled building blocks the CPU kernels share
   - ``kernel``        the CPU kernel of the plain estimator (docs/science.md §1-§2, §8)
   - ``conditional``   the CPU kernel of the conditional-Gaussian estimator (§9)
   - ``deep``          networks of several hidden layers, layer by layer from conditional Gaussians (§10)
@@ -18,25 +19,31 @@ layers; every module:
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
+  - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory
   - ``neurons``       single-neuron theory: kernels in closed form, moments by converged quadrature (§8)
-  - ``partitions``    set partitions and the moment-cumulant weights
-  - ``exact``         the exact finite-width theory ``Theory`` (§5, §8, §9)
+  - ``cones``         ReLU's single-neuron moments by cubature on simplicial cones (§8)
+  - ``partitions``    set partitions, perfect pairings and the moment-cumulant weights
+  - ``exact``         the exact finite-width theory of one hidden layer ``Theory`` (§5, §8, §9)
+  - ``linear``        linear networks of any depth, exactly ``LinearTheory`` (§10)
+  - ``deep``          deep networks at order 1/N: the kernel, vertex and 2-point recursions ``DeepTheory`` (§10)
   - ``couplings``     u_4, u_6 and their vertex integrals (§3)
   - ``cutoff``        HMS's cutoff integrals (§8)
-  - ``deep``          deep networks: infinite width, the 1/N vertex and 2-point recursions, exact linear networks (§10)
 - ``analysis/``    tables, claims and figures
-  - ``registry``      the analyses and the figures they draw, listed once
+  - ``registry``      the analyses, the tables and the figures they make, listed once
+  - ``steps``         one function per analysis table
   - ``stats``         jackknife, log-log fits, the folded normal
   - ``deviations``    deviations beside the exact theory, error-bar checks, HMS's falloff
   - ``flow``          couplings, the flow fit and the passive flow (§3, §4)
   - ``hms``           HMS's λ, its conventions and the 6-point prediction (§8)
-  - ``depth``         the running with depth (§10) and its claims
+  - ``depth``         the running with depth (§10), its claims and its figure
+  - ``verdicts``      the verdict machinery the claims share
   - ``claims``        the papers' claims with calibrated verdicts
+  - ``style``         the figures' colours, markers, ticks and panels
   - ``figures``       the figures
 - ``workflow/``    the Snakefile's and rule scripts' plumbing
   - ``config``        the config checks
   - ``design``        experiments, sampled points, bag blocks, file names, job resources
-  - ``tables``        Parquet tables with metadata, written atomically, and their readers
+  - ``tables``        Parquet tables and figures with metadata, written atomically, and their readers
   - ``codedeps``      what each rule's output depends on in this package (the rules' ``code`` params)
   - ``logs``          logging of the rule scripts to their ``log:`` files
 - ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``deep``, ``cuda``

@@ -14,23 +14,11 @@ from .. import combos, theory
 from .deviations import POINT_KEYS, bag_matrix, experiment_rows, point_label
 from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE, alpha_text,
                        Claim, correlator_agreement, t_critical, wls_slope)
-from .registry import asking
+from .registry import depth_scans
 from .stats import jackknife_se, leave_one_out
 
 COLUMNS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
            "L_over_N", "kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory", "kurtosis_N_exact", "scan"]
-
-
-def scans(experiments: dict) -> dict[str, list[str]]:
-    """The depth scans of the config: name (its experiments joined by '+') -> experiment names, by depth."""
-    groups: dict[tuple, list[str]] = {}
-    for name, exp in asking(experiments, "depth_running").items():
-        groups.setdefault((exp.activation, exp.points, exp.sigma_b, exp.sigma_w, exp.estimator), []).append(name)
-    out = {}
-    for names in groups.values():
-        names = sorted(names, key=lambda n: (experiments[n].depth, n))
-        out["+".join(names)] = names
-    return out
 
 
 def kurtosis(g2: np.ndarray, g4: np.ndarray) -> np.ndarray:
@@ -65,7 +53,7 @@ def depth_running_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     excess kurtosis (from the means over bags) with its jackknife standard error over bags, the 1/N theory's
     ``kurtosis_N_theory`` and the exact theory's ``kurtosis_N_exact`` (NaN where none exists)."""
     out = []
-    for scan, names in scans(experiments).items():
+    for scan, names in depth_scans(experiments).items():
         subset = {n: experiments[n] for n in names}
         rows = experiment_rows(corr, subset)
         for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
@@ -154,7 +142,7 @@ def m2_follows_K1(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment: str) 
 def depth_claims(table: pd.DataFrame, dev: pd.DataFrame, error_bars: pd.DataFrame, experiments: dict) -> list[dict]:
     """The claims of every depth scan: linear growth with depth, then m_2 = K1/N for each experiment of depth > 1."""
     rows = []
-    for scan, names in scans(experiments).items():
+    for scan, names in depth_scans(experiments).items():
         rows.append(grows_linearly(table, scan))
         rows += [m2_follows_K1(dev, error_bars, n) for n in names if experiments[n].depth > 1]
     return rows

@@ -51,6 +51,19 @@ def asking(experiments: dict, analysis: str) -> dict:
     return {name: exp for name, exp in experiments.items() if analysis in exp.analyses}
 
 
+def depth_scans(experiments: dict) -> dict[str, list[str]]:
+    """The depth scans of a config: the experiments asking for ``depth_running`` that share an activation, a point set,
+    σ_b, σ_W and an estimator, by depth; each named by its experiments joined by '+'."""
+    groups: dict[tuple, list[str]] = {}
+    for name, exp in asking(experiments, "depth_running").items():
+        groups.setdefault((exp.activation, exp.points, exp.sigma_b, exp.sigma_w, exp.estimator), []).append(name)
+    out = {}
+    for names in groups.values():
+        names = sorted(names, key=lambda n: (experiments[n].depth, n))
+        out["+".join(names)] = names
+    return out
+
+
 def analysis_unmet(analysis: str, exp, orders=None) -> str:
     """What experiment ``exp`` (:class:`nnqft.model.Experiment`) lacks for ``analysis``, with the config's ``orders``
     (None: all); empty if nothing."""
@@ -136,13 +149,6 @@ def step(name: str) -> Step:
         if spec.name == name:
             return spec
     raise KeyError(f"unknown analysis step {name!r}; known: {', '.join(s.name for s in TABLES)}")
-
-
-def compute(spec: Step, frames: dict, experiments: dict, cutoffs) -> dict:
-    """The tables of step ``spec`` from the tables it reads (``frames``, name -> DataFrame)."""
-    from . import steps
-
-    return getattr(steps, spec.name)({name: frames[name] for name in spec.reads}, experiments, cutoffs)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import deviations as dev_
 from . import depth, flow, hms
-from .registry import asking
+from .registry import Step, asking
 
 _KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
 #: Per table, the value columns that must be finite (no NaN or inf) and the key columns that name a bad row; see
@@ -76,3 +76,8 @@ def passive_flow(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataF
 def depth_running(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
     """N G_c^(4)/G^(2)² of the depth scans (:func:`nnqft.analysis.depth.depth_running_table`)."""
     return {"depth_running": depth.depth_running_table(frames["correlators"], experiments)}
+
+
+def compute(step: Step, frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
+    """The tables of ``step`` (an entry of :data:`nnqft.analysis.registry.TABLES`) from the tables it reads."""
+    return globals()[step.name]({name: frames[name] for name in step.reads}, experiments, cutoffs)

@@ -10,7 +10,6 @@ ratio is the comparable number, not the absolute times.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numba
 import numpy as np
@@ -18,7 +17,7 @@ import pandas as pd
 
 from ..model import Model
 from ..sampling import bags, reference
-from .kernel import POINTS, report
+from .kernel import POINTS, best_of, report
 
 ORDERS = [2, 4, 6]
 
@@ -28,22 +27,13 @@ def model(N: int, depth: int, n_nets: int) -> Model:
     return Model("relu", POINTS, 0.1, 1.4, N, n_nets, depth=depth)
 
 
-def best_of(repeat: int, run) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def row(N: int, depth: int, n_nets: int, reference_nets: int, repeat: int) -> dict:
     m = model(N, depth, n_nets)
     bags.bag_correlators(m.at(n_nets=16), 1, 0, ORDERS)  # compile
-    kernel_s = best_of(repeat, lambda: bags.bag_correlators(m, 1, 0, ORDERS))
+    kernel_s = best_of(lambda: bags.bag_correlators(m, 1, 0, ORDERS), repeat)
     rng = np.random.default_rng(0)
     ref = m.at(n_nets=reference_nets)
-    ref_s = best_of(repeat, lambda: reference.products(reference.outputs(ref, reference_nets, rng), ORDERS).mean(0))
+    ref_s = best_of(lambda: reference.products(reference.outputs(ref, reference_nets, rng), ORDERS).mean(0), repeat)
     ref_bag_s = ref_s * n_nets / reference_nets
     return {"N": N, "depth": depth, "n_nets": n_nets, "kernel_s": kernel_s, "reference_s": ref_bag_s,
             "reference_nets_timed": reference_nets, "speedup": ref_bag_s / kernel_s,

@@ -54,7 +54,8 @@ def numpy_bag(rng, model, orders, block=1000):
     return sums / n_nets
 
 
-def best_of(fn, repeat):
+def best_of(fn, repeat: int) -> float:
+    """The shortest of ``repeat`` timed calls of ``fn`` (seconds): the run least disturbed by the machine."""
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

@@ -2,6 +2,7 @@
 
 - ``streams``       per-bag keys from the point's identity, and the SplitMix64 / ziggurat generator of the kernels
 - ``fastmath``      branch-free exp and erf with the same bits on every machine
+- ``blocks``        the compiled building blocks the CPU kernels share (batches, lanes, activations, Wick sums)
 - ``kernel``        the CPU kernel of the plain estimator (numba)
 - ``conditional``   the CPU kernel of the conditional-Gaussian estimator (docs/science.md §9)
 - ``deep``          networks of several hidden layers, each layer drawn from its conditional Gaussian (§10)
@@ -10,10 +11,40 @@
 - ``cuda_compile``  compiling the CUDA kernels to PTX without a GPU (``python -m nnqft.sampling.cuda_compile``)
 - ``bags``          a bag or a block of bags of a model, as arrays or as the long table of the workflow
 
-Importing this package imports no numba: its constants are read by the config checks.
+The entry points, model -> samples: :func:`bag_correlators` and :func:`block_correlators` (nnqft.sampling.bags),
+imported on first use: importing this package imports no numba, so the config checks read its constants cheaply.
 """
 
 #: Sampling backends: ``cpu`` (numba, :mod:`nnqft.sampling.kernel`) and ``cuda`` (:mod:`nnqft.sampling.cuda_kernel`).
 BACKENDS = ("cpu", "cuda")
 #: Evaluation points one GPU thread keeps in registers (nnqft.sampling.cuda_kernel).
 CUDA_MAX_POINTS = 8
+
+
+def cuda_limits(model) -> list[tuple[str, object, str, str]]:
+    """What the CUDA backend cannot sample of a :class:`nnqft.model.Model` (or an experiment): one (key, value, what,
+    allowed) per limit it breaks, empty if none. It samples GaussNet at d_in = 1, one hidden layer, the plain
+    estimator, at most CUDA_MAX_POINTS points. The config checks and the sampler both read this."""
+    limits = []
+    if model.depth != 1:
+        limits.append(("depth", model.depth, "is not sampled by the cuda backend (one hidden layer only)",
+                       "depth 1, or backend cpu"))
+    if model.activation != "gauss" or model.d_in != 1:
+        limits.append(("", f"{model.activation} at d_in = {model.d_in}", "is not sampled by the cuda backend "
+                       "(GaussNet at d_in = 1 only)", "activation gauss with points of one number each, or backend cpu"))
+    if model.estimator != "plain":
+        limits.append(("estimator", model.estimator, "is not sampled by the cuda backend (plain estimator only)",
+                       "estimator plain, or backend cpu"))
+    if len(model.points) > CUDA_MAX_POINTS:
+        limits.append(("points", len(model.points), "points are more than the cuda backend handles",
+                       f"at most {CUDA_MAX_POINTS}"))
+    return limits
+
+
+def __getattr__(name):
+    """The entry points of :mod:`nnqft.sampling.bags`, imported (with numba) on first use."""
+    if name in ("bag_correlators", "block_correlators"):
+        from . import bags
+
+        return getattr(bags, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import combos
-from . import BACKENDS, conditional, deep, kernel, streams
+from . import BACKENDS, conditional, cuda_limits, deep, kernel, streams
 
 
 def bag_correlators(model, seed: int, bag: int, orders, threads=None) -> np.ndarray:
@@ -48,10 +48,10 @@ def block_correlators(model, seed: int, bags, orders, *, threads=None, backend="
     if backend == "cpu":
         return np.stack([bag_correlators(model, seed, b, orders, threads) for b in bags])
     if backend == "cuda":
-        if model.activation != "gauss" or model.d_in != 1 or model.estimator != "plain" or model.depth != 1:
-            raise ValueError(f"the cuda backend samples GaussNet at d_in = 1 with one hidden layer and the plain "
-                             f"estimator only, not {model.activation!r} at d_in = {model.d_in}, depth {model.depth} "
-                             f"({model.estimator}): use backend cpu")
+        limits = cuda_limits(model)
+        if limits:
+            raise ValueError("; ".join(f"{key or 'model'} {value} {what}: {allowed}"
+                                       for key, value, what, allowed in limits))
         from . import cuda_kernel  # imported only here: CPU jobs never load numba.cuda
 
         keys = np.array([streams.bag_key(seed, model, b) for b in bags], dtype=np.uint64)

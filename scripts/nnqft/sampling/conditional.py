@@ -31,9 +31,8 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
-from .kernel import (CHUNK, LANES, NEURON_BATCH, _activations, _log_norm, accumulate_lanes, dot_products, lane_totals,
+from .blocks import (CHUNK, LANES, NEURON_BATCH, close_wick_lanes, lane_totals, log_norm_of, pair_sums,
                      parallel_and_serial)
-from .streams import network_state, normal
 
 
 @lru_cache(maxsize=None)
@@ -71,91 +70,6 @@ def output_rows(n_points: int, orders) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf, lanes, s):
-    """s[r] = Σ_j φ_j(x_p) φ_j(x_q) of network ``a``, for each pair r = (pair_p[r], pair_q[r]).
-
-    ``buf``: scratch (d_in + 2 + n_points, NEURON_BATCH) for W0 by component, b0, ones (the unit weights of
-    :func:`nnqft.sampling.kernel._activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
-    partial sum per batch position, added in order at the end. Returns the network's stream state after its first
-    layer (:mod:`nnqft.sampling.deep` draws the next layers from it).
-    """
-    n_points, d_in = x.shape
-    n_pairs = pair_p.shape[0]
-    sigma_w0 = sigma_w / np.sqrt(d_in)
-    b0, ones = buf[d_in], buf[d_in + 1]
-    for k in range(NEURON_BATCH):
-        ones[k] = 1.0
-    st = network_state(key0, key1, a)
-    for r in range(n_pairs):
-        for k in range(NEURON_BATCH):
-            lanes[r, k] = 0.0
-    for j0 in range(0, N, NEURON_BATCH):
-        m = min(NEURON_BATCH, N - j0)
-        for k in range(m):
-            for c in range(d_in):
-                st, z = normal(st)
-                buf[c, k] = sigma_w0 * z
-            st, z = normal(st)
-            b0[k] = sigma_b * z
-        for i in range(n_points):
-            phi = buf[d_in + 2 + i]
-            wx, xi = buf[0], x[i, 0]  # as in nnqft.sampling.kernel._eval_network
-            if d_in > 1:
-                dot_products(buf, x, i, m, phi)  # W0.x_i into phi, then φ over it in place
-                wx, xi = phi, 1.0
-            _activations(activation, wx, xi, b0, log_norm[i], ones, m, phi)
-            for k in range(m, NEURON_BATCH):
-                phi[k] = 0.0
-        accumulate_pairs(lanes, buf, d_in + 2, pair_p, pair_q)
-    pair_totals(lanes, s)
-    return st
-
-
-@njit(cache=True, inline="always")
-def accumulate_pairs(lanes, rows, offset, pair_p, pair_q):
-    """lanes[r, k] += φ_k(x_p) φ_k(x_q) for each pair r = (p, q), φ at point p in rows[offset + p] (one batch of
-    neurons, one partial sum per batch position)."""
-    for r in range(pair_p.shape[0]):
-        p, q = offset + pair_p[r], offset + pair_q[r]
-        for k in range(NEURON_BATCH):
-            lanes[r, k] += rows[p, k] * rows[q, k]
-
-
-@njit(cache=True, inline="always")
-def pair_totals(lanes, s):
-    """s[r] = the sum of lanes[r, :] in batch-position order (the neurons' fixed reduction order)."""
-    for r in range(lanes.shape[0]):
-        total = 0.0
-        for k in range(NEURON_BATCH):
-            total += lanes[r, k]
-        s[r] = total
-
-
-@njit(cache=True, inline="always")
-def wick_sums(w, first, pair_of, rest_of, n_pairs):
-    """The Wick sums of orders >= 4 (rows n_pairs.. of :func:`wick_tables`) from the covariances C in rows
-    0..n_pairs-1, lane by lane, by the recursion over the first point's partner."""
-    for node in range(n_pairs, first.shape[0] - 1):
-        for lane in range(LANES):
-            w[node, lane] = 0.0
-        for e in range(first[node], first[node + 1]):
-            pr, rs = pair_of[e], rest_of[e]
-            for lane in range(LANES):
-                w[node, lane] += w[pr, lane] * w[rs, lane]
-
-
-@njit(cache=True, inline="always")
-def _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows):
-    """The covariances of ``n_lanes`` networks are in w[:n_pairs, :n_lanes]: zero the empty lanes, form the Wick
-    sums (:func:`wick_sums`) and add the requested rows to ``acc``."""
-    for lane in range(n_lanes, LANES):
-        for r in range(n_pairs):
-            w[r, lane] = 0.0
-    wick_sums(w, first, pair_of, rest_of, n_pairs)
-    accumulate_lanes(acc, w, out_rows)
-
-
-@njit(cache=True, inline="always")
 def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first, pair_of,
                 rest_of, out_rows, partial):
     """Sums over the networks of chunk ``c`` of the Wick sums ``out_rows``, into ``partial[c]``.
@@ -178,11 +92,11 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
     for a0 in range(c * CHUNK, stop, LANES):
         n_lanes = min(LANES, stop - a0)
         for lane in range(n_lanes):
-            _pair_sums(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf,
+            pair_sums(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, activation, pair_p, pair_q, buf,
                        lanes, s)
             for r in range(n_pairs):
                 w[r, lane] = sb2 + scale * s[r]
-        _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
+        close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
     lane_totals(acc, partial, c)
 
 
@@ -191,7 +105,7 @@ def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair
     """Per-chunk sums over the networks of one bag of the conditional estimator of every output combination:
     float64[n_chunks, n_out]; ``sum(axis=0) / n_nets`` gives G^(n) (docs/science.md §9)."""
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
-    log_norm = _log_norm(sigma_b, sigma_w, x)
+    log_norm = log_norm_of(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, out_rows.shape[0]))
     for c in prange(n_chunks):
         _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first,
@@ -221,7 +135,7 @@ def _network_covariance(key0, key1, a, N, sigma_b, sigma_w, x, activation, pair_
     buf = np.empty((d_in + 2 + n_points, NEURON_BATCH))
     lanes = np.empty((n_pairs, NEURON_BATCH))
     s = np.empty(n_pairs)
-    _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, _log_norm(sigma_b, sigma_w, x), activation, pair_p, pair_q,
+    pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm_of(sigma_b, sigma_w, x), activation, pair_p, pair_q,
                buf, lanes, s)
     return sigma_b * sigma_b + sigma_w * sigma_w / N * s
 

@@ -25,7 +25,7 @@ from numba import config, cuda, float64
 
 from .. import combos
 from . import CUDA_MAX_POINTS
-from .kernel import CHUNK, LANES, function_copy
+from .blocks import CHUNK, LANES, function_copy
 from . import streams
 from .streams import ZIG_F, ZIG_K, ZIG_W
 
@@ -153,7 +153,7 @@ def launches(keys, model, orders, to_device, empty):
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     n_bags, n_nets, N = keys.shape[0], model.n_nets, model.N
     sigma_b, sigma_w = model.sigma_b, model.sigma_w
-    log_norm = sigma_b * sigma_b + sigma_w * sigma_w * x * x  # as nnqft.sampling.kernel._log_norm (d_in = 1)
+    log_norm = sigma_b * sigma_b + sigma_w * sigma_w * x * x  # as nnqft.sampling.blocks.log_norm_of (d_in = 1)
     combo_idx, combo_len = combo_arrays(len(x), orders)
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     n_out = combo_idx.shape[0]

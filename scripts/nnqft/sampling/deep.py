@@ -24,9 +24,9 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
-from .conditional import _close_wick_lanes, _pair_sums, accumulate_pairs, output_rows, pair_totals, wick_tables
-from .kernel import CHUNK, LANES, NEURON_BATCH, _activations, _close_product_lanes, _log_norm, lane_totals
-from .kernel import parallel_and_serial
+from .blocks import (CHUNK, LANES, NEURON_BATCH, accumulate_pairs, activations, close_product_lanes, close_wick_lanes,
+                     draw_batch, lane_totals, log_norm_of, pair_sums, pair_totals, parallel_and_serial, zero_rows)
+from .conditional import output_rows, wick_tables
 from .streams import normal
 
 #: Pivots below this fraction of the largest variance end the factorisation (:func:`pivoted_cholesky`): the
@@ -81,18 +81,13 @@ def _covariance(s, pair_p, pair_q, sb2, scale, cov):
 def _next_layer(st, N, rank, R, norms, activation, pair_p, pair_q, xi, phi, lanes, ones, zeros, s):
     """Draw the N neurons of the next layer from z_i = R ξ_i (P normals each) and return the stream state; their
     sums s_r = Σ_i φ(z_i(x_p)) φ(z_i(x_q)) over each pair, neurons in batches of NEURON_BATCH with one partial
-    sum per batch position (as nnqft.sampling.conditional._pair_sums)."""
+    sum per batch position (as nnqft.sampling.blocks.pair_sums)."""
     n_points = R.shape[0]
     n_pairs = pair_p.shape[0]
-    for r in range(n_pairs):
-        for k in range(NEURON_BATCH):
-            lanes[r, k] = 0.0
+    zero_rows(lanes, n_pairs)
     for j0 in range(0, N, NEURON_BATCH):
         m = min(NEURON_BATCH, N - j0)
-        for k in range(m):
-            for c in range(n_points):
-                st, z = normal(st)
-                xi[c, k] = z
+        st = draw_batch(st, xi, n_points, m, 1.0, 1.0)  # ξ_k (a product with 1.0 is exact)
         for i in range(n_points):
             row = phi[i]
             for k in range(NEURON_BATCH):
@@ -101,7 +96,7 @@ def _next_layer(st, N, rank, R, norms, activation, pair_p, pair_q, xi, phi, lane
                 coef = R[i, c]
                 for k in range(m):
                     row[k] += coef * xi[c, k]
-            _activations(activation, row, 1.0, zeros, norms[i], ones, m, row)
+            activations(activation, row, 1.0, zeros, norms[i], ones, m, row)
             for k in range(m, NEURON_BATCH):
                 row[k] = 0.0
         accumulate_pairs(lanes, phi, 0, pair_p, pair_q)
@@ -115,7 +110,7 @@ def _output_covariance(key0, key1, a, N, depth, sigma_b, sigma_w, x, norms, acti
     the scratch of :func:`_scratch`."""
     buf, lanes, s, R, resid, used, xi, phi, ones, zeros = work
     sb2, scale = sigma_b * sigma_b, sigma_w * sigma_w / N
-    st = _pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, norms[0], activation, pair_p, pair_q, buf, lanes, s)
+    st = pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, norms[0], activation, pair_p, pair_q, buf, lanes, s)
     for layer in range(1, depth):
         _covariance(s, pair_p, pair_q, sb2, scale, cov)
         rank = pivoted_cholesky(cov, R, resid, used, RANK_RTOL)
@@ -170,7 +165,7 @@ def _plain_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, n
                 _draw_output(st, cov, work, f)
                 for i in range(n_points):
                     prod[i, lane] = f[i]
-            _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
+            close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
         lane_totals(acc, partial, c)
     return partial
 
@@ -195,7 +190,7 @@ def _conditional_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activat
                                    pair_q, cov, work)
                 for r in range(n_pairs):
                     w[r, lane] = cov[pair_p[r], pair_q[r]]
-            _close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
+            close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
         lane_totals(acc, partial, c)
     return partial
 
@@ -208,7 +203,7 @@ def layer_norms(model) -> np.ndarray:
     """GaussNet's normalisation exponent K^(ℓ)(x_a, x_a) per layer ℓ = 1..L and point: float64[L, P] (the other
     activations ignore it)."""
     norms = np.empty((model.depth, len(model.points)))
-    norms[0] = _log_norm(model.sigma_b, model.sigma_w, model.x)
+    norms[0] = log_norm_of(model.sigma_b, model.sigma_w, model.x)
     norms[1:] = model.sigma_b**2 + model.sigma_w**2
     return norms
 

@@ -20,29 +20,18 @@ floating-point result is bit-identical for any number of threads. The public ent
 """
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
-from ..model import ACTIVATIONS
-from .fastmath import fast_erf, fast_exp
+from .blocks import (CHUNK, LANES, NEURON_BATCH, activations, close_product_lanes, dot_products, lane_totals,
+                     log_norm_of, parallel_and_serial)
 from .streams import network_state, normal
-
-#: Networks per reduction chunk. Part of the result's bit pattern: do not change casually.
-CHUNK = 512
-
-#: The kernels' activation codes, from the one table nnqft.model.ACTIVATIONS.
-GAUSS, RELU, ERF, LINEAR = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"], ACTIVATIONS["linear"]
-
-#: Neurons drawn per batch: their activations at one point are one vectorised loop.
-NEURON_BATCH = 16
 
 
 @njit(cache=True, error_model="numpy")
 def _network_outputs(key0, key1, a, N, sigma_b, sigma_w, x, activation, out):
     """f_a(x_i) for network ``a`` of a bag, written into ``out`` (the reference for the fused kernel)."""
-    _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, _log_norm(sigma_b, sigma_w, x), activation, out,
+    _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm_of(sigma_b, sigma_w, x), activation, out,
                   np.empty((x.shape[1] + 4, NEURON_BATCH)))
 
 
@@ -55,51 +44,6 @@ def network_outputs(key, model, nets) -> np.ndarray:
         _network_outputs(np.uint64(key[0]), np.uint64(key[1]), int(a), model.N, model.sigma_b, model.sigma_w, x,
                          model.activation_code, out[r])
     return out
-
-
-@njit(cache=True)
-def _log_norm(sigma_b, sigma_w, x):
-    """log sqrt(exp[2(sigma_b^2 + sigma_w^2 |x|^2 / d_in)]), the GaussNet normalisation, per point."""
-    n_points, d_in = x.shape
-    out = np.empty(n_points)
-    for i in range(n_points):
-        if d_in == 1:  # the first version's expression, so that its numbers are unchanged
-            out[i] = sigma_b * sigma_b + sigma_w * sigma_w * x[i, 0] * x[i, 0]
-        else:
-            r2 = 0.0
-            for c in range(d_in):
-                r2 += x[i, c] * x[i, c]
-            out[i] = sigma_b * sigma_b + sigma_w * sigma_w * r2 / d_in
-    return out
-
-
-@njit(cache=True, inline="always")
-def dot_products(buf, x, i, m, out):
-    """out[k] = W0_k . x_i for the m neurons whose W0 components are the rows buf[0..d_in-1] (d_in > 1)."""
-    for k in range(m):
-        out[k] = buf[0, k] * x[i, 0]
-    for c in range(1, x.shape[1]):
-        xc = x[i, c]
-        for k in range(m):
-            out[k] += buf[c, k] * xc
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _activations(activation, wx, xi, b0, log_norm, weight, m, out):
-    """out[k] = weight[k] φ(wx[k] xi + b0[k]) for k < m: GaussNet (normalised by exp(log_norm)), ReLU, Erf or linear.
-    Vectorised loops, no reduction in them; ``out`` may be ``wx`` (each element is read before it is written)."""
-    if activation == GAUSS:
-        for k in range(m):
-            out[k] = weight[k] * fast_exp(wx[k] * xi + b0[k] - log_norm)
-    elif activation == RELU:
-        for k in range(m):
-            out[k] = weight[k] * max(wx[k] * xi + b0[k], 0.0)
-    elif activation == LINEAR:
-        for k in range(m):
-            out[k] = weight[k] * (wx[k] * xi + b0[k])
-    else:
-        for k in range(m):
-            out[k] = weight[k] * fast_erf(wx[k] * xi + b0[k])
 
 
 @njit(cache=True, inline="always")
@@ -143,57 +87,13 @@ def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, h
             if d_in > 1:
                 dot_products(buf, x, i, m, pre)
                 wx, xi = pre, 1.0
-            _activations(activation, wx, xi, b0, log_norm[i], w1, m, term)
+            activations(activation, wx, xi, b0, log_norm[i], w1, m, term)
             acc = h[i]
             for k in range(m):
                 acc += term[k]
             h[i] = acc
     for i in range(n_points):
         h[i] += b1
-
-
-#: Networks evaluated side by side: the correlator products run as vector loops over these lanes.
-LANES = 16
-
-
-@njit(cache=True, inline="always")
-def accumulate_lanes(acc, values, rows):
-    """acc[o, lane] += values[rows[o], lane]: the networks of the current LANES, added lane by lane."""
-    for o in range(rows.shape[0]):
-        node = rows[o]
-        for lane in range(LANES):
-            acc[o, lane] += values[node, lane]
-
-
-@njit(cache=True, inline="always")
-def products(prod, parent, last, n_points):
-    """prod[m] = prod[parent[m]] * prod[last[m]] for the nodes m >= n_points of the product tree
-    (nnqft.combos.product_tree), lane by lane: every monomial of the outputs in rows 0..n_points-1."""
-    for m in range(n_points, parent.shape[0]):
-        p, q = parent[m], last[m]
-        for lane in range(LANES):
-            prod[m, lane] = prod[p, lane] * prod[q, lane]
-
-
-@njit(cache=True, inline="always")
-def _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes):
-    """The outputs of ``n_lanes`` networks are in prod[:n_points, :n_lanes]: zero the empty lanes, form every
-    monomial (:func:`products`) and add the requested ones to ``acc`` (:func:`accumulate_lanes`)."""
-    for lane in range(n_lanes, LANES):
-        for i in range(n_points):
-            prod[i, lane] = 0.0
-    products(prod, parent, last, n_points)
-    accumulate_lanes(acc, prod, out_nodes)
-
-
-@njit(cache=True, inline="always")
-def lane_totals(acc, partial, c):
-    """partial[c, o] = the sum of acc[o, :] over the lanes, in lane order (the chunk's fixed reduction order)."""
-    for o in range(acc.shape[0]):
-        total = 0.0
-        for lane in range(LANES):
-            total += acc[o, lane]
-        partial[c, o] = total
 
 
 @njit(cache=True, inline="always")
@@ -218,28 +118,8 @@ def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_n
             _eval_network(key0, key1, a0 + lane, N, sigma_b, sigma_w, x, log_norm, activation, h, buf)
             for i in range(n_points):
                 prod[i, lane] = h[i]
-        _close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
+        close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
     lane_totals(acc, partial, c)
-
-
-def function_copy(function, suffix: str = "", **names):
-    """A copy of the Python ``function`` for numba to compile anew: renamed ``<name><suffix>`` (numba's cache names
-    its files by the qualified name) and with the globals ``names`` replaced (the CUDA kernel swaps in the device
-    versions of the helpers it calls)."""
-    copy = types.FunctionType(function.__code__, {**function.__globals__, **names} if names else function.__globals__,
-                              function.__name__ + suffix, function.__defaults__, function.__closure__)
-    copy.__qualname__ = function.__qualname__ + suffix
-    copy.__doc__ = function.__doc__
-    return copy
-
-
-def parallel_and_serial(body):
-    """Two compiled versions of one kernel body whose loop over chunks is a ``prange``: chunks in parallel, and on
-    one thread (the same bits: one-thread jobs skip the threading layer's start-up). numba's cache names its files
-    by the function's qualified name, so the serial one compiles a copy of the function named ``<name>_serial``
-    (tests/test_kernel.py checks that the cache keeps the two apart)."""
-    serial = function_copy(body, "_serial")
-    return njit(cache=True, parallel=True, error_model="numpy")(body), njit(cache=True, error_model="numpy")(serial)
 
 
 def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, parent, last, out_nodes):
@@ -247,7 +127,7 @@ def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pare
     ``sum(axis=0) / n_nets`` gives G_exp^(n) (docs/science.md §2). ``parent``/``last``/``out_nodes`` come from
     :func:`nnqft.combos.product_tree`."""
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
-    log_norm = _log_norm(sigma_b, sigma_w, x)
+    log_norm = log_norm_of(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, out_nodes.shape[0]))
     for c in prange(n_chunks):
         _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, parent, last, out_nodes,

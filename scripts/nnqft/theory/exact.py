@@ -36,6 +36,7 @@ class Theory(FieldTheory):
         self.cov = neurons.preactivation_covariance(self.points, self.sigma_b, self.sigma_w)
         self.K = neurons.kernel_matrix(activation, self.points, self.sigma_b, self.sigma_w)
         self._moments: dict[tuple, float] = {}
+        self._moment_tables: dict[int, tuple] = {}  # per multiset size: (moments cached, codes, values)
 
     @classmethod
     def of(cls, model, *, nodes: int | None = None) -> "Theory":
@@ -54,11 +55,6 @@ class Theory(FieldTheory):
             values = neurons.moments(self.activation, self.cov, missing, self.nodes)
             self._moments.update(zip(missing, values))
         return np.array([self._moments[k] for k in keys])
-
-    def _blocks(self, combos) -> list:
-        """The even blocks (sorted index tuples) of every even partition of every combination."""
-        return [tuple(sorted(c[i] for i in block)) for c in combos
-                for part in even_partitions(len(c)) for block in part]
 
     def cumulant(self, block, N: int) -> float:
         """Joint cumulant of f over a multiset of point indices: K for two points, N x the single-neuron
@@ -81,30 +77,76 @@ class Theory(FieldTheory):
         return N * total
 
     def correlators(self, combos, N: int) -> tuple[np.ndarray, np.ndarray]:
-        """(G, G_0): the exact G^(n) at width N and the free (Wick) G_0^(n) of each combination."""
+        """(G, G_0): the exact G^(n) at width N and the free (Wick) G_0^(n) of each combination.
+
+        Vectorised over the combinations of each length: per even partition (in the order of
+        :func:`nnqft.theory.partitions.even_partitions`) the product of its blocks' cumulants, added in that order,
+        so each combination's G is the same sum of the same products as one computed alone. The single-neuron
+        moments it needs are requested first, in one batch (the Erf quadrature's bits depend on the batch)."""
         combos = [tuple(c) for c in combos]
-        blocks = {b for b in self._blocks(combos) if len(b) >= 4}
-        needed = {tuple(sorted(b[i] for i in sub)) for b in blocks
-                  for _, part in weighted_partitions(len(b)) for sub in part}
-        self.moments(sorted(needed))
-        kappa: dict[tuple, float] = {}
-        g = np.empty(len(combos))
-        g0 = np.empty(len(combos))
-        for r, c in enumerate(combos):
-            total = free = 0.0
-            for part in even_partitions(len(c)):
-                term = 1.0
-                pairs_only = all(len(b) == 2 for b in part)
+        groups = {n: np.array([combos[r] for r in rows], dtype=np.int64).reshape(len(rows), n)
+                  for n, rows in _rows_by_length(combos).items()}
+        blocks: dict[int, list] = {}  # size -> the sorted blocks of every partition of every combination
+        for n, idx in groups.items():
+            for part in even_partitions(n):
                 for b in part:
-                    key = tuple(sorted(c[i] for i in b))
-                    if key not in kappa:
-                        kappa[key] = self.cumulant(key, N)
-                    term *= kappa[key]
-                total += term
-                if pairs_only:
-                    free += term
-            g[r], g0[r] = total, free
+                    blocks.setdefault(len(b), []).append(np.sort(idx[:, list(b)], axis=1))
+        distinct = {k: _distinct_rows(np.concatenate(rows), len(self.points)) for k, rows in blocks.items()}
+        needed: set = set()
+        for k, keys in distinct.items():
+            if k >= 4:
+                for _, sub_part in weighted_partitions(k):
+                    for sub in sub_part:
+                        needed.update(map(tuple, np.sort(keys[:, list(sub)], axis=1).tolist()))
+        self.moments(sorted(needed))
+        kappa = {k: (_codes(keys, len(self.points)), self._cumulants(keys, N)) for k, keys in distinct.items()}
+        g, g0 = np.empty(len(combos)), np.empty(len(combos))
+        for (n, rows), idx in zip(_rows_by_length(combos).items(), groups.values()):
+            total, free = np.zeros(len(rows)), np.zeros(len(rows))
+            for part in even_partitions(n):
+                term = np.ones(len(rows))
+                for b in part:
+                    codes, values = kappa[len(b)]
+                    term = term * values[np.searchsorted(codes, _codes(np.sort(idx[:, list(b)], axis=1),
+                                                                       len(self.points)))]
+                total = total + term
+                if all(len(b) == 2 for b in part):
+                    free = free + term
+            g[rows], g0[rows] = total, free
         return g, g0
+
+    def _cumulants(self, keys: np.ndarray, N: int) -> np.ndarray:
+        """:meth:`cumulant` of each row of ``keys`` (distinct sorted blocks of point indices), vectorised with the
+        same products and sums in the same order; their moments must be there already."""
+        m, k = keys.shape
+        if k % 2:
+            return np.zeros(m)
+        if k == 2:
+            return self.K[keys[:, 0], keys[:, 1]]
+        total = np.zeros(m)
+        for weight, part in weighted_partitions(k):
+            term = np.full(m, float(weight))
+            for b in part:
+                term = term * (w1_moment(len(b), self.sigma_w, N) * self._moment_values(keys[:, list(b)]))
+            total = total + term
+        return N * total
+
+    def _moment_values(self, cols: np.ndarray) -> np.ndarray:
+        """The cached moments M_S of the multisets in the rows of ``cols``, looked up by their codes in base P."""
+        keys = np.sort(cols, axis=1)
+        size = keys.shape[1]
+        table = self._moment_tables.get(size)
+        if table is None or table[0] != len(self._moments):
+            stored = [key for key in self._moments if len(key) == size]
+            codes = _codes(np.array(stored, dtype=np.int64).reshape(len(stored), size), len(self.points))
+            order = np.argsort(codes)
+            table = (len(self._moments), codes[order], np.array([self._moments[key] for key in stored])[order])
+            self._moment_tables[size] = table
+        _, codes, values = table
+        at = np.searchsorted(codes, _codes(keys, len(self.points)))
+        if (at >= len(codes)).any() or (codes[np.minimum(at, len(codes) - 1)] != _codes(keys, len(self.points))).any():
+            raise KeyError("a moment was looked up before it was computed")
+        return values[at]
 
     def conditional_moment(self, pairs, N: int) -> float:
         """E[Π_i C(pairs_i)] over first layers, C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9):
@@ -136,3 +178,72 @@ class Theory(FieldTheory):
         second = sum(self.conditional_moment(P + Q, N) for P in matchings for Q in matchings)
         (g,), _ = self.correlators([tuple(combo)], N)
         return second - g * g
+
+    def estimator_variances(self, combos, N: int, estimator: str = "plain") -> np.ndarray:
+        """As :meth:`nnqft.theory.base.FieldTheory.estimator_variances`; the conditional one vectorised over the
+        combinations (:meth:`_conditional_moments`), but for Erf, whose moments are computed combination by
+        combination as :meth:`conditional_estimator_variance` asks for them (their quadrature's bits depend on the
+        batch)."""
+        if estimator != "conditional" or self.activation == "erf":
+            return super().estimator_variances(combos, N, estimator)
+        combos = [tuple(c) for c in combos]
+        out = np.empty(len(combos))
+        for n, rows in _rows_by_length(combos).items():
+            idx = np.array([combos[r] for r in rows], dtype=np.int64).reshape(len(rows), n)
+            matchings = [[idx[:, list(pair)] for pair in part] for part in even_partitions(n)
+                         if all(len(b) == 2 for b in part)]
+            second = np.zeros(len(rows))
+            for P in matchings:
+                for Q in matchings:
+                    second = second + self._conditional_moments(np.stack(P + Q, axis=1), N)
+            g, _ = self.correlators([combos[r] for r in rows], N)
+            out[rows] = second - g * g
+        return out
+
+    def _conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
+        """:meth:`conditional_moment` of each row of ``pairs`` (int[m, k, 2]: k pairs of point indices per row),
+        vectorised with the same products and sums in the same order."""
+        m, k, _ = pairs.shape
+        lam, sb2 = self.sigma_w**2 / N, self.sigma_b**2
+        terms = [(size, T, part) for size in range(k + 1) for T in combinations(range(k), size)
+                 for part in set_partitions(T)]
+        self.moments(sorted({key for _, _, part in terms for block in part
+                             for key in map(tuple, np.sort(pairs[:, list(block)].reshape(m, -1), axis=1).tolist())}))
+        total = np.zeros(m)
+        for size in range(k + 1):
+            for T in combinations(range(k), size):
+                s_moment = np.zeros(m)
+                for part in set_partitions(T):
+                    falling = 1.0
+                    for r in range(len(part)):
+                        falling *= N - r
+                    if falling == 0.0:
+                        continue
+                    product = np.ones(m)
+                    for block in part:
+                        product = product * self._moment_values(pairs[:, list(block)].reshape(m, -1))
+                    s_moment = s_moment + falling * product
+                total = total + sb2 ** (k - size) * lam**size * s_moment
+        return total
+
+
+def _rows_by_length(combos) -> dict[int, list[int]]:
+    """The indices of the combinations of each length."""
+    rows: dict[int, list[int]] = {}
+    for r, c in enumerate(combos):
+        rows.setdefault(len(c), []).append(r)
+    return rows
+
+
+def _distinct_rows(keys: np.ndarray, n_points: int) -> np.ndarray:
+    """The distinct rows of ``keys`` (sorted point indices), ordered by their codes (:func:`_codes`)."""
+    _, first = np.unique(_codes(keys, n_points), return_index=True)
+    return keys[first]
+
+
+def _codes(keys: np.ndarray, n_points: int) -> np.ndarray:
+    """One integer per row of sorted point indices (its digits in base n_points), equal for equal multisets."""
+    codes = np.zeros(len(keys), dtype=np.int64)
+    for column in keys.T:
+        codes = codes * n_points + column
+    return codes

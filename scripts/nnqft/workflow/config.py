@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 
-from ..analysis.registry import ANALYSES, analysis_unmet, asking
+from ..analysis.registry import ANALYSES, analysis_unmet, asking, depth_scans
 from ..model import ACTIVATIONS, ESTIMATORS, point_rows
-from ..sampling import CUDA_MAX_POINTS
+from ..sampling import cuda_limits
 from ..theory.cones import MAX_RANK
 from ..theory.neurons import MAX_ERF_VARIANCE
 from . import design
@@ -216,19 +216,8 @@ def _check_experiment(where: str, exp, config: dict) -> None:
                       f"network at order {max_order} (its moment tensors have P^{max_order} entries)",
                       f"P^{max_order} <= {MAX_LINEAR_TENSOR:.0e}: fewer points or lower orders")
     if config.get("backend", "cpu") == "cuda":
-        if exp.depth != 1:
-            raise invalid(f"{where}.depth", exp.depth, "is not sampled by the cuda backend (one hidden layer only)",
-                          "depth 1, or backend cpu")
-        if exp.activation != "gauss" or exp.d_in != 1:
-            raise invalid(where, f"{exp.activation} at d_in = {exp.d_in}", "is not sampled by the cuda backend "
-                              "(GaussNet at d_in = 1 only)", "activation gauss with points of one number each, or "
-                              "backend cpu")
-        if exp.estimator != "plain":
-            raise invalid(f"{where}.estimator", exp.estimator, "is not sampled by the cuda backend (plain "
-                              "estimator only)", "estimator plain, or backend cpu")
-        if len(exp.points) > CUDA_MAX_POINTS:
-            raise invalid(f"{where}.points", len(exp.points), "points are more than the cuda backend handles",
-                              f"at most {CUDA_MAX_POINTS}")
+        for key, value, what, allowed in cuda_limits(exp)[:1]:
+            raise invalid(f"{where}.{key}" if key else where, value, what, allowed)
     for analysis in exp.analyses:
         unmet = analysis_unmet(analysis, exp, config["orders"])
         if unmet:
@@ -238,16 +227,11 @@ def _check_experiment(where: str, exp, config: dict) -> None:
 
 
 def _check_depth_scans(experiments: dict) -> None:
-    """The experiments asking for depth_running, grouped by what the scan holds fixed (activation, points, σ_b, σ_W,
-    estimator): each group needs at least two depths (a running with L)."""
-    groups: dict[tuple, list] = {}
-    for name, exp in asking(experiments, "depth_running").items():
-        key = (exp.activation, exp.points, exp.sigma_b, exp.sigma_w, exp.estimator)
-        groups.setdefault(key, []).append((name, exp.depth))
-    for members in groups.values():
-        depths = sorted({d for _, d in members})
+    """Each depth scan (nnqft.analysis.registry.depth_scans) needs at least two depths (a running with L)."""
+    for names in depth_scans(experiments).values():
+        depths = sorted({experiments[n].depth for n in names})
         if len(depths) < 2:
-            raise invalid("experiments", [n for n, _ in members], f"ask for depth_running at the one depth {depths}",
+            raise invalid("experiments", names, f"ask for depth_running at the one depth {depths}",
                           "experiments of one activation, points, sigma_b and sigma_w at two depths or more (the "
                           "scan runs across them)")
 
