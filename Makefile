@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test bench bench-estimators bench-deep bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test test-fast bench bench-estimators bench-deep bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -93,6 +93,9 @@ dry-run: venv          ## what make reproduce would do
 
 test: venv-dev venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
 	$(BIN)/python -m pytest -ra --durations=15
+
+test-fast: venv-dev venv-cuda  ## the tests that run no Snakemake: the package's own (tests/unit), a few minutes
+	$(BIN)/python -m pytest -ra --durations=10 -m "not workflow and not slurm"
 
 lint: venv-dev         ## snakemake --lint (paper and quick configs) and snakefmt --check, as the tests run them
 	$(BIN)/snakemake --lint --configfile config/config.yaml

@@ -6,9 +6,22 @@ import os
 if os.environ.get("NNQFT_CUDA_TESTS_ON_GPU") != "1":
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
+import subprocess  # noqa: E402
+
 import pytest  # noqa: E402
 
-from helpers import complete_run, load_config  # noqa: E402
+from helpers import complete_run, guard_snakemake, load_config  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def snakemake_only_in_marked_tests(request, monkeypatch):
+    """A test that runs the snakemake command line (itself, or through a fixture it asks for) carries the
+    ``workflow`` or ``slurm`` marker, so that ``pytest -m "not workflow and not slurm"`` runs the package's own tests
+    alone: in any other test, starting snakemake fails, naming the test."""
+    if request.node.get_closest_marker("workflow") or request.node.get_closest_marker("slurm"):
+        return
+    monkeypatch.setattr(subprocess, "run", guard_snakemake(subprocess.run, request.node.nodeid))
+    monkeypatch.setattr(subprocess, "Popen", guard_snakemake(subprocess.Popen, request.node.nodeid))
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,17 @@ def load_config(name: str, defaults: bool = False) -> dict:
 QUICK = load_config("quick")
 
 
+def guard_snakemake(start, test: str):
+    """``start`` (subprocess.run or Popen) refusing to start snakemake: for the tests without the workflow marker."""
+    def guarded(cmd, *args, **kwargs):
+        words = [str(w) for w in (cmd if isinstance(cmd, (list, tuple)) else [cmd])]
+        if any(w == "snakemake" or w.endswith("/snakemake") for w in words):
+            raise AssertionError(f"{test} runs snakemake: mark it with pytest.mark.workflow")
+        return start(cmd, *args, **kwargs)
+
+    return guarded
+
+
 def run_snakemake(workdir, config, *args, python=sys.executable, timeout=600, env=None):
     """`snakemake` on the project's Snakefile in `workdir` with `config` written to a file there
     (`env`: the environment, default this one)."""

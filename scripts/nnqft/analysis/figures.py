@@ -80,7 +80,7 @@ def falloff(fall: pd.DataFrame):
     from matplotlib.lines import Line2D
 
     names = by_experiment(fall)
-    fig, axes = panels(len(names))
+    fig, axes = panels(len(names), layout="constrained")
     for ax, name in zip(axes, names):
         d = fall[fall.experiment == name]
         widths = sorted(d.N.unique())
@@ -113,12 +113,11 @@ def falloff(fall: pd.DataFrame):
                   Line2D([], [], color="k", ls="--", label="exact (1/N theory at depth > 1)" if deep else "exact"),
                   Line2D([], [], color="0.6", lw=1.5, label="1/N")])
     ncol = min(len(handles), 3 * min(3, len(names)))
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    # constrained layout makes room for the suptitle and the legend in proportion to what they hold, whatever
+    # the number of rows of panels
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)
     fig.suptitle("Falloff of the deviation from the Gaussian process with N (HMS)\nm_n = |Ḡ_exp − G_GP| / G_GP",
                  fontsize=10)
-    legend_rows = -(-len(handles) // ncol)
-    height = fig.get_figheight()  # the two-line suptitle takes about 0.45 in at the top, the legend 0.2 in a row
-    fig.tight_layout(rect=(0, min(0.4, 0.2 * legend_rows / height), 1, 1 - 0.45 / height))
     return fig
 
 

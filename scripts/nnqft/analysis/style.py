@@ -48,10 +48,11 @@ def subtitle(df):
         "" if estimator == "plain" else f", {estimator} estimator")
 
 
-def panels(n: int, width=4.6, height=3.6):
+def panels(n: int, width=4.6, height=3.6, layout=None):
+    """A figure of ``n`` panels, three to a row (``layout``: matplotlib's, e.g. "constrained"), and its axes."""
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False, layout=layout)
     for k in range(n, nrow * ncol):
         axes[k // ncol, k % ncol].set_visible(False)
     return fig, [axes[k // ncol, k % ncol] for k in range(n)]

@@ -226,6 +226,6 @@ def parallel_and_serial(body):
     """Two compiled versions of one kernel body whose loop over chunks is a ``prange``: chunks in parallel, and on
     one thread (the same bits: one-thread jobs skip the threading layer's start-up). numba's cache names its files
     by the function's qualified name, so the serial one compiles a copy of the function named ``<name>_serial``
-    (tests/test_kernel.py checks that the cache keeps the two apart)."""
+    (tests/unit/sampling/test_kernel.py checks that the cache keeps the two apart)."""
     serial = function_copy(body, "_serial")
     return njit(cache=True, parallel=True, error_model="numpy")(body), njit(cache=True, error_model="numpy")(serial)

@@ -64,7 +64,7 @@ def _exp_in_range(x):
 # fast_erf: for |x| >= 1, erf(x) = 1 - exp(-x^2 + h(v)), v = (|x| - 3.5) / 2.5 in [-1, 1] on |x| in [1, 6], where h
 # is a degree-16 polynomial in v for log(erfcx(x)) = log(erfc(x)) + x^2. Its error only has to be small where erfc
 # is not: it is the weighted minimax fit, minimising max |h - log erfcx| erfc(x) (the error it puts on erf), found
-# by Lawson's iteration on 4000 points against scipy's erfcx (tests/test_architectures.py repeats the fit): 3.2e-16
+# by Lawson's iteration on 4000 points against scipy's erfcx (tests/unit/sampling/test_architectures.py repeats the fit): 3.2e-16
 # (a plain Chebyshev interpolant needs degree 22 for that). For |x| < 1, erf(x) = x s(x^2) with s the degree-11
 # Chebyshev interpolant of erf(x)/x in z = x^2 on [0, 1] (12 nodes; recomputed by the tests). Both as monomials.
 # Beyond 6, erf = 1 to double precision. No division; one exponential and two short polynomials by Estrin's scheme,

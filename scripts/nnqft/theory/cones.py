@@ -10,7 +10,7 @@ from itertools import combinations
 import numpy as np
 
 #: Quadrature order of the ReLU cones (nodes per dimension of each simplex, cones split to 60°):
-#: doubling it changes no moment by more than 1e-12 relative, at every rank up to 4 (tests/test_neurons.py).
+#: doubling it changes no moment by more than 1e-12 relative, at every rank up to 4 (tests/unit/theory/test_neurons.py).
 RELU_NODES = 16
 #: Largest rank of the pre-activation covariance (d_in + 1 with d_in ≤ 3).
 MAX_RANK = 4

@@ -19,7 +19,7 @@ so they are computed once per (activation, points, σ_b, σ_W, cutoffs, kernel) 
   most like |y|^4 (ReLU); in a shell of inner radius r their complex singularities lie at distance ≳ r, so
   cells of width r/2 converge geometrically, and the far shells cost as little as the near ones. Tolerance: 1e-9
   relative, tested against the closed form (the same rule applied to GaussNet), scipy's adaptive quadrature
-  and a rule with more nodes (tests/test_cutoff.py); at run time the rule is refined until two node counts
+  and a rule with more nodes (tests/unit/theory/test_cutoff.py); at run time the rule is refined until two node counts
   agree (:func:`converged_cubature`).
 """
 from __future__ import annotations

@@ -76,7 +76,7 @@ def test_the_activations_are_defined_in_one_table():
 
 
 def test_no_test_module_imports_another():
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                      [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
@@ -159,3 +159,13 @@ def test_a_circle_or_an_upward_import_put_back_is_found(tmp_path):
     graph = imports_of(copy)
     assert any({"analysis.claims", "analysis.depth"} <= set(c) for c in cycles(graph))
     assert ("analysis.stats", "workflow.tables") in upward(graph)
+
+
+def test_a_test_that_runs_snakemake_without_the_workflow_marker_fails():
+    """The guard of conftest.py, in this very test (it has no workflow marker): starting snakemake raises."""
+    import subprocess
+    import sys
+
+    with pytest.raises(AssertionError, match="mark it with pytest.mark.workflow"):
+        subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True)
+    assert subprocess.run([sys.executable, "-c", "pass"]).returncode == 0  # anything else runs

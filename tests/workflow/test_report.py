@@ -16,6 +16,8 @@ from helpers import QUICK, ROOT, run_snakemake
 from nnqft.analysis import registry
 from nnqft.workflow import design
 
+pytestmark = pytest.mark.workflow
+
 REPORT = ROOT / "workflow" / "report"
 
 

@@ -202,6 +202,15 @@ def test_editing_a_constant_reruns_the_figures_that_read_it(quick_run, tmp_path)
     assert planned == figure_files("width_scan/histograms", "width_scan/mean_deviation_vs_N", "falloff")
 
 
+def test_editing_one_analysis_step_reruns_its_tables_and_their_readers_only(quick_run, tmp_path):
+    """One rule per analysis step, each with its own code digest: an edit to the depth analysis reruns the
+    depth_running table and the claims that read it, not the deviations, HMS's λ or the couplings."""
+    src = edited_copy(tmp_path, "scripts/nnqft/analysis/depth.py", "    out = []\n    for scan, names in",
+                      "    out = []  # edited\n    for scan, names in")
+    assert planned_by(src, quick_run) == {"results/tables/depth_running.parquet", "results/tables/claims.parquet",
+                                          "results/claims.md"}
+
+
 def test_editing_the_exact_theory_reruns_the_analysis_and_not_the_sampling(quick_run, tmp_path):
     src = edited_copy(tmp_path, "scripts/nnqft/theory/partitions.py", "    double_fact = 1\n",
                       "    double_fact = 1  # edited\n")
