@@ -39,5 +39,6 @@ onstart:
 rule all:
     input:
         "results/tables/correlators.parquet",
+        [f"results/tables/{table}.parquet" for step in registry.TABLES for table in step.writes],
         "results/claims.md",
         FIGURE_FILES,

@@ -180,7 +180,7 @@ def running_exponent(fit: pd.DataFrame, order: int, error_bars: pd.DataFrame, n_
 
 def lambda_runs(slope: pd.DataFrame, lam: pd.DataFrame, error_bars: pd.DataFrame, experiment: str,
                 ngp_width: int) -> dict:
-    """HMS: λ runs with the cutoff, as Λ^p with p derived from the kernel (nnqft.cutoff.asymptotic_slope: ReLU
+    """HMS: λ runs with the cutoff, as Λ^p with p derived from the kernel (nnqft.theory.cutoff.asymptotic_slope: ReLU
     −(d_in + 4), Erf −d_in, GaussNet 0 in HMS's convention: it does not run). What the samples can decide: only
     λ̄'s sign and scale (ΔG^(4)); the running is the integrals'. So: agreement is λ̄ at the smallest cutoff
     against the exact theory (t test); the statement holds in the exact theory if its slope between the two

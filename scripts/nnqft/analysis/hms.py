@@ -17,7 +17,7 @@ from .stats import jackknife_se, log_log_fit
 @dataclass(frozen=True)
 class LambdaConvention:
     """A definition of HMS's quartic coupling: λ(x_1..x_4; Λ) = sign · ΔG^(4) / (24 I_4(Λ)) with I_4 the integral
-    over [−Λ, Λ]^d_in of Π_i k(y, x_i) (nnqft.cutoff, ``kernel``: "w" for K − σ_b², "full" for K), and the 6-point
+    over [−Λ, Λ]^d_in of Π_i k(y, x_i) (nnqft.theory.cutoff, ``kernel``: "w" for K − σ_b², "full" for K), and the 6-point
     term T_λ = sign · 24 λ̄ Σ_15 I_4(four) k(x_a, x_b) with the same k on the external pair."""
 
     name: str
@@ -66,13 +66,13 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     analysis, at every point and cutoff.
 
     Returns (lambda, slope). ``lambda``: λ̄, the mean over the 4-point combinations whose integrand keeps one sign
-    (nnqft.cutoff.one_signed: all of them but Erf's W-part products with a point an odd number of times, whose
+    (nnqft.theory.cutoff.one_signed: all of them but Erf's W-part products with a point an odd number of times, whose
     I_4 can cross zero and give λ a pole in Λ; ``n_combos`` says how many), with its standard error over bags
     (λ̄ is linear in the bag means) and ``lambda_exact`` from the exact G^(4). ``slope`` per point: the slope of
     log|λ̄| vs log Λ over the cutoffs with its jackknife standard error over bags and the exact theory's;
     HMS's ``slope_pooled`` (:func:`pooled_slope`) and its exact value; ``slope_local_exact``, the exact λ̄'s
     slope between the two largest cutoffs; and ``slope_asymptotic``, the large-Λ power derived from the kernel
-    (nnqft.cutoff.asymptotic_slope). Only the sign and scale of λ̄(Λ) come from the samples (ΔG^(4)); how it runs
+    (nnqft.theory.cutoff.asymptotic_slope). Only the sign and scale of λ̄(Λ) come from the samples (ΔG^(4)); how it runs
     with Λ is the integrals', up to how the combinations' ΔG^(4) weight their different I_4(Λ) — and HMS's pooled
     slope does not depend on the samples at all (ΔG^(4) drops out of each per-combination slope).
     """

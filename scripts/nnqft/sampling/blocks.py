@@ -138,7 +138,7 @@ def pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair_
     """s[r] = Σ_j φ_j(x_p) φ_j(x_q) of network ``a``, for each pair r = (pair_p[r], pair_q[r]).
 
     ``buf``: scratch (d_in + 2 + n_points, NEURON_BATCH) for W0 by component, b0, ones (the unit weights of
-    :func:`nnqft.sampling.kernel.activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
+    :func:`activations`) and φ at each point; ``lanes``: scratch (n_pairs, NEURON_BATCH), one
     partial sum per batch position, added in order at the end. Returns the network's stream state after its first
     layer (:mod:`nnqft.sampling.deep` draws the next layers from it).
     """
@@ -155,7 +155,7 @@ def pair_sums(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, pair_
         st = draw_batch(st, buf, d_in + 1, m, sigma_w0, sigma_b)  # W0_k by component, then b0_k = buf[d_in, k]
         for i in range(n_points):
             phi = buf[d_in + 2 + i]
-            wx, xi = buf[0], x[i, 0]  # as in nnqft.sampling.kernel._eval_network
+            wx, xi = buf[0], x[i, 0]  # as in nnqft.sampling.kernel._eval_network (d_in = 1: W0 itself)
             if d_in > 1:
                 dot_products(buf, x, i, m, phi)  # W0.x_i into phi, then φ over it in place
                 wx, xi = phi, 1.0

@@ -152,23 +152,8 @@ class Theory(FieldTheory):
         """E[Π_i C(pairs_i)] over first layers, C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9):
         each C expands into σ_b² and (σ_W²/N) S, and E[Π_{i∈T} S_i] = Σ over set partitions π of T of
         N(N−1)...(N−|π|+1) Π_{B∈π} M(the points of the pairs in B), neurons being i.i.d."""
-        pairs = [tuple(p) for p in pairs]
-        k = len(pairs)
-        lam, sb2 = self.sigma_w**2 / N, self.sigma_b**2
-        total = 0.0
-        for size in range(k + 1):
-            for T in combinations(range(k), size):
-                s_moment = 0.0
-                for part in set_partitions(T):
-                    falling = 1.0
-                    for r in range(len(part)):
-                        falling *= N - r
-                    if falling == 0.0:
-                        continue
-                    blocks = [tuple(sorted(q for i in block for q in pairs[i])) for block in part]
-                    s_moment += falling * float(np.prod(self.moments(blocks)))
-                total += sb2 ** (k - size) * lam**size * s_moment
-        return total
+        pairs = np.array([[tuple(p) for p in pairs]], dtype=np.int64).reshape(1, -1, 2)
+        return float(self._conditional_moments(pairs, N)[0])
 
     def conditional_estimator_variance(self, combo, N: int) -> float:
         """Variance of one network's conditional estimator of G^(n)(combo), the Wick sum of Π C over the

@@ -27,7 +27,7 @@ MAX_D_IN = MAX_RANK - 1
 EXP_LIMIT = 700.0
 #: Draws beyond this many standard deviations do not occur in 10^12 normals (P ~ 1e-23 each).
 MAX_SIGMAS = 10.0
-#: Largest moment tensor of the exact deep linear theory (nnqft.theory.deep.LinearTheory): P^n entries for G^(n).
+#: Largest moment tensor of the exact deep linear theory (nnqft.theory.linear.LinearTheory): P^n entries for G^(n).
 MAX_LINEAR_TENSOR = 20_000_000
 
 

@@ -52,7 +52,7 @@ CACHED = textwrap.dedent("""
 
 
 def test_numba_caches_the_parallel_and_the_serial_kernel_apart(tmp_path):
-    """Both versions are compiled from one Python body (nnqft.sampling.kernel.parallel_and_serial, which the
+    """Both versions are compiled from one Python body (nnqft.sampling.blocks.parallel_and_serial, which the
     conditional kernel uses too). A cache that
     mixed them up would hand the one-thread jobs the parallel code (which starts numba's threading layer) or the
     parallel jobs the serial code: in a fresh process with a warm cache, the serial kernels load from the cache and

@@ -1,4 +1,4 @@
-"""The cutoff integrals I_4(Λ) of HMS's quartic coupling (nnqft.cutoff): the GaussNet closed form against scipy's
+"""The cutoff integrals I_4(Λ) of HMS's quartic coupling (nnqft.theory.cutoff): the GaussNet closed form against scipy's
 adaptive quadrature, the cubature against the closed form and against itself with more nodes, and the large-Λ
 powers the slopes of λ(Λ) are compared with."""
 import numpy as np
@@ -38,7 +38,7 @@ def quad_1d(activation, points, combo, lam, sigma_b=1.0, sigma_w=1.0, kernel="w"
 @pytest.mark.parametrize("activation", ["gauss", "relu", "erf"])
 def test_d1_integrals_agree_with_adaptive_quadrature(activation, kernel):
     """Relative to each integral, except for the Erf multisets whose W-part product changes sign (their I_4 may
-    cross zero): relative to ∫|Π k|, as nnqft.cutoff.converged_cubature refines them."""
+    cross zero): relative to ∫|Π k|, as nnqft.theory.cutoff.converged_cubature refines them."""
     pts = HMS_POINTS[activation, 1]
     lams = (7, 100, 1e4)
     got = cutoff.integrals(Model(activation, pts, 1.0, 1.0, 1), lams, kernel=kernel)
@@ -100,7 +100,7 @@ def test_fewer_nodes_fail_the_tolerance():
 @pytest.mark.parametrize("activation, d_in", [(a, d) for a in ("gauss", "relu", "erf") for d in (1, 2, 3)])
 def test_the_integrals_grow_with_the_derived_power(activation, d_in, kernel):
     """The I_4 of every multiset that λ̄ averages over (those whose integrand keeps one sign) grows with the power
-    nnqft.cutoff.asymptotic_slope derives (GaussNet's W-part: 0, it converges), whichever kernel; so λ̄'s slope at
+    nnqft.theory.cutoff.asymptotic_slope derives (GaussNet's W-part: 0, it converges), whichever kernel; so λ̄'s slope at
     large Λ is that power. (Erf's sign-changing W-part products may cancel at leading order: at d_in = 2 some
     grow as Λ^0.08, not Λ^2.)"""
     big = (2e5, 4e5)

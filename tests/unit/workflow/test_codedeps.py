@@ -222,9 +222,20 @@ def test_sampling_reaches_the_kernels_and_not_the_analysis():
     assert not {m for m in reached if m.startswith(("theory", "analysis"))}
 
 
-def test_the_analysis_reaches_the_exact_theory_through_the_modules_it_imports():
-    assert {"analysis.deviations", "analysis.flow", "analysis.hms", "theory.exact", "theory.couplings",
-            "theory.cutoff", "theory.partitions", "combos", "workflow.tables"} <= modules_reached("analysis_tables.py")
+def test_each_analysis_step_reaches_the_theory_it_uses_and_not_the_other_steps():
+    """Through nnqft.theory.of, whose imports of the theories are inside it, to the exact theory and its
+    combinatorics; the depth step reaches the 1/N theory and not HMS's cutoff integrals."""
+    def reached(step):
+        closure = REAL.closure([*REAL.script_roots(ROOT / "scripts" / "analysis_table.py"), f"analysis.steps.{step}"])
+        return {module for module, _ in closure}
+
+    deviations = reached("deviations")
+    assert {"analysis.deviations", "theory", "theory.exact", "theory.partitions", "theory.neurons", "theory.cones",
+            "theory.linear", "theory.deep", "combos", "workflow.tables"} <= deviations
+    assert not {"theory.cutoff", "theory.couplings", "analysis.depth", "analysis.flow"} & deviations
+    assert {"analysis.hms", "theory.cutoff", "theory.couplings"} <= reached("hms_lambda")
+    depth = reached("depth_running")
+    assert {"analysis.depth", "theory.deep"} <= depth and "theory.cutoff" not in depth
 
 
 def test_each_figure_reaches_its_own_function_and_helpers_only():
