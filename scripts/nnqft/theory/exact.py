@@ -103,12 +103,15 @@ class Theory(FieldTheory):
         g, g0 = np.empty(len(combos)), np.empty(len(combos))
         for (n, rows), idx in zip(_rows_by_length(combos).items(), groups.values()):
             total, free = np.zeros(len(rows)), np.zeros(len(rows))
+            block_kappa: dict[tuple, np.ndarray] = {}  # the cumulant of each block, by its positions in the combos
             for part in even_partitions(n):
                 term = np.ones(len(rows))
                 for b in part:
-                    codes, values = kappa[len(b)]
-                    term = term * values[np.searchsorted(codes, _codes(np.sort(idx[:, list(b)], axis=1),
-                                                                       len(self.points)))]
+                    if b not in block_kappa:
+                        codes, values = kappa[len(b)]
+                        block_kappa[b] = values[np.searchsorted(codes, _codes(np.sort(idx[:, list(b)], axis=1),
+                                                                              len(self.points)))]
+                    term = term * block_kappa[b]
                 total = total + term
                 if all(len(b) == 2 for b in part):
                     free = free + term
@@ -124,10 +127,13 @@ class Theory(FieldTheory):
         if k == 2:
             return self.K[keys[:, 0], keys[:, 1]]
         total = np.zeros(m)
+        moments: dict[tuple, np.ndarray] = {}  # the moments of each sub-block, by its positions in the blocks
         for weight, part in weighted_partitions(k):
             term = np.full(m, float(weight))
             for b in part:
-                term = term * (w1_moment(len(b), self.sigma_w, N) * self._moment_values(keys[:, list(b)]))
+                if b not in moments:
+                    moments[b] = self._moment_values(keys[:, list(b)])
+                term = term * (w1_moment(len(b), self.sigma_w, N) * moments[b])
             total = total + term
         return N * total
 
@@ -143,8 +149,9 @@ class Theory(FieldTheory):
             table = (len(self._moments), codes[order], np.array([self._moments[key] for key in stored])[order])
             self._moment_tables[size] = table
         _, codes, values = table
-        at = np.searchsorted(codes, _codes(keys, len(self.points)))
-        if (at >= len(codes)).any() or (codes[np.minimum(at, len(codes) - 1)] != _codes(keys, len(self.points))).any():
+        wanted = _codes(keys, len(self.points))
+        at = np.searchsorted(codes, wanted)
+        if (at >= len(codes)).any() or (codes[np.minimum(at, len(codes) - 1)] != wanted).any():
             raise KeyError("a moment was looked up before it was computed")
         return values[at]
 
@@ -195,6 +202,7 @@ class Theory(FieldTheory):
         self.moments(sorted({key for _, _, part in terms for block in part
                              for key in map(tuple, np.sort(pairs[:, list(block)].reshape(m, -1), axis=1).tolist())}))
         total = np.zeros(m)
+        moments: dict[tuple, np.ndarray] = {}  # the moment of each block of pairs, by the pairs' positions
         for size in range(k + 1):
             for T in combinations(range(k), size):
                 s_moment = np.zeros(m)
@@ -206,7 +214,9 @@ class Theory(FieldTheory):
                         continue
                     product = np.ones(m)
                     for block in part:
-                        product = product * self._moment_values(pairs[:, list(block)].reshape(m, -1))
+                        if block not in moments:
+                            moments[block] = self._moment_values(pairs[:, list(block)].reshape(m, -1))
+                        product = product * moments[block]
                     s_moment = s_moment + falling * product
                 total = total + sb2 ** (k - size) * lam**size * s_moment
         return total

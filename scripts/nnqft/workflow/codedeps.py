@@ -210,6 +210,16 @@ class Package:
         self.names = set(files)
         self.modules = {name: parse_module(name, path.read_text(), self.names, package)
                         for name, (path, package) in files.items()}
+        self._refs: dict[tuple[str, str], set[tuple[str, str]]] = {}  # what each definition refers to, found once
+
+    def references(self, module: str, name: str) -> set[tuple[str, str]]:
+        """What the definition ``name`` of ``module`` refers to (:func:`_references`), computed once per Package:
+        the Snakefile asks for a digest per rule, and their closures share most definitions."""
+        key = (module, name)
+        if key not in self._refs:
+            mod = self.modules[module]
+            self._refs[key] = _references(mod, mod.nodes[name], self.names)
+        return self._refs[key]
 
     def _expand(self, module: str, name: str) -> list[tuple[str, str]]:
         """A reference made concrete: a name of a module, or all of a module."""
@@ -249,7 +259,7 @@ class Package:
             mod = self.modules[module]
             if name != MODULE_BODY and MODULE_BODY in mod.sources:
                 todo.append((module, MODULE_BODY))
-            for ref in _references(mod, mod.nodes[name], self.names):
+            for ref in self.references(module, name):
                 todo.extend(self._expand(*ref))
         return seen
 
