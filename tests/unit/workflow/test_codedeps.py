@@ -233,7 +233,7 @@ def test_each_analysis_step_reaches_the_theory_it_uses_and_not_the_other_steps()
     assert {"analysis.deviations", "theory", "theory.exact", "theory.partitions", "theory.neurons", "theory.cones",
             "theory.linear", "theory.deep", "combos", "workflow.tables"} <= deviations
     assert not {"theory.cutoff", "theory.couplings", "analysis.depth", "analysis.flow"} & deviations
-    assert {"analysis.hms", "theory.cutoff", "theory.couplings"} <= reached("hms_lambda")
+    assert {"analysis.hms", "theory.cutoff"} <= reached("hms_lambda")
     depth = reached("depth_running")
     assert {"analysis.depth", "theory.deep"} <= depth and "theory.cutoff" not in depth
 

