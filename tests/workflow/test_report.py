@@ -172,7 +172,6 @@ def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(config, w
     import pandas as pd
 
     from helpers import load_config
-    from nnqft.analysis import figures
 
     run = workflow_runs(config)
     cfg = load_config(config, defaults=True)

@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import combos, theory
 from ..model import Model
@@ -167,6 +166,8 @@ def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFram
     an unreliable lower one at the same point (its products have heavier tails still)."""
     d = dev.assign(r=(dev.g_se / dev.g_se_exact) ** 2)
     out = d.groupby(ERROR_BAR_KEYS, sort=True).agg(n_bags=("n_bags", "first"), var_ratio=("r", "median")).reset_index()
+    from scipy import stats  # here: importing scipy.stats costs most of an analysis job's start-up
+
     out["threshold"] = stats.chi2.ppf(alpha / 2, out.n_bags - 1) / (out.n_bags - 1)
     out["status"] = np.where(out.var_ratio.isna(), UNCHECKED, np.where(out.var_ratio < out.threshold, UNRELIABLE,
                                                                        RELIABLE))

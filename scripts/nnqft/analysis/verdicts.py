@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .deviations import UNRELIABLE as UNRELIABLE_BARS
 
@@ -61,6 +60,8 @@ def named(claim: str, experiment: str) -> str:
 def t_critical(n_bags: int, n_tests: int, alpha: float = ALPHA) -> float:
     """Two-sided Student-t critical value for n_bags − 1 degrees of freedom, Bonferroni over ``n_tests`` tests:
     P(any |t| > it) <= alpha when the bag means are normal, whatever the correlations."""
+    from scipy import stats  # here: importing scipy.stats costs most of an analysis job's start-up
+
     return float(stats.t.ppf(1 - alpha / (2 * max(int(n_tests), 1)), int(n_bags) - 1))
 
 
