@@ -1,6 +1,6 @@
-"""The analyses an experiment may ask for and the figures they draw, each listed once: the config checks, the rules
-(one ``plot_<name>`` rule per figure, with its report caption ``workflow/report/<name>.rst``), the plotting script,
-the claims and the report all read these lists.
+"""The analyses an experiment may ask for, the tables they compute and the figures they draw, each listed once: the
+config checks, the rules (one ``analyse_<step>`` rule per entry of :data:`TABLES`, one ``plot_<name>`` rule per figure
+with its report caption ``workflow/report/<name>.rst``), the scripts, the claims and the report all read these lists.
 
 Figures follow the experiments' ``analyses``, never their names: a figure of one experiment is drawn for every
 experiment that asks for its analyses, under ``results/figures/{experiment}/<name>``; a figure across experiments
