@@ -65,16 +65,8 @@ class Theory(FieldTheory):
             return 0.0
         if k == 2:
             return float(self.K[block[0], block[1]])
-        subs = [tuple(sorted(block[i] for i in b)) for _, part in weighted_partitions(k) for b in part]
-        self.moments(subs)
-        total = 0.0
-        for weight, part in weighted_partitions(k):
-            term = weight
-            for b in part:
-                sub = tuple(sorted(block[i] for i in b))
-                term *= w1_moment(len(sub), self.sigma_w, N) * self._moments[sub]
-            total += term
-        return N * total
+        self.moments([tuple(sorted(block[i] for i in b)) for _, part in weighted_partitions(k) for b in part])
+        return float(self._cumulants(np.array([block], dtype=np.int64), N)[0])
 
     def correlators(self, combos, N: int) -> tuple[np.ndarray, np.ndarray]:
         """(G, G_0): the exact G^(n) at width N and the free (Wick) G_0^(n) of each combination.
@@ -84,10 +76,9 @@ class Theory(FieldTheory):
         so each combination's G is the same sum of the same products as one computed alone. The single-neuron
         moments it needs are requested first, in one batch (the Erf quadrature's bits depend on the batch)."""
         combos = [tuple(c) for c in combos]
-        groups = {n: np.array([combos[r] for r in rows], dtype=np.int64).reshape(len(rows), n)
-                  for n, rows in _rows_by_length(combos).items()}
+        groups = _groups_by_length(combos)
         blocks: dict[int, list] = {}  # size -> the sorted blocks of every partition of every combination
-        for n, idx in groups.items():
+        for n, (_, idx) in groups.items():
             for part in even_partitions(n):
                 for b in part:
                     blocks.setdefault(len(b), []).append(np.sort(idx[:, list(b)], axis=1))
@@ -101,7 +92,7 @@ class Theory(FieldTheory):
         self.moments(sorted(needed))
         kappa = {k: (_codes(keys, len(self.points)), self._cumulants(keys, N)) for k, keys in distinct.items()}
         g, g0 = np.empty(len(combos)), np.empty(len(combos))
-        for (n, rows), idx in zip(_rows_by_length(combos).items(), groups.values()):
+        for n, (rows, idx) in groups.items():
             total, free = np.zeros(len(rows)), np.zeros(len(rows))
             block_kappa: dict[tuple, np.ndarray] = {}  # the cumulant of each block, by its positions in the combos
             for part in even_partitions(n):
@@ -180,8 +171,7 @@ class Theory(FieldTheory):
             return super().estimator_variances(combos, N, estimator)
         combos = [tuple(c) for c in combos]
         out = np.empty(len(combos))
-        for n, rows in _rows_by_length(combos).items():
-            idx = np.array([combos[r] for r in rows], dtype=np.int64).reshape(len(rows), n)
+        for n, (rows, idx) in _groups_by_length(combos).items():
             matchings = [[idx[:, list(pair)] for pair in part] for part in even_partitions(n)
                          if all(len(b) == 2 for b in part)]
             second = np.zeros(len(rows))
@@ -222,12 +212,12 @@ class Theory(FieldTheory):
         return total
 
 
-def _rows_by_length(combos) -> dict[int, list[int]]:
-    """The indices of the combinations of each length."""
+def _groups_by_length(combos) -> dict[int, tuple[list[int], np.ndarray]]:
+    """Per length n: the indices of the combinations of that length and the combinations as int[count, n]."""
     rows: dict[int, list[int]] = {}
     for r, c in enumerate(combos):
         rows.setdefault(len(c), []).append(r)
-    return rows
+    return {n: (r, np.array([combos[i] for i in r], dtype=np.int64).reshape(len(r), n)) for n, r in rows.items()}
 
 
 def _distinct_rows(keys: np.ndarray, n_points: int) -> np.ndarray:

@@ -91,31 +91,18 @@ def test_no_test_module_imports_another():
 
 
 def imports_of(package: Path) -> dict[str, set[str]]:
-    """Module (dotted, under nnqft) -> the nnqft modules it imports anywhere in its body (in functions too), from
-    ``import``/``from`` statements, relative or absolute; ``from . import x`` counts as the module x where x is one."""
-    modules = {".".join(p.relative_to(package).with_suffix("").parts).removesuffix(".__init__").removesuffix("__init__")
-               or "": p for p in package.rglob("*.py") if "__pycache__" not in p.parts}
+    """Module -> the nnqft modules it imports anywhere in its body (in functions too), as the code digests read them
+    (nnqft.workflow.codedeps: a package's ``__init__`` by the package's dotted name, nnqft's own as ``__init__``)."""
+    from nnqft.workflow import codedeps
+
+    pkg = codedeps.Package(package)
     graph = {}
-    for name, path in modules.items():
-        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-        here = [p for p in here if p]
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = here[:len(here) - (node.level - 1)]
-                    target = ".".join(base + (node.module.split(".") if node.module else []))
-                elif (node.module or "").startswith("nnqft"):
-                    target = node.module.removeprefix("nnqft").lstrip(".")
-                else:
-                    continue
-                subs = [f"{target}.{a.name}".lstrip(".") for a in node.names]
-                found |= {s for s in subs if s in modules} or {target}
-            elif isinstance(node, ast.Import):
-                found |= {a.name.removeprefix("nnqft").lstrip(".") for a in node.names if a.name.startswith("nnqft")}
+    for name, mod in pkg.modules.items():
+        found = set(mod.module_aliases.values()) | {module for module, _ in mod.symbol_aliases.values()}
         # a package's __init__ exporting its submodules' entry points (imported on first use) is no dependency
-        inside = (lambda m: m.startswith(name + ".")) if path.name == "__init__.py" and name else (lambda m: False)
-        graph[name] = {m for m in found if m in modules and m != name and not inside(m)}
+        inside = (lambda m, name=name: name == codedeps.INIT or m.startswith(name + "."))
+        is_init = name == codedeps.INIT or any(other.startswith(name + ".") for other in pkg.modules)
+        graph[name] = {m for m in found if m in pkg.modules and m != name and not (is_init and inside(m))}
     return graph
 
 
