@@ -91,11 +91,16 @@ estimators: venv       ## the paper's sigma_w scan with the plain and the condit
 dry-run: venv          ## what make reproduce would do
 	$(BIN)/snakemake -n --quiet rules --configfile $(ALL_CONFIGS)
 
+# The tests run in TEST_WORKERS processes (pytest-xdist), one test module at a time per process: a module's
+# fixtures (a complete run, the local SLURM cluster) stay in one process, and runs shared by several modules are
+# made once under a lock (tests/conftest.py). TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+
 test: venv-dev venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
-	$(BIN)/python -m pytest -ra --durations=15
+	$(BIN)/python -m pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: venv-dev venv-cuda  ## the tests that run no Snakemake: the package's own (tests/unit), a few minutes
-	$(BIN)/python -m pytest -ra --durations=10 -m "not workflow and not slurm"
+	$(BIN)/python -m pytest -ra --durations=10 -m "not workflow and not slurm" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: venv-dev         ## snakemake --lint (paper and quick configs) and snakefmt --check, as the tests run them
 	$(BIN)/snakemake --lint --configfile config/config.yaml

@@ -6,6 +6,8 @@ import os
 if os.environ.get("NNQFT_CUDA_TESTS_ON_GPU") != "1":
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
+import fcntl  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 
 import pytest  # noqa: E402
@@ -26,14 +28,23 @@ def snakemake_only_in_marked_tests(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def workflow_runs(tmp_path_factory):
-    """``workflow_runs(name)``: the folder of a complete local run (2 cores) of the shipped config/<name>.yaml, run
-    once per session whichever test asks first."""
-    done = {}
+    """``workflow_runs(name)``: the folder of a complete local run (2 cores) of the shipped config/<name>.yaml, made
+    once per session whichever test asks first. Under pytest-xdist the workers share it: the first to ask makes
+    it under a lock in the folder the workers share, the others wait for it and read it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-of-<user>/pytest-<n>: this session's workers' common folder
 
     def run(name: str):
-        if name not in done:
-            done[name] = complete_run(tmp_path_factory.mktemp(name), load_config(name))
-        return done[name]
+        workdir = shared / f"run-{name}"
+        with open(shared / f"run-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (workdir / ".complete").exists():
+                shutil.rmtree(workdir, ignore_errors=True)
+                workdir.mkdir()
+                complete_run(workdir, load_config(name))
+                (workdir / ".complete").touch()
+        return workdir
 
     return run
 
@@ -42,3 +53,23 @@ def workflow_runs(tmp_path_factory):
 def quick_run(workflow_runs):
     """The complete run of config/quick.yaml, shared by the workflow, convention, report and SLURM tests."""
     return workflow_runs("quick")
+
+
+#: The package's test modules that took a minute or more of one core (``make test``'s durations, 2026-12-04).
+LONG_MODULES = ("test_cutoff.py", "test_calibration.py", "test_neurons.py", "test_cuda.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The order in which pytest-xdist hands out the test modules (``make test``: ``--dist loadfile
+    --no-loadscope-reorder``), longest first so that no long module starts last: the SLURM module (its jobs' waits
+    overlap the other process's work), then the other modules that run the workflow, then the package's own tests,
+    the package's modules that take a minute or more first (measured; a scheduling hint only), each group in
+    collection order."""
+    def rank(item):
+        if item.get_closest_marker("slurm"):
+            return 0
+        if item.get_closest_marker("workflow"):
+            return 1
+        return 2 if item.path.name in LONG_MODULES else 3
+
+    items.sort(key=rank)  # stable: the collection order within each group

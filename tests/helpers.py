@@ -160,3 +160,57 @@ def exact_zscores(measured, n_networks, combos_, theory, N):
     g, _ = theory.correlators(combos_, N)
     var = np.array([theory.estimator_variance(c, N) for c in combos_])
     return (np.asarray(measured) - g) / np.sqrt(var / n_networks)
+
+
+def overflowing(fig) -> list[str]:
+    """The titles, axis labels and legends of ``fig`` that reach outside its canvas (matplotlib's own layout, after
+    a draw), each as ``kind: text``."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    texts = [("suptitle", fig._suptitle)] if fig._suptitle is not None else []
+    legends = list(fig.legends)
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += [("title", ax.title), ("title", ax._left_title), ("title", ax._right_title),
+                  ("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
+        if ax.get_legend() is not None:
+            legends.append(ax.get_legend())
+    out = []
+    for kind, text in texts:
+        if text is not None and text.get_text() and text.get_visible():
+            box = text.get_window_extent(renderer)
+            if box.x0 < canvas.x0 - 1 or box.x1 > canvas.x1 + 1 or box.y0 < canvas.y0 - 1 or box.y1 > canvas.y1 + 1:
+                out.append(f"{kind}: {text.get_text()[:60]}")
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        if box.x0 < canvas.x0 - 1 or box.x1 > canvas.x1 + 1 or box.y0 < canvas.y0 - 1 or box.y1 > canvas.y1 + 1:
+            out.append("legend")
+    return out
+
+
+def overflowing_figures(config_name: str, run) -> dict:
+    """Every figure that the shipped config ``config_name`` draws, redrawn from the tables of its complete ``run``
+    and checked by :func:`overflowing`: {figure path: what overflows} for those that overflow (a figure whose
+    suptitle was cut at both ends, as several were, is found)."""
+    import matplotlib.pyplot as plt
+
+    from nnqft.analysis import registry
+    from nnqft.workflow import design
+
+    cfg = load_config(config_name, defaults=True)
+    frames = {}
+    bad = {}
+    for path in registry.figure_paths(design.experiments(cfg), cfg["orders"]):
+        experiment, _, name = path.rpartition("/")
+        spec = registry.figure(name)
+        for table in spec.tables:
+            if table not in frames:
+                frames[table] = pd.read_parquet(Path(run) / "results" / "tables" / f"{table}.parquet")
+        fig = registry.draw(spec, frames, experiment or None)
+        found = overflowing(fig)
+        plt.close(fig)
+        if found:
+            bad[path] = found
+    return bad

@@ -28,6 +28,7 @@ layers; every module:
   - ``deep``          deep networks at order 1/N: the kernel, vertex and 2-point recursions ``DeepTheory`` (§10)
   - ``couplings``     u_4, u_6 and their vertex integrals (§3)
   - ``cutoff``        HMS's cutoff integrals (§8)
+  - ``ntk``           training by gradient flow: the NTK, its variance, the infinite-width trained ensemble (§11)
 - ``analysis/``    tables, claims and figures
   - ``registry``      the analyses, the tables and the figures they make, listed once
   - ``steps``         one function per analysis table

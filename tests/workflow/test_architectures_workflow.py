@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import load_config, scheduled_outputs
+from helpers import load_config, overflowing_figures, scheduled_outputs
 from helpers import run_snakemake as snakemake
 from nnqft import combos
 from nnqft.analysis import flow, registry
@@ -158,3 +158,8 @@ def test_the_paper_config_keeps_its_stream_keys_and_one_ensemble():
     (ens,) = ensembles
     assert (ens.activation, ens.d_in, ens.n_nets) == ("gauss", 1, 30000)
     assert all(f"/seed20221223/{ens.name}/sb" in p for p in design.block_paths(PAPER))
+
+
+def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(arch_run):
+    """Every figure of this run, checked on matplotlib's own layout (tests/helpers.py: overflowing_figures)."""
+    assert overflowing_figures("architectures_quick", arch_run) == {}

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import load_config
+from helpers import load_config, overflowing_figures
 from nnqft import combos
 from nnqft.sampling import bags
 from nnqft.workflow import design
@@ -79,3 +79,8 @@ def test_the_depth_scan_table_claims_and_figure(depth_run):
     figures = Path(depth_run) / "results" / "figures"
     assert (figures / "depth_running.png").stat().st_size > 10_000
     assert (figures / "falloff.png").exists()
+
+
+def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(depth_run):
+    """Every figure of this run, checked on matplotlib's own layout (tests/helpers.py: overflowing_figures)."""
+    assert overflowing_figures("depth_quick", depth_run) == {}

@@ -3,7 +3,7 @@ one row per what each table names, the figures and a claim of each kind per expe
 import pandas as pd
 import pytest
 
-from helpers import load_config
+from helpers import load_config, overflowing_figures
 from nnqft.theory import cutoff
 from nnqft.workflow import design
 
@@ -65,3 +65,8 @@ def test_the_figures_and_a_claim_of_each_kind_per_experiment(hms_run):
         assert set(mine.statement_measured) <= {"holds", "fails", "below noise", "error bars unreliable (heavy tails)"}
         assert mine.claim[mine.claim.str.startswith("lambda")].str.contains("hms convention").all()
         assert (mine.false_alarm.str.startswith("1%")).all()
+
+
+def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(hms_run):
+    """Every figure of this run, checked on matplotlib's own layout (tests/helpers.py: overflowing_figures)."""
+    assert overflowing_figures("hms_quick", hms_run) == {}

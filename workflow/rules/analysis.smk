@@ -9,7 +9,8 @@ wildcard_constraints:
 
 
 # One rule per analysis step of nnqft.analysis.registry.TABLES (analyse_deviations, analyse_couplings, ...), each
-# with the code digest of its own step function: an edit to one analysis reruns its tables and what reads them.
+# with the code digest of its own step function: an edit to one analysis reruns its tables and what reads them. The
+# steps that others wait on start first (priority).
 for step in registry.TABLES:
 
     rule:
@@ -21,6 +22,7 @@ for step in registry.TABLES:
             **{table: f"{TABLES}/{table}.parquet" for table in step.writes},
         log:
             f"logs/analyse/{step.name}.log",
+        priority: registry.waiting_on(step)
         localrule: True
         conda:
             "../../envs/nnqft.yaml"

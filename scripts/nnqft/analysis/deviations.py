@@ -19,9 +19,9 @@ from .stats import folded_normal_mean
 POINT_KEYS = ["sigma_b", "sigma_w", "N"]
 
 
-def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+def experiment_rows(corr: pd.DataFrame, experiments: dict, columns=None) -> pd.DataFrame:
     """The rows of every experiment (its ensemble and points, its first n_bags bags), with an ``experiment``
-    column."""
+    column; ``columns``: only these of the table's (the copies of its long string columns are most of the time)."""
     if "depth" not in corr.columns:  # a table from before networks had a depth: one hidden layer
         corr = corr.assign(depth=1)
     parts = []
@@ -32,7 +32,7 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
         sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
         sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w))
         sel &= corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
-        part = corr[sel].copy()
+        part = corr.loc[sel, list(columns) if columns is not None else corr.columns].copy()
         bags = part.groupby(POINT_KEYS).bag.nunique()
         if len(bags) != len(exp.sigma_w) * len(exp.N) or (bags != exp.n_bags).any():
             raise ValueError(f"experiment {name}: the correlator table lacks some of its points or bags")
@@ -74,6 +74,17 @@ def _exact_point(model: Model, order: int):
     return th.correlators(combos.multisets(len(th.points), order), model.N)
 
 
+def exact_columns(dev: pd.DataFrame, experiment: str, model: Model, order: int, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(g_exact, g0) of one experiment, point and order from the deviations table (:func:`deviations`), in the order
+    of the combination ``labels``: the exact theory read where it was computed, not computed again."""
+    sel = dev[(dev.experiment == experiment) & (dev.sigma_b == model.sigma_b) & (dev.sigma_w == model.sigma_w)
+              & (dev.N == model.N) & (dev.order == order)].set_index("combo")
+    if len(sel) != len(labels):
+        raise ValueError(f"the deviations table lacks order {order} of experiment {experiment} at {model}")
+    sel = sel.loc[list(labels)]
+    return sel.g_exact.to_numpy(), sel.g0.to_numpy()
+
+
 #: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).
 VARIANCE_ORDERS = (2, 4)
 #: Largest moment tensor (entries) the exact linear theory builds for a variance: P^(2n) for G^(2n), so the
@@ -113,7 +124,7 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     or beyond one hidden layer of a nonlinear activation the 1/N theory, whose G^(2) − K is K1/N).
     """
     out = []
-    rows = experiment_rows(corr, experiments)
+    rows = experiment_rows(corr, experiments, columns=POINT_KEYS + ["bag", "order", "combo", "value"])
     for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
         ens = experiments[name].ensemble
         model = experiments[name].model(sw, N)

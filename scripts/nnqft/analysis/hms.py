@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import theory
 from ..theory import couplings, cutoff
-from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_label
+from .deviations import POINT_KEYS, bag_matrix, exact_columns, exact_point, experiment_rows, point_label
 from .registry import asking
 from .stats import jackknife_se, log_log_fit
 
@@ -118,14 +118,16 @@ SIX_POINT_COLUMNS = LABEL_COLUMNS + ["convention", "cutoff", "gp_over_measured",
                                      "gp_over_exact", "gp_lambda_over_exact"]
 
 
-def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, cutoffs) -> pd.DataFrame:
+def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, dev: pd.DataFrame,
+                     cutoffs) -> pd.DataFrame:
     """HMS's 6-point prediction for the experiments with the ``six_point`` analysis, per point and cutoff: the
     means over every 6-point combination of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the
     exact G^(6) in place of the measured Ḡ^(6). T_λ = sign · 24 λ̄(Λ) Σ over the 15 ways to split the six points
     into four at the vertex and a pair (a, b) of I_4(four; Λ) k(x_a, x_b), in the experiment's λ convention
     (:class:`LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
     first-order term of the vertex that defines λ); λ̄ is the measured mean over 4-point combinations (``lam``,
-    from :func:`lambda_tables`). Unlike HMS's script, every multiset enters the means and every split is the
+    from :func:`lambda_tables`); the exact G^(6) and G_0^(6) are the deviations table's (``dev``: its ``g_exact`` and
+    ``g0``, computed there once). Unlike HMS's script, every multiset enters the means and every split is the
     right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
     out = []
@@ -133,8 +135,9 @@ def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, c
         i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
         pair_k = conv.pair_kernel(theory.of(model).K, model.sigma_b)
         split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
-        g_exact, g0 = exact_point(model, 6)
-        measured = bag_matrix(point_rows, 6)[0].mean(axis=0)
+        measured, labels = bag_matrix(point_rows, 6)
+        measured = measured.mean(axis=0)
+        g_exact, g0 = exact_columns(dev, exp.name, model, 6, labels)
         sel = lam[(lam.experiment == exp.name) & (lam.sigma_b == model.sigma_b) & (lam.sigma_w == model.sigma_w)
                   & (lam.N == model.N)]
         lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()

@@ -131,12 +131,23 @@ TABLES = (
     Step("error_bars", ("deviations",), ("error_bars",)),
     Step("hms_falloff", ("deviations",), ("hms_falloff",)),
     Step("hms_lambda", ("correlators",), ("hms_lambda", "hms_lambda_slope")),
-    Step("hms_six_point", ("correlators", "hms_lambda"), ("hms_six_point",)),
+    Step("hms_six_point", ("correlators", "hms_lambda", "deviations"), ("hms_six_point",)),
     Step("couplings", ("correlators",), ("couplings", "coupling_means")),
     Step("flow_fit", ("coupling_means",), ("flow_fit",)),
     Step("passive_flow", ("coupling_means",), ("passive_flow",)),
     Step("depth_running", ("correlators",), ("depth_running",)),
 )
+
+def waiting_on(step: Step) -> int:
+    """How many steps read ``step``'s tables, directly or through other steps: its rule's scheduling priority, so
+    that the steps others wait on (the deviations, the longest) start first."""
+    waiting, frontier = set(), set(step.writes)
+    while frontier:
+        readers = {s for s in TABLES if set(s.reads) & frontier and s.name not in waiting}
+        waiting |= {s.name for s in readers}
+        frontier = {t for s in readers for t in s.writes}
+    return len(waiting)
+
 
 #: The tables the claims read (nnqft.analysis.claims.claims_table).
 CLAIMS_READS = ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",

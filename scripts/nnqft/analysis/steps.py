@@ -54,7 +54,8 @@ def hms_lambda(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFra
 
 def hms_six_point(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
     """HMS's 6-point prediction with and without λ (:func:`nnqft.analysis.hms.six_point_tables`)."""
-    return {"hms_six_point": hms.six_point_tables(frames["correlators"], experiments, frames["hms_lambda"], cutoffs)}
+    return {"hms_six_point": hms.six_point_tables(frames["correlators"], experiments, frames["hms_lambda"],
+                                                  frames["deviations"], cutoffs)}
 
 
 def couplings(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:

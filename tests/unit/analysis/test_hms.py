@@ -58,7 +58,7 @@ def test_exact_correlators_give_the_exact_lambda_slope_and_six_point_ratios(acti
     np.testing.assert_allclose(lam["lambda"], lam.lambda_exact, rtol=1e-12)
     np.testing.assert_allclose(slope.slope, slope.slope_exact, rtol=1e-12)
     assert (lam.lambda_se == 0).all()
-    six = hms.six_point_tables(corr, exps, lam, CUTOFFS)
+    six = hms.six_point_tables(corr, exps, lam, deviations.deviations(corr, exps), CUTOFFS)
     np.testing.assert_allclose(six.gp_over_measured, six.gp_over_exact, rtol=1e-12)
     np.testing.assert_allclose(six.gp_lambda_over_measured, six.gp_lambda_over_exact, rtol=1e-12)
     assert (lam.convention == "hms").all() and (slope.convention == "hms").all() and (six.convention == "hms").all()
@@ -81,7 +81,7 @@ def test_hms_numbers_in_their_convention():
     for convention, ratios in (("hms", (0.939, 0.947, 0.947)), ("full_kernel", (0.996, 1.033, 1.040))):
         exps["e"] = replace(exps["e"], lambda_convention=convention)
         lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
-        six = hms.six_point_tables(corr, exps, lam, CUTOFFS).set_index("cutoff")
+        six = hms.six_point_tables(corr, exps, lam, deviations.deviations(corr, exps), CUTOFFS).set_index("cutoff")
         assert six.gp_over_exact.iloc[0] == pytest.approx(0.876, abs=5e-4)
         assert [round(six.gp_lambda_over_exact[c], 3) for c in (7, 100, 10000)] == list(ratios)
         if convention == "hms":
