@@ -13,8 +13,8 @@ from nnqft.workflow import design
 
 pytestmark = pytest.mark.workflow
 
-TABLES = ["correlators", "deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",
-          "couplings", "coupling_means", "flow_fit", "passive_flow", "depth_running", "claims"]
+TABLES = ["correlators", "deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_integrals",
+          "hms_six_point", "couplings", "coupling_means", "flow_fit", "passive_flow", "depth_running", "claims"]
 
 
 @pytest.fixture(scope="module")

@@ -74,15 +74,16 @@ def _exact_point(model: Model, order: int):
     return th.correlators(combos.multisets(len(th.points), order), model.N)
 
 
-def exact_columns(dev: pd.DataFrame, experiment: str, model: Model, order: int, labels) -> tuple[np.ndarray, np.ndarray]:
-    """(g_exact, g0) of one experiment, point and order from the deviations table (:func:`deviations`), in the order
-    of the combination ``labels``: the exact theory read where it was computed, not computed again."""
+def point_columns(dev: pd.DataFrame, experiment: str, model: Model, order: int, *, columns) -> list[np.ndarray]:
+    """The deviations table's (:func:`deviations`) ``columns`` of one experiment, point and order, each an array over
+    the combinations in canonical order: its exact theory and bag means read where they were computed, not again."""
     sel = dev[(dev.experiment == experiment) & (dev.sigma_b == model.sigma_b) & (dev.sigma_w == model.sigma_w)
               & (dev.N == model.N) & (dev.order == order)].set_index("combo")
+    labels = [combos.combo_label(c) for c in combos.multisets(len(model.points), order)]
     if len(sel) != len(labels):
         raise ValueError(f"the deviations table lacks order {order} of experiment {experiment} at {model}")
-    sel = sel.loc[list(labels)]
-    return sel.g_exact.to_numpy(), sel.g0.to_numpy()
+    sel = sel.loc[labels]
+    return [sel[c].to_numpy() for c in columns]
 
 
 #: Orders at which the exact theory gives the estimator's variance (G^(2n) at doubled points: order 8 for n = 4).

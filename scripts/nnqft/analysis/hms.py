@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import theory
+from .. import combos, theory
 from ..theory import couplings, cutoff
-from .deviations import POINT_KEYS, bag_matrix, exact_columns, exact_point, experiment_rows, point_label
+from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_columns, point_label
 from .registry import asking
 from .stats import jackknife_se, log_log_fit
 
@@ -47,6 +47,51 @@ def _points(corr, experiments: dict, analysis: str):
     for (name, _, sw, N), rows in experiment_rows(corr, wanted).groupby(["experiment"] + POINT_KEYS, sort=True):
         exp = wanted[name]
         yield exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], rows
+
+
+INTEGRAL_COLUMNS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "convention",
+                    "combo", "cutoff", "i4"]
+
+
+def integral_table(experiments: dict, cutoffs) -> pd.DataFrame:
+    """HMS's cutoff integrals I_4(Λ) (nnqft.theory.cutoff.integrals, in the experiment's λ convention's kernel) of
+    every 4-point multiset (``combo``) at every σ_W and cutoff of the experiments with the ``lambda_running`` or
+    ``six_point`` analysis: the cubature computed once, read by the 6-point table."""
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    wanted = {**asking(experiments, "lambda_running"), **asking(experiments, "six_point")}
+    parts = []
+    for name in sorted(wanted):
+        exp = wanted[name]
+        conv = LAMBDA_CONVENTIONS[exp.lambda_convention]
+        labels = [combos.combo_label(c) for c in cutoff.four_point_multisets(len(exp.points))]
+        for sigma_w in exp.sigma_w:
+            i4 = cutoff.integrals(exp.model(sigma_w, exp.N[0]), cutoffs, kernel=conv.kernel)  # [combo, cutoff]
+            parts.append(pd.DataFrame({
+                "experiment": name, "activation": exp.activation, "d_in": exp.d_in, "depth": exp.depth,
+                "estimator": exp.estimator, "sigma_b": exp.sigma_b, "sigma_w": sigma_w, "convention": conv.name,
+                "combo": np.repeat(labels, len(cutoffs)), "cutoff": np.tile(cutoffs, len(labels)), "i4": i4.ravel()}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=INTEGRAL_COLUMNS)
+
+
+def integrals_of(table: pd.DataFrame, experiment: str, model, cutoffs) -> np.ndarray:
+    """I_4 [4-point multiset (canonical order), cutoff] of one experiment and σ's from :func:`integral_table`'s table."""
+    sel = table[(table.experiment == experiment) & (table.sigma_b == model.sigma_b) & (table.sigma_w == model.sigma_w)]
+    labels = [combos.combo_label(c) for c in cutoff.four_point_multisets(len(model.points))]
+    wide = sel.pivot(index="combo", columns="cutoff", values="i4")
+    if len(sel) != len(labels) * len(cutoffs):
+        raise ValueError(f"the integral table lacks experiment {experiment} at σ_W = {model.sigma_w}")
+    return wide.loc[labels, list(cutoffs)].to_numpy()
+
+
+def _models(experiments: dict, analysis: str):
+    """(experiment, model) for every point of the experiments that ask for ``analysis``, in the order of
+    (experiment, σ_b, σ_W, N), as :func:`_points` gives them."""
+    wanted = asking(experiments, analysis)
+    for name in sorted(wanted):
+        exp = wanted[name]
+        for sigma_w in sorted(exp.sigma_w):
+            for N in sorted(exp.N):
+                yield exp, exp.model(sigma_w, N)
 
 
 def pooled_slope(cutoffs, per_combo) -> float:
@@ -118,26 +163,26 @@ SIX_POINT_COLUMNS = LABEL_COLUMNS + ["convention", "cutoff", "gp_over_measured",
                                      "gp_over_exact", "gp_lambda_over_exact"]
 
 
-def six_point_tables(corr: pd.DataFrame, experiments: dict, lam: pd.DataFrame, dev: pd.DataFrame,
-                     cutoffs) -> pd.DataFrame:
+def six_point_tables(frames: dict, experiments: dict, cutoffs) -> pd.DataFrame:
     """HMS's 6-point prediction for the experiments with the ``six_point`` analysis, per point and cutoff: the
     means over every 6-point combination of G_GP^(6) / Ḡ^(6) and (G_GP^(6) + T_λ) / Ḡ^(6), and the same with the
     exact G^(6) in place of the measured Ḡ^(6). T_λ = sign · 24 λ̄(Λ) Σ over the 15 ways to split the six points
     into four at the vertex and a pair (a, b) of I_4(four; Λ) k(x_a, x_b), in the experiment's λ convention
     (:class:`LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
     first-order term of the vertex that defines λ); λ̄ is the measured mean over 4-point combinations (``lam``,
-    from :func:`lambda_tables`); the exact G^(6) and G_0^(6) are the deviations table's (``dev``: its ``g_exact`` and
-    ``g0``, computed there once). Unlike HMS's script, every multiset enters the means and every split is the
-    right one (docs/science.md §8)."""
+    from :func:`lambda_tables`); Ḡ^(6), the exact G^(6) and G_0^(6) are the deviations table's (its ``g_mean``,
+    ``g_exact`` and ``g0``, computed there once), the I_4 the integral table's (:func:`integral_table`). ``frames``:
+    the tables hms_lambda, deviations and hms_integrals. Unlike HMS's script, every multiset enters the means and every split is
+    the right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
+    lam, dev = frames["hms_lambda"], frames["deviations"]
     out = []
-    for exp, model, conv, point_rows in _points(corr, experiments, "six_point"):
-        i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)
+    for exp, model in _models(experiments, "six_point"):
+        conv = LAMBDA_CONVENTIONS[exp.lambda_convention]
+        i4 = integrals_of(frames["hms_integrals"], exp.name, model, cutoffs)
         pair_k = conv.pair_kernel(theory.of(model).K, model.sigma_b)
         split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
-        measured, labels = bag_matrix(point_rows, 6)
-        measured = measured.mean(axis=0)
-        g_exact, g0 = exact_columns(dev, exp.name, model, 6, labels)
+        measured, g_exact, g0 = point_columns(dev, exp.name, model, 6, columns=("g_mean", "g_exact", "g0"))
         sel = lam[(lam.experiment == exp.name) & (lam.sigma_b == model.sigma_b) & (lam.sigma_w == model.sigma_w)
                   & (lam.N == model.N)]
         lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()

@@ -18,6 +18,7 @@ FINITE = {
     "deviations": (["g_mean", "g_se", "g0", "m", "g_exact"], _KEYS),
     "hms_falloff": (["m", "background", "m_exact", "m_expected", "se"], dev_.FALLOFF_KEYS),
     "hms_lambda": (["lambda", "lambda_se", "lambda_exact"], hms.LABEL_COLUMNS + ["cutoff"]),
+    "hms_integrals": (["i4"], ["experiment", "sigma_b", "sigma_w", "combo", "cutoff"]),
     "couplings": (["u", "u_se", "u_exact"], _KEYS),
     "coupling_means": (["u", "u_se", "u_exact"], _KEYS),
     "depth_running": (["kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory"], ["scan", "depth", "N"]),
@@ -47,15 +48,16 @@ def hms_falloff(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFr
 
 
 def hms_lambda(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
-    """HMS's λ against the cutoff and its slopes (:func:`nnqft.analysis.hms.lambda_tables`)."""
+    """HMS's λ against the cutoff and its slopes (:func:`nnqft.analysis.hms.lambda_tables`), and the cutoff integrals
+    they divide by (:func:`nnqft.analysis.hms.integral_table`), which the 6-point table reads."""
+    integrals = hms.integral_table(experiments, cutoffs)
     lam, slope = hms.lambda_tables(frames["correlators"], experiments, cutoffs)
-    return {"hms_lambda": lam, "hms_lambda_slope": slope}
+    return {"hms_lambda": lam, "hms_lambda_slope": slope, "hms_integrals": integrals}
 
 
 def hms_six_point(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
     """HMS's 6-point prediction with and without λ (:func:`nnqft.analysis.hms.six_point_tables`)."""
-    return {"hms_six_point": hms.six_point_tables(frames["correlators"], experiments, frames["hms_lambda"],
-                                                  frames["deviations"], cutoffs)}
+    return {"hms_six_point": hms.six_point_tables(frames, experiments, cutoffs)}
 
 
 def couplings(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:

@@ -187,6 +187,16 @@ class TrainedEnsemble:
         """μ_τ = A_τ Y."""
         return trained_gaussian(self.kernels(), self.train_targets, tau)[0]
 
+    def control_variate(self, f0_test: np.ndarray, f0_train: np.ndarray, tau: float) -> np.ndarray:
+        """g_τ = f_0(x*) + A_τ (Y − f_0(X)) for each network's own initial outputs (rows of ``f0_test``, (M, P), and
+        ``f0_train``, (M, P_train)): each network propagated by the infinite-width kernel (docs/science.md §11).
+        g is linear in f_0, and at one hidden layer f_0 has mean 0 and covariance K at every N, so the ensemble of g
+        has exactly the infinite-width mean μ_τ and covariance Σ_τ at every N; ḡ − μ_τ is a zero-mean variate,
+        strongly correlated with the trained f_τ: mean(f_τ − g_τ) + μ_τ estimates E[f_τ] without bias."""
+        kernels = self.kernels()
+        a = kernels.g_test @ flow_operator(kernels.g_train, tau)
+        return np.asarray(f0_test) + (self.train_targets[None, :] - np.asarray(f0_train)) @ a.T
+
     def covariance(self, tau: float) -> np.ndarray:
         """Σ_τ = K** + A K(X, X) Aᵀ − A K(X, x*) − K(x*, X) Aᵀ."""
         return trained_gaussian(self.kernels(), self.train_targets, tau)[1]

@@ -80,8 +80,10 @@ class Synthetic:
         dev = deviations.deviations(corr, exps)
         lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
         per_combo, means = flow.coupling_tables(corr, exps)
+        six_reads = {"hms_lambda": lam, "deviations": dev,
+                     "hms_integrals": hms.integral_table(exps, CUTOFFS)}
         frames = {"deviations": dev, "error_bars": deviations.error_bars(dev), "hms_lambda": lam,
-                  "hms_lambda_slope": slope, "hms_six_point": hms.six_point_tables(corr, exps, lam, dev, CUTOFFS),
+                  "hms_lambda_slope": slope, "hms_six_point": hms.six_point_tables(six_reads, exps, CUTOFFS),
                   "hms_falloff": deviations.falloff(dev[dev.experiment.isin(list(asking(exps, "falloff")))]),
                   "couplings": per_combo, "coupling_means": means, "flow_fit": flow.flow_fit_table(means, exps)}
         return claims.claims_table(frames, exps)

@@ -46,6 +46,12 @@ def exact_correlators(experiments, noise=0.0, seed=0):
     return pd.concat(rows, ignore_index=True)
 
 
+def tables_for_six(corr, exps, lam) -> dict:
+    """The tables the 6-point table reads, computed from ``corr``."""
+    return {"hms_lambda": lam, "deviations": deviations.deviations(corr, exps),
+            "hms_integrals": hms.integral_table(exps, CUTOFFS)}
+
+
 @pytest.mark.parametrize("activation, points", [
     ("erf", (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0)),
     ("relu", ([0.5, 0.5], [0.5, 1.0], [1.0, 0.5], [1.0, 1.0])),
@@ -58,7 +64,7 @@ def test_exact_correlators_give_the_exact_lambda_slope_and_six_point_ratios(acti
     np.testing.assert_allclose(lam["lambda"], lam.lambda_exact, rtol=1e-12)
     np.testing.assert_allclose(slope.slope, slope.slope_exact, rtol=1e-12)
     assert (lam.lambda_se == 0).all()
-    six = hms.six_point_tables(corr, exps, lam, deviations.deviations(corr, exps), CUTOFFS)
+    six = hms.six_point_tables(tables_for_six(corr, exps, lam), exps, CUTOFFS)
     np.testing.assert_allclose(six.gp_over_measured, six.gp_over_exact, rtol=1e-12)
     np.testing.assert_allclose(six.gp_lambda_over_measured, six.gp_lambda_over_exact, rtol=1e-12)
     assert (lam.convention == "hms").all() and (slope.convention == "hms").all() and (six.convention == "hms").all()
@@ -71,6 +77,36 @@ def test_exact_correlators_give_the_exact_lambda_slope_and_six_point_ratios(acti
                                                   kernel=hms.LAMBDA_CONVENTIONS[convention].kernel).sum()).all()
 
 
+def test_the_six_point_table_reads_the_exact_theory_from_the_deviations_and_refuses_a_table_without_it():
+    """The measured and exact G^(6) are the deviations table's g_mean and g_exact (computed once): changing them
+    changes the ratios; a deviations table without the point's order 6, or an integral table without its point, is
+    refused, naming the experiment."""
+    exps = experiment("relu", (0.2, 0.4, 0.6, 0.8, 1.0, 1.2), N=(5,), n_bags=2)
+    corr = exact_correlators(exps)
+    lam, _ = hms.lambda_tables(corr, exps, CUTOFFS)
+    frames = tables_for_six(corr, exps, lam)
+    six = hms.six_point_tables(frames, exps, CUTOFFS)
+    dev = frames["deviations"]
+    doubled = dev.assign(g_exact=np.where(dev.order == 6, 2 * dev.g_exact, dev.g_exact))
+    six2 = hms.six_point_tables({**frames, "deviations": doubled}, exps, CUTOFFS)
+    np.testing.assert_allclose(six2.gp_over_exact, six.gp_over_exact / 2, rtol=1e-14)
+    halved = dev.assign(g_mean=np.where(dev.order == 6, dev.g_mean / 2, dev.g_mean))
+    six3 = hms.six_point_tables({**frames, "deviations": halved}, exps, CUTOFFS)
+    np.testing.assert_allclose(six3.gp_over_measured, six.gp_over_measured * 2, rtol=1e-14)
+    with pytest.raises(ValueError, match="lacks order 6 of experiment e"):
+        hms.six_point_tables({**frames, "deviations": dev[dev.order != 6]}, exps, CUTOFFS)
+    with pytest.raises(ValueError, match="integral table lacks experiment e"):
+        hms.six_point_tables({**frames, "hms_integrals": frames["hms_integrals"].iloc[1:]}, exps, CUTOFFS)
+
+
+def test_the_integral_table_holds_the_cubature_of_every_multiset():
+    exps = experiment("erf", (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0), N=(5,), n_bags=2)
+    table = hms.integral_table(exps, CUTOFFS)
+    model = exps["e"].model(1.0, 5)
+    direct = cutoff.integrals(model, CUTOFFS, kernel="w")
+    assert hms.integrals_of(table, "e", model, np.asarray(CUTOFFS, float)).tobytes() == direct.tobytes()
+
+
 def test_hms_numbers_in_their_convention():
     """ReLU at d_in = 1, N = 20 (HMS's NGP width) with the exact G^(4): λ̄(Λ = 7) = +1.26e-4 and HMS's pooled slope
     −4.96 in their convention; GaussNet's λ does not run; and the 6-point ratios of docs/science.md §8 (0.876
@@ -81,7 +117,7 @@ def test_hms_numbers_in_their_convention():
     for convention, ratios in (("hms", (0.939, 0.947, 0.947)), ("full_kernel", (0.996, 1.033, 1.040))):
         exps["e"] = replace(exps["e"], lambda_convention=convention)
         lam, slope = hms.lambda_tables(corr, exps, CUTOFFS)
-        six = hms.six_point_tables(corr, exps, lam, deviations.deviations(corr, exps), CUTOFFS).set_index("cutoff")
+        six = hms.six_point_tables(tables_for_six(corr, exps, lam), exps, CUTOFFS).set_index("cutoff")
         assert six.gp_over_exact.iloc[0] == pytest.approx(0.876, abs=5e-4)
         assert [round(six.gp_lambda_over_exact[c], 3) for c in (7, 100, 10000)] == list(ratios)
         if convention == "hms":
