@@ -74,11 +74,16 @@ def _exact_point(model: Model, order: int):
     return th.correlators(combos.multisets(len(th.points), order), model.N)
 
 
+def at_point(table: pd.DataFrame, experiment: str, model: Model, *, by_N: bool = True) -> pd.Series:
+    """The rows of an analysis table that belong to one experiment and point (σ_b, σ_W and, with ``by_N``, N)."""
+    sel = (table.experiment == experiment) & (table.sigma_b == model.sigma_b) & (table.sigma_w == model.sigma_w)
+    return sel & (table.N == model.N) if by_N else sel
+
+
 def point_columns(dev: pd.DataFrame, experiment: str, model: Model, order: int, *, columns) -> list[np.ndarray]:
     """The deviations table's (:func:`deviations`) ``columns`` of one experiment, point and order, each an array over
     the combinations in canonical order: its exact theory and bag means read where they were computed, not again."""
-    sel = dev[(dev.experiment == experiment) & (dev.sigma_b == model.sigma_b) & (dev.sigma_w == model.sigma_w)
-              & (dev.N == model.N) & (dev.order == order)].set_index("combo")
+    sel = dev[at_point(dev, experiment, model) & (dev.order == order)].set_index("combo")
     labels = [combos.combo_label(c) for c in combos.multisets(len(model.points), order)]
     if len(sel) != len(labels):
         raise ValueError(f"the deviations table lacks order {order} of experiment {experiment} at {model}")

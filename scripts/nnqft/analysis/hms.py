@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import combos, theory
 from ..theory import couplings, cutoff
-from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_columns, point_label
+from .deviations import POINT_KEYS, at_point, bag_matrix, exact_point, experiment_rows, point_columns, point_label
 from .registry import asking
 from .stats import jackknife_se, log_log_fit
 
@@ -75,7 +75,7 @@ def integral_table(experiments: dict, cutoffs) -> pd.DataFrame:
 
 def integrals_of(table: pd.DataFrame, experiment: str, model, cutoffs) -> np.ndarray:
     """I_4 [4-point multiset (canonical order), cutoff] of one experiment and σ's from :func:`integral_table`'s table."""
-    sel = table[(table.experiment == experiment) & (table.sigma_b == model.sigma_b) & (table.sigma_w == model.sigma_w)]
+    sel = table[at_point(table, experiment, model, by_N=False)]
     labels = [combos.combo_label(c) for c in cutoff.four_point_multisets(len(model.points))]
     wide = sel.pivot(index="combo", columns="cutoff", values="i4")
     if len(sel) != len(labels) * len(cutoffs):
@@ -171,9 +171,9 @@ def six_point_tables(frames: dict, experiments: dict, cutoffs) -> pd.DataFrame:
     (:class:`LambdaConvention`: HMS's W-part at the vertex and on the pair, or the full K; the sign makes T_λ the
     first-order term of the vertex that defines λ); λ̄ is the measured mean over 4-point combinations (``lam``,
     from :func:`lambda_tables`); Ḡ^(6), the exact G^(6) and G_0^(6) are the deviations table's (its ``g_mean``,
-    ``g_exact`` and ``g0``, computed there once), the I_4 the integral table's (:func:`integral_table`). ``frames``:
-    the tables hms_lambda, deviations and hms_integrals. Unlike HMS's script, every multiset enters the means and every split is
-    the right one (docs/science.md §8)."""
+    ``g_exact`` and ``g0``, computed there once), the I_4 the integral table's (:func:`integral_table`).
+    ``frames``: the tables hms_lambda, deviations and hms_integrals. Unlike HMS's script, every multiset enters the
+    means and every split is the right one (docs/science.md §8)."""
     cutoffs = np.asarray(cutoffs, dtype=float)
     lam, dev = frames["hms_lambda"], frames["deviations"]
     out = []
@@ -183,8 +183,7 @@ def six_point_tables(frames: dict, experiments: dict, cutoffs) -> pd.DataFrame:
         pair_k = conv.pair_kernel(theory.of(model).K, model.sigma_b)
         split_idx, split_k = couplings.six_point_splits(pair_k)  # [combo6, 15]
         measured, g_exact, g0 = point_columns(dev, exp.name, model, 6, columns=("g_mean", "g_exact", "g0"))
-        sel = lam[(lam.experiment == exp.name) & (lam.sigma_b == model.sigma_b) & (lam.sigma_w == model.sigma_w)
-                  & (lam.N == model.N)]
+        sel = lam[at_point(lam, exp.name, model)]
         lam_bar = sel.set_index("cutoff")["lambda"].reindex(cutoffs).to_numpy()
         term = conv.sign * 24 * lam_bar[None, :] * np.einsum("cs,csl->cl", split_k, i4[split_idx])  # [combo6, cutoff]
         with_lam = g0[:, None] + term

@@ -138,6 +138,7 @@ TABLES = (
     Step("depth_running", ("correlators",), ("depth_running",)),
 )
 
+
 def waiting_on(step: Step) -> int:
     """How many steps read ``step``'s tables, directly or through other steps: its rule's scheduling priority, so
     that the steps others wait on (the deviations, the longest) start first."""

@@ -51,6 +51,12 @@ def cross_covariance(xs, ys, sigma_b: float, sigma_w: float) -> np.ndarray:
     return sigma_b**2 + sigma_w**2 * (x @ y.T) / x.shape[1]
 
 
+def preactivation_variance(points, sigma_b: float, sigma_w: float) -> np.ndarray:
+    """Σ(x, x) = σ_b² + σ_W² |x|²/d_in at every point, without the x xᵀ matrix."""
+    x = as_points(points)
+    return sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]
+
+
 def kernel_matrix(activation: str, points, sigma_b: float, sigma_w: float) -> np.ndarray:
     """K(x_i, x_j) = σ_b² + σ_W² E[φ(z_i) φ(z_j)] in closed form, for every pair of points."""
     return kernel_between(activation, points, points, sigma_b, sigma_w)
@@ -62,8 +68,7 @@ def kernel_between(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> n
     arc-cosine kernel (Cho & Saul 2009); Erf Williams's arcsine kernel. Shape (len(xs), len(ys))."""
     x, y = as_points(xs), as_points(ys)
     cov = cross_covariance(x, y, sigma_b, sigma_w)
-    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]  # Σ(x, x), without the x x^T matrix
-    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / y.shape[1]
+    vx, vy = preactivation_variance(x, sigma_b, sigma_w), preactivation_variance(y, sigma_b, sigma_w)
     if activation == "gauss":
         return sigma_b**2 + sigma_w**2 * np.exp(cov - (vx[:, None] + vy[None, :]) / 2)
     if activation == "relu":

@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..model import ACTIVATIONS, as_points
-from .neurons import cross_covariance, kernel_between
+from .neurons import cross_covariance, kernel_between, preactivation_variance
 
 #: The layers that gradient flow trains: both layers, or the readout (v, c) with the first layer frozen.
 LAYERS = ("all", "readout")
@@ -53,8 +53,7 @@ def derivative_kernel(activation: str, xs, ys, sigma_b: float, sigma_w: float) -
     docstring). Shape (len(xs), len(ys))."""
     x, y = as_points(xs), as_points(ys)
     cov = cross_covariance(x, y, sigma_b, sigma_w)
-    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]
-    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / y.shape[1]
+    vx, vy = preactivation_variance(x, sigma_b, sigma_w), preactivation_variance(y, sigma_b, sigma_w)
     if activation == "erf":
         return 4 / np.pi / np.sqrt((1 + 2 * vx[:, None]) * (1 + 2 * vy[None, :]) - 4 * cov**2)
     if activation == "relu":
@@ -119,8 +118,7 @@ def ntk_variance(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> np.
     primes the second point; :func:`_neuron_second_moment`)."""
     x, y = as_points(xs), as_points(ys)
     k1 = cross_covariance(x, y, sigma_b, sigma_w)
-    vx = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]
-    vy = sigma_b**2 + sigma_w**2 * np.einsum("ij,ij->i", y, y) / y.shape[1]
+    vx, vy = preactivation_variance(x, sigma_b, sigma_w), preactivation_variance(y, sigma_b, sigma_w)
     mean_b = ntk(activation, x, y, sigma_b, sigma_w) - sigma_b**2
     step = derivative_kernel(activation, x, y, sigma_b, sigma_w)
     out = np.empty_like(k1)
@@ -193,8 +191,7 @@ class TrainedEnsemble:
         g is linear in f_0, and at one hidden layer f_0 has mean 0 and covariance K at every N, so the ensemble of g
         has exactly the infinite-width mean μ_τ and covariance Σ_τ at every N; ḡ − μ_τ is a zero-mean variate,
         strongly correlated with the trained f_τ: mean(f_τ − g_τ) + μ_τ estimates E[f_τ] without bias."""
-        kernels = self.kernels()
-        a = kernels.g_test @ flow_operator(kernels.g_train, tau)
+        a = response(self.kernels(), tau)
         return np.asarray(f0_test) + (self.train_targets[None, :] - np.asarray(f0_train)) @ a.T
 
     def covariance(self, tau: float) -> np.ndarray:
@@ -213,13 +210,19 @@ class TrainingKernels(NamedTuple):
     g_test: np.ndarray   # G(x*, X)
 
 
+def response(kernels: TrainingKernels, tau: float) -> np.ndarray:
+    """A_τ = G(x*, X) G⁻¹(1 − e^{−Gτ}): how the test outputs respond to the training residual,
+    f_τ(x*) = f_0(x*) + A_τ (Y − f_0(X))."""
+    return kernels.g_test @ flow_operator(kernels.g_train, tau)
+
+
 def trained_gaussian(kernels: TrainingKernels, targets, tau: float):
     """(mean, covariance) at the test points of f_τ = f_0 + A_τ (Y − f_0(X)), A_τ = G(x*, X) G⁻¹(1 − e^{−Gτ}) with
     G = G(X, X), for f_0 centred Gaussian with covariance K: the infinite-width trained ensemble (K the NNGP kernel,
     G = Θ or K) and, given a network's hidden layer, its readout-trained outputs (K = G = the empirical kernel Ĝ,
     docs/science.md §11)."""
-    k_test, k_train, k_cross, g_train, g_test = kernels
-    a = g_test @ flow_operator(g_train, tau)
+    k_test, k_train, k_cross = kernels.k_test, kernels.k_train, kernels.k_cross
+    a = response(kernels, tau)
     cov = k_test + a @ k_train @ a.T - a @ k_cross - k_cross.T @ a.T
     return a @ np.asarray(targets, dtype=float), (cov + cov.T) / 2
 

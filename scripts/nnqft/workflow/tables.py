@@ -103,6 +103,10 @@ def check_finite(frame, value_columns, key_columns) -> None:
             raise TableError(f"{int(bad.sum())} non-finite value(s) in column {col!r}, first at {where}")
 
 
+#: The correlator table's string columns, read as plain strings (not categoricals).
+CORRELATOR_STRINGS = ("combo", "activation", "points", "estimator")
+
+
 def read_correlators(path, seed: int):
     """The gathered correlator table as pandas, refusing one made under another seed."""
     table = read_table(path, rebuild="snakemake --cores all --forcerun gather_correlators")
@@ -110,13 +114,13 @@ def read_correlators(path, seed: int):
     if meta["seed"] != seed:
         raise TableError(f"{path} was made with seed = {meta['seed']}, the config asks for {seed}: "
                          f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
-    for col in ("combo", "activation", "points", "estimator"):
+    for col in CORRELATOR_STRINGS:
         # Parquet stores these dictionary-encoded: decoded by Arrow, 2× faster than pandas' astype on categoricals
         if pa.types.is_dictionary(table.schema.field(col).type):
             table = table.set_column(table.schema.get_field_index(col), col,
                                      table.column(col).cast(table.schema.field(col).type.value_type))
     frame = table.to_pandas()
-    for col in ("combo", "activation", "points", "estimator"):
+    for col in CORRELATOR_STRINGS:
         frame[col] = frame[col].astype(str)
     return frame
 
