@@ -97,9 +97,11 @@ dry-run: venv          ## what make reproduce would do
 TEST_WORKERS ?= 2
 
 test: venv-dev venv-slurm venv-cuda  ## the whole test suite (the SLURM test installs and starts a local cluster)
+	$(BIN)/python -m nnqft.sampling.precompile
 	$(BIN)/python -m pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: venv-dev venv-cuda  ## the tests that run no Snakemake: the package's own (tests/unit), a few minutes
+	$(BIN)/python -m nnqft.sampling.precompile
 	$(BIN)/python -m pytest -ra --durations=10 -m "not workflow and not slurm" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: venv-dev         ## snakemake --lint (paper and quick configs) and snakefmt --check, as the tests run them

@@ -190,7 +190,7 @@ def _erf_moments(covs: np.ndarray, nodes: int, closed_pair: bool) -> np.ndarray:
     if k % 2:
         return np.zeros(m)
     if k == 2 and closed_pair:
-        return _erf_pair(covs)[:, 0, 1]
+        return _erf_arcsin(covs[:, 0, 1], covs[:, 0, 0], covs[:, 1, 1])
     t, w = gauss_legendre_01(nodes)
     diag = np.zeros_like(covs)
     idx = np.arange(k)
@@ -204,11 +204,10 @@ def _erf_moments(covs: np.ndarray, nodes: int, closed_pair: bool) -> np.ndarray:
         lam[i, i] = lam[j, j] = 1.0
         a = eye + 2 * lam @ sig  # (m, n, k, k)
         det = np.linalg.det(a)
-        tilted = sig @ np.linalg.inv(a)
-        tilted = (tilted + np.swapaxes(tilted, -1, -2)) / 2
-        rest = [l for l in range(k) if l not in (i, j)]
-        if rest:
-            sub = tilted[:, :, rest][:, :, :, rest].reshape(-1, k - 2, k - 2)
+        rest = np.array([l for l in range(k) if l not in (i, j)])
+        if len(rest):
+            tilted = (sig @ np.linalg.inv(a))[:, :, rest[:, None], rest]  # only the block the recursion reads
+            sub = ((tilted + np.swapaxes(tilted, -1, -2)) / 2).reshape(-1, k - 2, k - 2)
             inner = _erf_moments(sub, nodes, closed_pair).reshape(m, len(t))
         else:
             inner = np.ones((m, len(t)))

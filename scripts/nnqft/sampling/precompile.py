@@ -1,0 +1,48 @@
+"""Compile the CPU sampling kernels into numba's on-disk cache once: ``python -m nnqft.sampling.precompile``.
+
+Every sampling job is a fresh Python process that loads the kernels from numba's cache (``__pycache__`` beside
+the package's sources, or ``NUMBA_CACHE_DIR``), or compiles them when the cache is cold: about 10 s for a serial
+kernel and 30 s for a threaded one on a 2-core machine. A run that starts many jobs at once on a cold cache (the
+first run after a clone or an edit of a kernel, a cluster submitting a hundred jobs) has every one of them compile
+the same kernel at the same time. This compiles each kernel once, side by side on the machine's cores: the serial
+and the threaded variant of the three samplers (the plain estimator, the conditional one, deep networks), by
+sampling one tiny bag of each through the entry point the jobs use (:func:`nnqft.sampling.bags.block_table`).
+``make test`` runs it first; run it once before submitting a cold-cache run to a cluster (on a node of the kind
+the jobs run on: numba compiles for the CPU it runs on).
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+#: The samplers :func:`nnqft.sampling.bags.bag_correlators` dispatches to, by the model fields that select them.
+SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"depth": 2}}
+#: The kernels' variants: threaded (numba's thread pool; the longer to compile, so started first) and serial
+#: (``threads=1``, a job with one thread).
+VARIANTS = {"threaded": None, "serial": 1}
+
+
+def compile_sampler(sampler: str, variant: str) -> float:
+    """Samples one bag of 4 networks of a tiny model of ``sampler`` with the ``variant`` kernel (compiling it, or
+    loading it from the cache); returns the seconds it took."""
+    from ..model import Model
+    from . import bags
+
+    model = Model("gauss", (0.5, 1.0), sigma_b=1.0, sigma_w=1.0, N=2, n_nets=4, **SAMPLERS[sampler])
+    start = time.perf_counter()
+    bags.block_table(model, 0, [0], [2, 4], threads=VARIANTS[variant])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    jobs = [(sampler, variant) for variant in VARIANTS for sampler in SAMPLERS]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        for (sampler, variant), seconds in zip(jobs, pool.map(compile_sampler, *zip(*jobs))):
+            print(f"{sampler:>12} {variant:>9} kernel: {seconds:6.1f} s")
+    print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
