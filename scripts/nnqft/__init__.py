@@ -17,6 +17,7 @@ layers; every module:
   - ``reference``     the numpy reference sampler that draws every weight matrix (any depth)
   - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
+  - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
   - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import combos, theory
-from .deviations import POINT_KEYS, bag_matrix, experiment_rows, point_label
+from .deviations import experiment_rows, point_bags, point_label
 from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE, alpha_text,
                        Claim, correlator_agreement, t_critical, wls_slope)
 from .registry import depth_scans
@@ -56,12 +56,12 @@ def depth_running_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     for scan, names in depth_scans(experiments).items():
         subset = {n: experiments[n] for n in names}
         rows = experiment_rows(corr, subset)
-        for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+        for (name, sb, sw, N), bags in point_bags(rows, subset):
             exp = experiments[name]
             model = exp.model(sw, N)
             P = len(exp.points)
-            v2, labels2 = bag_matrix(point_rows, 2)
-            v4, labels4 = bag_matrix(point_rows, 4)
+            v2, labels2 = bags[2]
+            v4, labels4 = bags[4]
             g2 = v2[:, [labels2.index(lab) for lab in _diagonal_labels(P, 2)]]
             g4 = v4[:, [labels4.index(lab) for lab in _diagonal_labels(P, 4)]]
             value = N * kurtosis(g2.mean(axis=0), g4.mean(axis=0))

@@ -8,6 +8,7 @@ of each point.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict, columns=None) -> pd.D
         sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
         sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w))
         sel &= corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
-        part = corr.loc[sel, list(columns) if columns is not None else corr.columns].copy()
+        part = corr.loc[sel, list(columns) if columns is not None else corr.columns]  # a copy: a boolean mask
         bags = part.groupby(POINT_KEYS).bag.nunique()
         if len(bags) != len(exp.sigma_w) * len(exp.N) or (bags != exp.n_bags).any():
             raise ValueError(f"experiment {name}: the correlator table lacks some of its points or bags")
@@ -41,16 +42,53 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict, columns=None) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def bag_matrix(rows: pd.DataFrame, order: int) -> tuple[np.ndarray, list[str]]:
-    """Values of one point and order as float[n_bags, n_combos], combos in canonical order."""
-    sub = rows[rows.order == order]
-    wide = sub.pivot(index="bag", columns="combo", values="value")
-    labels = [combos.combo_label(c) for c in combos.multisets(_n_points(wide.columns), order)]
-    return wide[labels].to_numpy(), labels
+def point_bags(rows: pd.DataFrame, experiments: dict):
+    """The bag values of every point of ``rows`` (:func:`experiment_rows`): yields ((experiment, σ_b, σ_W, N), bags),
+    points in ascending order of those keys, where ``bags[order]`` = (float[n_bags, n_combos], labels): bags
+    ascending, combinations in canonical order (:func:`nnqft.combos.multisets` of the experiment's points).
 
-
-def _n_points(labels) -> int:
-    return 1 + max(max(combos.parse_combo(str(label))) for label in labels)
+    One sort of the whole table instead of a pivot per point and order. The matrices are C-ordered, as pandas'
+    pivot made them: numpy sums a contiguous axis pairwise and a strided one in sequence, so the layout fixes the bits
+    of the means and standard deviations over bags."""
+    combo_code, labels = pd.factorize(rows["combo"].to_numpy())
+    combo_tuples = [combos.parse_combo(str(label)) for label in labels]
+    lexicographic = np.empty(len(labels), dtype=np.int64)  # the canonical order of combinations of one length
+    lexicographic[sorted(range(len(labels)), key=combo_tuples.__getitem__)] = np.arange(len(labels))
+    exp_code, names = pd.factorize(rows["experiment"].to_numpy(), sort=True)
+    columns = {c: rows[c].to_numpy() for c in ("sigma_b", "sigma_w", "N", "order", "bag", "value")}
+    # np.lexsort: the last key is the primary one
+    sort = np.lexsort((lexicographic[combo_code], columns["bag"], columns["order"], columns["N"], columns["sigma_w"],
+                       columns["sigma_b"], exp_code))
+    keys = [exp_code[sort], columns["sigma_b"][sort], columns["sigma_w"][sort], columns["N"][sort]]
+    order = columns["order"][sort]
+    new_point = np.zeros(len(sort), dtype=bool)
+    new_point[0:1] = True
+    for key in keys:
+        new_point[1:] |= key[1:] != key[:-1]
+    new_block = new_point.copy()
+    new_block[1:] |= order[1:] != order[:-1]
+    points, blocks = np.flatnonzero(new_point), np.append(np.flatnonzero(new_block), len(sort))
+    values, bag, combo = columns["value"][sort], columns["bag"][sort], combo_code[sort]
+    b = 0
+    for p, start in enumerate(points):
+        end = points[p + 1] if p + 1 < len(points) else len(sort)
+        name = names[keys[0][start]]
+        n_points = len(experiments[name].points)
+        bags = {}
+        while blocks[b] < end:
+            lo, hi = blocks[b], blocks[b + 1]
+            n = int(order[lo])
+            want = [combos.combo_label(c) for c in combos.multisets(n_points, n)]
+            n_bags = (hi - lo) // len(want)
+            block_bags = bag[lo:hi].reshape(-1, len(want)) if n_bags * len(want) == hi - lo else None
+            if (block_bags is None or (block_bags != block_bags[:, :1]).any()
+                    or len(np.unique(block_bags[:, 0])) != n_bags
+                    or (labels[combo[lo:hi]].reshape(n_bags, -1) != np.array(want, dtype=object)).any()):
+                raise ValueError(f"experiment {name}: the correlator table's order-{n} rows at σ_W = "
+                                 f"{keys[2][start]:g}, N = {keys[3][start]} are not every combination once per bag")
+            bags[n] = (values[lo:hi].reshape(n_bags, len(want)), want)
+            b += 1
+        yield (name, keys[1][start], keys[2][start], keys[3][start]), bags
 
 
 #: What the ``g_exact`` column holds (the ``theory`` column of the deviations table).
@@ -129,27 +167,30 @@ def deviations(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     experiment's activation, d_in and depth, and ``theory``: what g_exact is (:func:`theory_kind`: the exact theory,
     or beyond one hidden layer of a nonlinear activation the 1/N theory, whose G^(2) − K is K1/N).
     """
-    out = []
+    out: dict[str, list] = {}  # column -> its pieces, one per point and order (one frame at the end, not 1000)
     rows = experiment_rows(corr, experiments, columns=POINT_KEYS + ["bag", "order", "combo", "value"])
-    for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+    for (name, sb, sw, N), bags in point_bags(rows, experiments):
         ens = experiments[name].ensemble
         model = experiments[name].model(sw, N)
-        for order in sorted(point_rows.order.unique()):
-            values, labels = bag_matrix(point_rows, order)
+        for order, (values, labels) in bags.items():
             g_exact, g0 = exact_point(model, order)
             n_bags = values.shape[0]
             mean = values.mean(axis=0)
             background = values.std(axis=0, ddof=1)
             se_exact = exact_standard_error(model, order, n_bags)
-            out.append(pd.DataFrame({
+            block = {
                 "experiment": name, "activation": ens.activation, "d_in": ens.d_in, "depth": ens.depth,
                 "estimator": ens.estimator, "n_nets": ens.n_nets, "sigma_b": sb, "sigma_w": sw,
                 "N": N, "order": order, "combo": labels, "n_bags": n_bags, "g_mean": mean,
                 "g_se": background / np.sqrt(n_bags), "background": background, "g0": g0, "delta_g": mean - g0,
                 "m": (mean - g0) / g0, "background_m": background / np.abs(g0), "g_exact": g_exact,
                 "m_exact": (g_exact - g0) / g0, "g_se_exact": se_exact, "theory": theory_kind(model),
-            }))
-    return pd.concat(out, ignore_index=True)
+            }
+            for col, value in block.items():
+                out.setdefault(col, []).append(value if isinstance(value, (np.ndarray, list)) else
+                                               [value] * len(labels))
+    return pd.DataFrame({col: np.concatenate(pieces) if isinstance(pieces[0], np.ndarray) else
+                         list(chain.from_iterable(pieces)) for col, pieces in out.items()})
 
 
 def point_label(exp, model: Model, ngp: bool = False) -> dict:

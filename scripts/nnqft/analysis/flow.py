@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import combos, theory
 from ..theory import couplings
-from .deviations import POINT_KEYS, bag_matrix, exact_point, experiment_rows, point_label
+from .deviations import exact_point, experiment_rows, point_bags, point_label
 from .registry import asking
 from .stats import jackknife_se, leave_one_out, log_log_fit
 
@@ -93,10 +93,10 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
     """
     per_combo, means = [], []
     rows = experiment_rows(corr, experiments)
-    for (name, sb, sw, N), point_rows in rows.groupby(["experiment"] + POINT_KEYS, sort=True):
+    for (name, sb, sw, N), bags in point_bags(rows, experiments):
         exp = experiments[name]
         label = point_label(exp, exp.model(sw, N))
-        measured = set(point_rows.order)
+        measured = set(bags)
         if exp.activation != "gauss" or 4 not in measured or exp.depth > 1:
             note = (COUPLINGS_SKIPPED.format(activation=exp.activation) if exp.activation != "gauss" else
                     DEEP_SKIPPED if exp.depth > 1 else "skipped: order 4 is not measured (the config's orders)")
@@ -104,8 +104,8 @@ def coupling_tables(corr: pd.DataFrame, experiments: dict):
                                  "note": note})
             parts = []
         else:
-            v4, _ = bag_matrix(point_rows, 4)
-            v6 = bag_matrix(point_rows, 6)[0] if 6 in measured else None
+            v4, _ = bags[4]
+            v6 = bags[6][0] if 6 in measured else None
             parts, mean = point_couplings(exp.model(sw, N), v4, v6)
         for part in parts + [mean]:
             for col, value in reversed(list(label.items())):

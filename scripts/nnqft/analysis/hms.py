@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import combos, theory
 from ..theory import couplings, cutoff
-from .deviations import POINT_KEYS, at_point, bag_matrix, exact_point, experiment_rows, point_columns, point_label
+from .deviations import at_point, exact_point, experiment_rows, point_bags, point_columns, point_label
 from .registry import asking
 from .stats import jackknife_se, log_log_fit
 
@@ -39,14 +39,14 @@ LAMBDA_CONVENTIONS = {
 }
 
 def _points(corr, experiments: dict, analysis: str):
-    """(experiment, model, λ convention, rows) for every point of the experiments that ask for ``analysis``,
-    in the order of (experiment, σ_b, σ_W, N)."""
+    """(experiment, model, λ convention, bags: :func:`nnqft.analysis.deviations.point_bags`) for every point of the
+    experiments that ask for ``analysis``, in the order of (experiment, σ_b, σ_W, N)."""
     wanted = asking(experiments, analysis)
     if not wanted:
         return
-    for (name, _, sw, N), rows in experiment_rows(corr, wanted).groupby(["experiment"] + POINT_KEYS, sort=True):
+    for (name, _, sw, N), bags in point_bags(experiment_rows(corr, wanted), wanted):
         exp = wanted[name]
-        yield exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], rows
+        yield exp, exp.model(sw, N), LAMBDA_CONVENTIONS[exp.lambda_convention], bags
 
 
 INTEGRAL_COLUMNS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "convention",
@@ -123,10 +123,10 @@ def lambda_tables(corr: pd.DataFrame, experiments: dict, cutoffs) -> tuple[pd.Da
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
     lam_rows, slope_rows = [], []
-    for exp, model, conv, point_rows in _points(corr, experiments, "lambda_running"):
+    for exp, model, conv, bags in _points(corr, experiments, "lambda_running"):
         used = cutoff.one_signed(model, kernel=conv.kernel)
         i4 = cutoff.integrals(model, cutoffs, kernel=conv.kernel)[used]
-        values, _ = bag_matrix(point_rows, 4)
+        values, _ = bags[4]
         g_exact, g0 = exact_point(model, 4)
         scale = conv.sign / (24 * i4)  # [combo, cutoff]
         per_bag = ((values - g0)[:, used, None] * scale[None]).mean(axis=1)  # [bag, cutoff]

@@ -37,6 +37,7 @@ class Theory(FieldTheory):
         self.K = neurons.kernel_matrix(activation, self.points, self.sigma_b, self.sigma_w)
         self._moments: dict[tuple, float] = {}
         self._moment_tables: dict[int, tuple] = {}  # per multiset size: (moments cached, codes, values)
+        self._requested: set[tuple] = set()  # the combinations whose moments correlators() has computed
 
     @classmethod
     def of(cls, model, *, nodes: int | None = None) -> "Theory":
@@ -83,13 +84,16 @@ class Theory(FieldTheory):
                 for b in part:
                     blocks.setdefault(len(b), []).append(np.sort(idx[:, list(b)], axis=1))
         distinct = {k: _distinct_rows(np.concatenate(rows), len(self.points)) for k, rows in blocks.items()}
-        needed: set = set()
-        for k, keys in distinct.items():
-            if k >= 4:
-                for _, sub_part in weighted_partitions(k):
-                    for sub in sub_part:
-                        needed.update(map(tuple, np.sort(keys[:, list(sub)], axis=1).tolist()))
-        self.moments(sorted(needed))
+        request = tuple(combos)
+        if request not in self._requested:  # the moments do not depend on N: listed at the first N only
+            needed: set = set()
+            for k, keys in distinct.items():
+                if k >= 4:
+                    for _, sub_part in weighted_partitions(k):
+                        for sub in sub_part:
+                            needed.update(map(tuple, np.sort(keys[:, list(sub)], axis=1).tolist()))
+            self.moments(sorted(needed))
+            self._requested.add(request)
         kappa = {k: (_codes(keys, len(self.points)), self._cumulants(keys, N)) for k, keys in distinct.items()}
         g, g0 = np.empty(len(combos)), np.empty(len(combos))
         for n, (rows, idx) in groups.items():

@@ -221,3 +221,41 @@ def test_the_claims_markdown_keeps_one_cell_per_column():
     table = pd.DataFrame([claims.m2_vanishes(dev, fall, NO_FLAGS, "hms")], columns=claims.COLUMNS)
     row = claims.to_markdown(table).splitlines()[-1]
     assert len(re.split(r"(?<!\\)\|", row)) == len(claims.COLUMNS) + 2
+
+
+def _bag_rows(n_points=3, orders=(2, 4), bags=(0, 1, 2), seed=0):
+    """A shuffled correlator table of one point (experiment ``e``), every combination of every order once per bag."""
+    from nnqft import combos
+
+    rng = np.random.default_rng(seed)
+    rows = pd.DataFrame([{"experiment": "e", "sigma_b": 1.0, "sigma_w": 1.0, "N": 10, "bag": b, "order": n,
+                          "combo": combos.combo_label(c), "value": rng.normal()}
+                         for b in bags for n in orders for c in combos.multisets(n_points, n)])
+    return rows.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+class _Exp:
+    points = [[0.1], [0.2], [0.3]]
+
+
+def test_point_bags_gives_each_order_as_a_pivot_would_with_the_same_bits():
+    from nnqft import combos
+
+    rows = _bag_rows(bags=range(10))  # numpy sums 8 or more numbers pairwise along a contiguous axis only
+    (key, bags), = list(deviations.point_bags(rows, {"e": _Exp()}))
+    assert key == ("e", 1.0, 1.0, 10) and list(bags) == [2, 4]
+    for order, (values, labels) in bags.items():
+        assert labels == [combos.combo_label(c) for c in combos.multisets(3, order)]
+        pivot = rows[rows.order == order].pivot(index="bag", columns="combo", values="value")[labels].to_numpy()
+        assert values.tobytes() == pivot.tobytes()
+        assert values.flags.c_contiguous == pivot.flags.c_contiguous  # the layout fixes the bits of these:
+        assert values.mean(axis=0).tobytes() == pivot.mean(axis=0).tobytes()
+        assert values.std(axis=0, ddof=1).tobytes() == pivot.std(axis=0, ddof=1).tobytes()
+
+
+@pytest.mark.parametrize("damage", ["missing", "duplicate"])
+def test_point_bags_refuses_a_point_without_every_combination_once_per_bag(damage):
+    rows = _bag_rows()
+    rows = rows.drop(index=5) if damage == "missing" else pd.concat([rows, rows.iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match="experiment e: .* not every combination once per bag"):
+        list(deviations.point_bags(rows, {"e": _Exp()}))
