@@ -128,7 +128,22 @@ def test_config_changes_leave_every_other_row_bit_identical(quick_run, tmp_path)
     assert (after.sigma_w == 3.0).any() and after.bag.max() == 11 and not (after.N == 100).any()
 
 
-def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_path):
+#: The quick config without order 6 and its one analysis that reads it, and without the conditional experiment: the
+#: orders test's config, and the SIGKILL test's (every stage it kills is there, at a third of the quick run's work).
+ORDERS_24 = copy.deepcopy(QUICK)
+ORDERS_24["orders"] = [2, 4]
+ORDERS_24["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u4_negative"]
+ORDERS_24["experiments"]["width_scan"]["N"] = [2, 10]
+del ORDERS_24["experiments"]["sigma_scan_conditional"]
+
+
+@pytest.fixture(scope="module")
+def orders24_run(tmp_path_factory):
+    """A complete, uninterrupted run of ORDERS_24."""
+    return complete_run(tmp_path_factory.mktemp("orders24"), ORDERS_24)
+
+
+def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(orders24_run, tmp_path):
     work = tmp_path / "killed"
     work.mkdir()
     results = work / "results"
@@ -137,35 +152,29 @@ def test_sigkill_at_any_stage_then_rerun_gives_identical_tables(quick_run, tmp_p
         "analysis": lambda: (results / "tables" / "correlators.parquet").exists(),
         "plotting": lambda: any((results / "figures").rglob("*.p*")) if (results / "figures").exists() else False,
     }
-    killed = [stage for stage, condition in stages.items() if run_until(work, QUICK, condition)]
+    killed = [stage for stage, condition in stages.items() if run_until(work, ORDERS_24, condition)]
     assert "sampling" in killed  # the run really was interrupted mid-way at least once
-    assert snakemake(work, QUICK, "--unlock").returncode == 0  # SIGKILL leaves the lock behind
-    result = snakemake(work, QUICK, "--cores", "2")  # rerun-incomplete: from the default profile
+    assert snakemake(work, ORDERS_24, "--unlock").returncode == 0  # SIGKILL leaves the lock behind
+    result = snakemake(work, ORDERS_24, "--cores", "2")  # rerun-incomplete: from the default profile
     assert result.returncode == 0, result.stdout + result.stderr
     assert not list(results.rglob(".*.tmp-*")), "a temporary file of a killed job survived the rerun"
     for name in ("correlators", "deviations", "couplings"):
-        a = pq.read_table(quick_run / "results" / "tables" / f"{name}.parquet").to_pandas()
+        a = pq.read_table(orders24_run / "results" / "tables" / f"{name}.parquet").to_pandas()
         b = pq.read_table(results / "tables" / f"{name}.parquet").to_pandas()
         pd_equal = a.astype({"combo": str}).equals(b.astype({"combo": str}))
         assert pd_equal, f"{name} differs after an interrupted run"
-    assert (results / "claims.md").read_text() == (quick_run / "results" / "claims.md").read_text()
+    assert (results / "claims.md").read_text() == (orders24_run / "results" / "claims.md").read_text()
 
 
-def test_orders_without_6_run_end_to_end(tmp_path_factory):
+def test_orders_without_6_run_end_to_end(orders24_run):
     """orders: [2, 4] (147 instead of 609 correlators per network): the quick config without its one analysis that
     reads order 6 runs through; no order-6 row, figure or claim is made, the others all are."""
     import pandas as pd
 
-    config = copy.deepcopy(QUICK)
-    config["orders"] = [2, 4]
-    config["experiments"]["sigma_scan"]["analyses"] = ["flow_fit", "u4_negative"]
-    config["experiments"]["width_scan"]["N"] = [2, 10]  # smaller than the quick run: the orders are the point
-    del config["experiments"]["sigma_scan_conditional"]
-    work = complete_run(tmp_path_factory.mktemp("orders24"), config)
-    results = work / "results"
+    results = orders24_run / "results"
     assert set(pd.read_parquet(results / "tables" / "correlators.parquet").order) == {2, 4}
     figures = {str(p.relative_to(results / "figures").with_suffix("")) for p in (results / "figures").rglob("*.png")}
-    assert figures == set(registry.figure_paths(design.experiments(config), [2, 4]))
+    assert figures == set(registry.figure_paths(design.experiments(ORDERS_24), [2, 4]))
     assert not any(f.endswith("u6_vs_sigma") for f in figures)
     claims = pd.read_parquet(results / "tables" / "claims.parquet")
     assert not claims.claim.str.contains("m_6|u_6").any()

@@ -5,8 +5,9 @@ the package's sources, or ``NUMBA_CACHE_DIR``), or compiles them when the cache 
 kernel and 30 s for a threaded one on a 2-core machine. A run that starts many jobs at once on a cold cache (the
 first run after a clone or an edit of a kernel, a cluster submitting a hundred jobs) has every one of them compile
 the same kernel at the same time. This compiles each kernel once, side by side on the machine's cores: the serial
-and the threaded variant of the three samplers (the plain estimator, the conditional one, deep networks), by
-sampling one tiny bag of each through the entry point the jobs use (:func:`nnqft.sampling.bags.block_table`).
+and the threaded variant of the four samplers (the plain and the conditional estimator, at one hidden layer and
+beyond), by sampling one tiny bag of each through the entry point the jobs use
+(:func:`nnqft.sampling.bags.block_table`).
 ``make test`` runs it first; run it once before submitting a cold-cache run to a cluster (on a node of the kind
 the jobs run on: numba compiles for the CPU it runs on).
 """
@@ -17,7 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 #: The samplers :func:`nnqft.sampling.bags.bag_correlators` dispatches to, by the model fields that select them.
-SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"depth": 2}}
+SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"depth": 2},
+            "deep conditional": {"depth": 2, "estimator": "conditional"}}
 #: The kernels' variants: threaded (numba's thread pool; the longer to compile, so started first) and serial
 #: (``threads=1``, a job with one thread).
 VARIANTS = {"threaded": None, "serial": 1}
@@ -40,7 +42,7 @@ def main() -> None:
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
         for (sampler, variant), seconds in zip(jobs, pool.map(compile_sampler, *zip(*jobs))):
-            print(f"{sampler:>12} {variant:>9} kernel: {seconds:6.1f} s")
+            print(f"{sampler:>16} {variant:>9} kernel: {seconds:6.1f} s")
     print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s")
 
 

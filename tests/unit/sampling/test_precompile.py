@@ -1,25 +1,36 @@
 """``python -m nnqft.sampling.precompile`` (run by ``make test`` first) compiles every kernel a sampling job runs:
-each sampler that :func:`nnqft.sampling.bags.bag_correlators` dispatches to, serial and threaded."""
+each compiled chunk-sum kernel of the samplers, serial and threaded."""
 import pytest
+from numba.core.registry import CPUDispatcher
 
 from nnqft.sampling import conditional, deep, kernel, precompile
-
-KERNELS = (kernel, conditional, deep)
 
 
 class Reached(Exception):
     """Raised by a recording stand-in of a kernel: the precompile got there, and nothing is compiled."""
 
 
+def chunk_kernels():
+    """Every kernel a sampling job may run, by module and name: the pairs that
+    :func:`nnqft.sampling.blocks.parallel_and_serial` makes (``name``, threaded, and ``name_serial``)."""
+    found = set()
+    for module in (kernel, conditional, deep):
+        compiled = {name for name, value in vars(module).items() if isinstance(value, CPUDispatcher)}
+        found |= {(module, n) for name in compiled if name + "_serial" in compiled for n in (name, name + "_serial")}
+    return found
+
+
 def test_the_precompile_reaches_every_kernel_in_both_variants(monkeypatch):
+    kernels = chunk_kernels()
+    assert len(kernels) == 8  # plain, conditional; deep plain, deep conditional; each serial and threaded
     reached = set()
-    for module in KERNELS:
-        def record(key, model, spec, threads, _module=module.__name__):
-            reached.add((_module, threads))
+    for module, name in kernels:
+        def record(*args, _kernel=(module, name)):
+            reached.add(_kernel)
             raise Reached
-        monkeypatch.setattr(module, "chunk_sums", record)
+        monkeypatch.setattr(module, name, record)
     for sampler in precompile.SAMPLERS:
         for variant in precompile.VARIANTS:
             with pytest.raises(Reached):
                 precompile.compile_sampler(sampler, variant)
-    assert reached == {(module.__name__, threads) for module in KERNELS for threads in (1, None)}
+    assert reached == kernels
