@@ -48,3 +48,16 @@ def test_the_free_theory_is_the_sum_over_pairings_of_K():
         _, g0 = th.correlators(cs, 7)
         wick = [sum(np.prod([th.K[c[a], c[b]] for a, b in p]) for p in pairings(range(order))) for c in cs]
         np.testing.assert_allclose(g0, wick, rtol=1e-13)
+
+
+def test_a_theory_reused_at_another_width_gives_the_bits_of_a_fresh_one():
+    """The moments are listed and computed at the first width a theory is asked for only (they do not depend on N): at
+    a second width it gives what a theory built for that width alone gives, to the bit (Erf's quadrature included)."""
+    points, cs = [-1.0, 0.2, 1.0], combos.multisets(3, 4)
+    reused = Theory("erf", points, 1.0, 1.0)
+    reused.correlators(cs, 2)
+    for N in (3, 50):
+        g, g0 = reused.correlators(cs, N)
+        fresh, fresh0 = Theory("erf", points, 1.0, 1.0).correlators(cs, N)
+        assert g.tobytes() == fresh.tobytes() and g0.tobytes() == fresh0.tobytes()
+    assert not Theory("erf", points, 1.0, 1.0).correlators(cs, 3)[0].tobytes() == reused.correlators(cs, 2)[0].tobytes()
