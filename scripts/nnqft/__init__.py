@@ -18,6 +18,7 @@ layers; every module:
   - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
+  - ``training``      networks trained by gradient flow from their own draws (§11; not in the workflow yet)
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
   - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory

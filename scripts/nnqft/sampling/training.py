@@ -1,0 +1,210 @@
+"""Networks of one hidden layer trained by gradient flow, each from its own initial draw (docs/science.md §11).
+
+NTK parameterisation: every parameter is N(0, 1) and the σ's and 1/√fan-in sit in the forward pass,
+
+    z_j(x) = σ_W w_j·x/√d_in + σ_b b_j,    f(x) = (σ_W/√N) Σ_j v_j φ_x(z_j(x)) + σ_b c,
+
+so that at τ = 0 network ``a`` of a bag is the sampler's network ``a`` (:mod:`nnqft.sampling.kernel`): the same
+stream, drawn in the same order (c, then per neuron the components of w_j, b_j, v_j), the same outputs up to
+rounding. GaussNet's φ_x(z) = exp(z − Σ(x, x)) is normalised by the prior variance at x, a constant of the flow.
+
+The flow dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² over the training set is integrated by the classical fixed-step
+Runge–Kutta method (RK4), with equal steps of at most ``step`` between consecutive recorded times; ``layers``
+"readout" trains (v, c) only. One step costs four gradients, O(N · P_train · d_in) each; recording the outputs costs
+O(N · P_test · d_in) per time. This module is the kernel and its tests' entry point; the workflow does not run it yet.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..model import ACTIVATIONS, Points, as_points, point_rows
+from .streams import network_state, normal
+
+GAUSS, RELU, ERF, LINEAR = (ACTIVATIONS[a] for a in ("gauss", "relu", "erf", "linear"))
+#: Default RK4 step: this fraction of 1/λ_max of the infinite-width gradient kernel on the training inputs (the
+#: fastest mode of the linearised flow; RK4 is stable below 2.78/λ).
+STEP_FACTOR = 0.1
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+#: What is trained: every parameter, or the readout (v, c) with the first layer frozen.
+LAYERS = ("all", "readout")
+
+
+@dataclass(frozen=True)
+class Training:
+    """How an ensemble is trained: the training set (``inputs``, rows of d_in numbers or numbers for d_in = 1, and
+    their ``targets``), the flow times τ at which the outputs are recorded (ascending, ≥ 0) and the ``layers``."""
+
+    inputs: Points
+    targets: tuple[float, ...]
+    times: tuple[float, ...]
+    layers: str = "all"
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", point_rows(self.inputs))
+        object.__setattr__(self, "targets", tuple(float(y) for y in self.targets))
+        object.__setattr__(self, "times", tuple(float(t) for t in self.times))
+        if len(self.targets) != len(self.inputs):
+            raise ValueError(f"{len(self.targets)} targets for {len(self.inputs)} training inputs")
+        if any(t < 0 for t in self.times) or list(self.times) != sorted(self.times):
+            raise ValueError(f"times {list(self.times)} must be ascending and non-negative")
+        if self.layers not in LAYERS:
+            raise ValueError(f"unknown layers {self.layers!r}: expected one of {LAYERS}")
+
+    @property
+    def x(self) -> np.ndarray:
+        """The training inputs as float64[P_train, d_in]."""
+        return as_points(self.inputs)
+
+
+@njit(cache=True, error_model="numpy")
+def _draw(key0, key1, a, N, d_in, theta):
+    """θ of network ``a`` as standard normals in the sampler's order, into ``theta`` = [w (N × d_in, by neuron), b (N),
+    v (N), c]."""
+    s = network_state(key0, key1, a)
+    s, theta[-1] = normal(s)
+    for j in range(N):
+        for k in range(d_in):
+            s, theta[j * d_in + k] = normal(s)
+        s, theta[N * d_in + j] = normal(s)
+        s, theta[N * d_in + N + j] = normal(s)
+
+
+@njit(cache=True, inline="always")
+def _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shift, phi, dphi):
+    """φ_j and φ'_j at the point ``x`` for every neuron j, into ``phi`` and ``dphi``."""
+    scale_w = sigma_w / math.sqrt(d_in)
+    for j in range(N):
+        z = sigma_b * theta[N * d_in + j]
+        for k in range(d_in):
+            z += scale_w * theta[j * d_in + k] * x[k]
+        if activation == GAUSS:
+            phi[j] = math.exp(z - shift)
+            dphi[j] = phi[j]
+        elif activation == RELU:
+            phi[j] = max(z, 0.0)
+            dphi[j] = 1.0 if z > 0.0 else 0.0
+        elif activation == LINEAR:
+            phi[j] = z
+            dphi[j] = 1.0
+        else:
+            phi[j] = math.erf(z)
+            dphi[j] = _TWO_OVER_SQRT_PI * math.exp(-z * z)
+
+
+@njit(cache=True, inline="always")
+def _output(theta, N, d_in, sigma_b, sigma_w, phi):
+    total = 0.0
+    for j in range(N):
+        total += theta[N * d_in + N + j] * phi[j]
+    return sigma_w / math.sqrt(N) * total + sigma_b * theta[-1]
+
+
+@njit(cache=True, error_model="numpy")
+def _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, out):
+    """dθ/dτ = −Σ_a (f(x_a) − y_a) ∂f(x_a)/∂θ, into ``out``."""
+    out[:] = 0.0
+    scale_v = sigma_w / math.sqrt(N)
+    scale_w = sigma_w / math.sqrt(d_in)
+    for a in range(inputs.shape[0]):
+        x = inputs[a]
+        _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shifts[a], phi, dphi)
+        r = _output(theta, N, d_in, sigma_b, sigma_w, phi) - targets[a]
+        out[-1] -= r * sigma_b
+        for j in range(N):
+            out[N * d_in + N + j] -= r * scale_v * phi[j]
+            if not readout_only:
+                g = r * scale_v * theta[N * d_in + N + j] * dphi[j]
+                out[N * d_in + j] -= g * sigma_b
+                for k in range(d_in):
+                    out[j * d_in + k] -= g * scale_w * x[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _train(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
+           readout_only, out):
+    """Integrates the flow of one network from θ (overwritten) and writes f at ``points`` at each of ``times``
+    (ascending, ≥ 0) into out[t, i]."""
+    n = theta.shape[0]
+    k1, k2, k3, k4, tmp = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    phi, dphi = np.empty(N), np.empty(N)
+    tau = 0.0
+    for t in range(times.shape[0]):
+        n_steps = int(math.ceil((times[t] - tau) / step)) if times[t] > tau else 0
+        h = (times[t] - tau) / n_steps if n_steps > 0 else 0.0
+        for _ in range(n_steps):
+            _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k1)
+            for i in range(n):
+                tmp[i] = theta[i] + 0.5 * h * k1[i]
+            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k2)
+            for i in range(n):
+                tmp[i] = theta[i] + 0.5 * h * k2[i]
+            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k3)
+            for i in range(n):
+                tmp[i] = theta[i] + h * k3[i]
+            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k4)
+            for i in range(n):
+                theta[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
+        tau = max(tau, times[t])
+        for p in range(points.shape[0]):
+            _neurons(theta, N, d_in, sigma_b, sigma_w, activation, points[p], point_shifts[p], phi, dphi)
+            out[t, p] = _output(theta, N, d_in, sigma_b, sigma_w, phi)
+
+
+def _shifts(model, x) -> np.ndarray:
+    """GaussNet's Σ(x, x) = σ_b² + σ_W² |x|²/d_in at each row of ``x`` (0 for the other activations)."""
+    if model.activation != "gauss":
+        return np.zeros(len(x))
+    from ..theory.neurons import preactivation_variance
+
+    return preactivation_variance(x, model.sigma_b, model.sigma_w)
+
+
+def initial_parameters(key, model, a: int) -> np.ndarray:
+    """θ of network ``a`` of the bag keyed ``key`` (:func:`nnqft.sampling.streams.bag_key`) of a one-hidden-layer
+    ``model``: [w (N × d_in, by neuron), b (N), v (N), c], standard normals in the sampler's order."""
+    theta = np.empty(model.N * (model.d_in + 2) + 1)
+    _draw(np.uint64(key[0]), np.uint64(key[1]), int(a), model.N, model.d_in, theta)
+    return theta
+
+
+def velocity(model, theta, training: Training) -> np.ndarray:
+    """dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² at ``theta`` (for the tests: the gradient the integrator follows)."""
+    x = training.x
+    out = np.empty(len(theta))
+    _velocity(np.asarray(theta, dtype=float), model.N, model.d_in, model.sigma_b, model.sigma_w,
+              model.activation_code, x, _shifts(model, x), np.array(training.targets), training.layers == "readout",
+              np.empty(model.N), np.empty(model.N), out)
+    return out
+
+
+def default_step(model, training: Training) -> float:
+    """STEP_FACTOR / λ_max of the infinite-width gradient kernel (Θ, or K for readout training) on the inputs."""
+    from ..theory.ntk import gradient_kernel
+
+    x = training.x
+    g = gradient_kernel(model.activation, x, x, model.sigma_b, model.sigma_w, layers=training.layers)
+    return STEP_FACTOR / float(np.linalg.eigvalsh(g).max())
+
+
+def trained_outputs(key, model, nets, training: Training, *, step: float | None = None) -> np.ndarray:
+    """f_τ at the model's points, at each of the training's times, for each network of ``nets`` of the bag keyed
+    ``key``, trained from its own initial draw: float64[len(nets), len(times), n_points] (τ = 0: the untrained
+    network); ``step``: the largest RK4 step (default :func:`default_step`)."""
+    if model.depth != 1:
+        raise ValueError("training is implemented for one hidden layer")
+    x, points = training.x, model.x
+    if x.shape[1] != model.d_in:
+        raise ValueError(f"training inputs of d_in = {x.shape[1]} for points of d_in = {model.d_in}")
+    step = default_step(model, training) if step is None else float(step)
+    y, shifts, point_shifts = np.array(training.targets), _shifts(model, x), _shifts(model, points)
+    times = np.array(training.times)
+    out = np.empty((len(nets), len(times), len(points)))
+    for r, a in enumerate(nets):
+        theta = initial_parameters(key, model, a)
+        _train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, x, shifts, y, points,
+               point_shifts, times, step, training.layers == "readout", out[r])
+    return out
