@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test test-fast bench bench-estimators bench-deep bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -120,6 +120,9 @@ bench-estimators: venv  ## plain vs conditional estimator: time, variances, spee
 
 bench-deep: venv       ## deep networks: the layer-by-layer kernel vs the numpy reference; writes results/bench/deep.parquet
 	$(BIN)/python -m nnqft.bench.deep
+
+bench-training: venv   ## the training kernel vs batched numpy, network-steps per second; writes results/bench/training.parquet
+	$(BIN)/python -m nnqft.bench.training
 
 reproduce-gpu: venv-cuda  ## the paper-scale run with the CUDA backend, on this node's GPU
 	$(CUDA_VENV)/bin/python -m snakemake --workflow-profile workflow/profiles/gpu --cores $(CORES)

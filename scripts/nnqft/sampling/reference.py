@@ -53,3 +53,56 @@ def products(f: np.ndarray, orders) -> np.ndarray:
     float64[n_nets, n_combinations]; its mean over networks is the plain estimator G_exp^(n)."""
     labelled = combos.output_combos(f.shape[1], list(orders))
     return np.stack([np.prod(f[:, list(c)], axis=1) for _, c in labelled], axis=1)
+
+
+def trained_outputs(model, thetas: np.ndarray, training, step: float) -> np.ndarray:
+    """The training kernel's computation (:func:`nnqft.sampling.training.trained_outputs`) in batched numpy: the
+    networks whose initial parameters are the rows of ``thetas`` ([w (N × d_in), b, v, c] each), trained by the same
+    fixed-step RK4 on ``training``; f at the model's points at each time: float64[M, n_times, P]. The test oracle of
+    the kernel's full training and the baseline of its benchmark (nnqft.bench.training)."""
+    x, points, y = training.x, model.x, np.array(training.targets)
+    N, d, sb, sw = model.N, model.d_in, model.sigma_b, model.sigma_w
+    M = len(thetas)
+
+    def unpack(theta):
+        return (theta[:, :N * d].reshape(M, N, d), theta[:, N * d:N * d + N], theta[:, N * d + N:N * d + 2 * N],
+                theta[:, -1])
+
+    def neurons(theta, at):
+        w, b, v, c = unpack(theta)
+        z = (sw / np.sqrt(d)) * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]  # (M, P, N)
+        norm = sb**2 + sw**2 * np.einsum("ij,ij->i", at, at)[:, None] / d
+        phi = activation(model.activation, z, norm)
+        dphi = {"gauss": phi, "relu": (z > 0).astype(float), "linear": np.ones_like(z),
+                "erf": 2 / np.sqrt(np.pi) * np.exp(-z * z)}[model.activation]
+        f = (sw / np.sqrt(N)) * np.einsum("mpn,mn->mp", phi, v) + sb * c[:, None]
+        return f, phi, dphi
+
+    def velocity(theta):
+        w, b, v, c = unpack(theta)
+        f, phi, dphi = neurons(theta, x)
+        r = f - y
+        out = np.zeros_like(theta)
+        out[:, N * d + N:N * d + 2 * N] = -(sw / np.sqrt(N)) * np.einsum("mp,mpn->mn", r, phi)
+        out[:, -1] = -sb * r.sum(axis=1)
+        if training.layers == "all":
+            g = r[:, :, None] * (sw / np.sqrt(N)) * v[:, None, :] * dphi  # (M, P, N)
+            out[:, N * d:N * d + N] = -sb * g.sum(axis=1)
+            out[:, :N * d] = -(sw / np.sqrt(d)) * np.einsum("mpn,pk->mnk", g, x).reshape(M, N * d)
+        return out
+
+    theta = np.array(thetas, dtype=float)
+    out = np.empty((M, len(training.times), len(points)))
+    tau = 0.0
+    for t, until in enumerate(training.times):
+        n_steps = int(np.ceil((until - tau) / step)) if until > tau else 0
+        for _ in range(n_steps):
+            h = (until - tau) / n_steps
+            k1 = velocity(theta)
+            k2 = velocity(theta + 0.5 * h * k1)
+            k3 = velocity(theta + 0.5 * h * k2)
+            k4 = velocity(theta + h * k3)
+            theta = theta + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        tau = max(tau, until)
+        out[:, t] = neurons(theta, points)[0]
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS, Points, as_points, point_rows
+from .fastmath import fast_erf, fast_exp
 from .streams import network_state, normal
 
 GAUSS, RELU, ERF, LINEAR = (ACTIVATIONS[a] for a in ("gauss", "relu", "erf", "linear"))
@@ -73,33 +74,42 @@ def _draw(key0, key1, a, N, d_in, theta):
         s, theta[N * d_in + N + j] = normal(s)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shift, phi, dphi):
-    """φ_j and φ'_j at the point ``x`` for every neuron j, into ``phi`` and ``dphi``."""
-    scale_w = sigma_w / math.sqrt(d_in)
+    """φ_j and φ'_j at the point ``x`` for every neuron j, into ``phi`` and ``dphi``: loops over the neurons without
+    branches inside (the pre-activations first, then one activation), so that they run as vector loops; exp and erf
+    are the sampler's branch-free ones (:mod:`nnqft.sampling.fastmath`)."""
+    nd = N * d_in
     for j in range(N):
-        z = sigma_b * theta[N * d_in + j]
-        for k in range(d_in):
-            z += scale_w * theta[j * d_in + k] * x[k]
-        if activation == GAUSS:
-            phi[j] = math.exp(z - shift)
+        phi[j] = sigma_b * theta[nd + j]
+    for k in range(d_in):
+        xk = sigma_w / math.sqrt(d_in) * x[k]
+        for j in range(N):
+            phi[j] += theta[j * d_in + k] * xk
+    if activation == GAUSS:
+        for j in range(N):
+            phi[j] = fast_exp(phi[j] - shift)
             dphi[j] = phi[j]
-        elif activation == RELU:
-            phi[j] = max(z, 0.0)
-            dphi[j] = 1.0 if z > 0.0 else 0.0
-        elif activation == LINEAR:
-            phi[j] = z
+    elif activation == RELU:
+        for j in range(N):
+            dphi[j] = 1.0 if phi[j] > 0.0 else 0.0
+            phi[j] = max(phi[j], 0.0)
+    elif activation == LINEAR:
+        for j in range(N):
             dphi[j] = 1.0
-        else:
-            phi[j] = math.erf(z)
-            dphi[j] = _TWO_OVER_SQRT_PI * math.exp(-z * z)
+    else:
+        for j in range(N):
+            z = phi[j]
+            dphi[j] = _TWO_OVER_SQRT_PI * fast_exp(-z * z)
+            phi[j] = fast_erf(z)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _output(theta, N, d_in, sigma_b, sigma_w, phi):
     total = 0.0
+    v0 = N * d_in + N
     for j in range(N):
-        total += theta[N * d_in + N + j] * phi[j]
+        total += theta[v0 + j] * phi[j]
     return sigma_w / math.sqrt(N) * total + sigma_b * theta[-1]
 
 
@@ -108,19 +118,23 @@ def _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targ
     """dθ/dτ = −Σ_a (f(x_a) − y_a) ∂f(x_a)/∂θ, into ``out``."""
     out[:] = 0.0
     scale_v = sigma_w / math.sqrt(N)
-    scale_w = sigma_w / math.sqrt(d_in)
+    nd, v0 = N * d_in, N * d_in + N
     for a in range(inputs.shape[0]):
         x = inputs[a]
         _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shifts[a], phi, dphi)
         r = _output(theta, N, d_in, sigma_b, sigma_w, phi) - targets[a]
         out[-1] -= r * sigma_b
         for j in range(N):
-            out[N * d_in + N + j] -= r * scale_v * phi[j]
-            if not readout_only:
-                g = r * scale_v * theta[N * d_in + N + j] * dphi[j]
-                out[N * d_in + j] -= g * sigma_b
-                for k in range(d_in):
-                    out[j * d_in + k] -= g * scale_w * x[k]
+            out[v0 + j] -= r * scale_v * phi[j]
+        if not readout_only:
+            for j in range(N):
+                dphi[j] *= r * scale_v * theta[v0 + j]  # now ∂L_a/∂z_j
+            for j in range(N):
+                out[nd + j] -= dphi[j] * sigma_b
+            for k in range(d_in):
+                xk = sigma_w / math.sqrt(d_in) * x[k]
+                for j in range(N):
+                    out[j * d_in + k] -= dphi[j] * xk
 
 
 @njit(cache=True, error_model="numpy")

@@ -132,3 +132,18 @@ def test_training_refuses_what_it_does_not_do():
         training.trained_outputs(key, m.at(depth=2), [0], flow)
     with pytest.raises(ValueError, match="d_in = 2 for points of d_in = 1"):
         training.trained_outputs(key, m, [0], training.Training(INPUTS[2], TARGETS, [1.0]))
+
+
+@pytest.mark.parametrize("layers", ["all", "readout"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
+    """The same networks, the same RK4 steps, computed apart (nnqft.sampling.reference.trained_outputs, the benchmark's
+    baseline): the same outputs to rounding at every time."""
+    from nnqft.sampling import reference
+
+    m = model(activation, 2, N=24)
+    key, flow = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.0, 0.7, 3.0], layers)
+    step = training.default_step(m, flow)
+    thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
+    np.testing.assert_allclose(training.trained_outputs(key, m, range(5), flow, step=step),
+                               reference.trained_outputs(m, thetas, flow, step), rtol=1e-10, atol=1e-12)
