@@ -49,7 +49,7 @@ layers; every module:
   - ``tables``        Parquet tables and figures with metadata, written atomically, and their readers
   - ``codedeps``      what each rule's output depends on in this package (the rules' ``code`` params)
   - ``logs``          logging of the rule scripts to their ``log:`` files
-- ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``deep``, ``cuda``
+- ``bench/``       benchmark scripts: ``kernel``, ``estimators``, ``deep``, ``training``, ``cuda``
 """
 
 __version__ = "0.1.0"
