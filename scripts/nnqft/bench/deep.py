@@ -9,15 +9,13 @@ ratio is the comparable number, not the absolute times.
 """
 from __future__ import annotations
 
-import argparse
-
 import numba
 import numpy as np
 import pandas as pd
 
 from ..model import Model
 from ..sampling import bags, reference
-from .kernel import POINTS, best_of, report
+from .kernel import POINTS, bench_parser, best_of, report
 
 ORDERS = [2, 4, 6]
 
@@ -41,13 +39,10 @@ def row(N: int, depth: int, n_nets: int, reference_nets: int, repeat: int) -> di
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--widths", type=int, nargs="+", default=[100, 1000])
+    parser = bench_parser(__doc__, widths=[100, 1000], n_nets=2000, n_nets_help="networks per bag",
+                          out="results/bench/deep.parquet")
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 3, 5])
-    parser.add_argument("--n-nets", type=int, default=2000, help="networks per bag")
     parser.add_argument("--reference-nets", type=int, default=64, help="networks the reference is timed on")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default="results/bench/deep.parquet")
     args = parser.parse_args(argv)
     rows = [row(N, L, args.n_nets, args.reference_nets, args.repeat) for N in args.widths for L in args.depths]
     table = pd.DataFrame(rows)

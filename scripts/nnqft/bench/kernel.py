@@ -54,6 +54,16 @@ def numpy_bag(rng, model, orders, block=1000):
     return sums / n_nets
 
 
+def bench_parser(doc: str, *, widths, n_nets: int, n_nets_help: str, out: str) -> argparse.ArgumentParser:
+    """A benchmark's command line with the options they share: --widths, --n-nets, --repeat, --out."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=list(widths))
+    parser.add_argument("--n-nets", type=int, default=n_nets, help=n_nets_help)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=out)
+    return parser
+
+
 def best_of(fn, repeat: int) -> float:
     """The shortest of ``repeat`` timed calls of ``fn`` (seconds): the run least disturbed by the machine."""
     times = []

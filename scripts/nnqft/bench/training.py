@@ -9,7 +9,6 @@ writes ``results/bench/training.parquet``; the ratio is the comparable number, n
 """
 from __future__ import annotations
 
-import argparse
 import math
 
 import numba
@@ -18,7 +17,7 @@ import pandas as pd
 
 from ..model import Model
 from ..sampling import reference, streams, training
-from .kernel import best_of, report
+from .kernel import bench_parser, best_of, report
 
 FLOW = training.Training([-1.0, 0.5, 2.0], [1.0, -0.5, 0.25], [2.0])
 
@@ -37,12 +36,9 @@ def row(N: int, n_nets: int, reference_nets: int, repeat: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1024])
-    parser.add_argument("--n-nets", type=int, default=200, help="networks the kernel is timed on")
+    parser = bench_parser(__doc__, widths=[64, 256, 1024], n_nets=200, n_nets_help="networks the kernel is timed on",
+                          out="results/bench/training.parquet")
     parser.add_argument("--numpy-nets", type=int, default=200, help="networks the numpy batch is timed on")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default="results/bench/training.parquet")
     args = parser.parse_args(argv)
     table = pd.DataFrame([row(N, args.n_nets, args.numpy_nets, args.repeat) for N in args.widths])
     print(f"numba {numba.__version__}, numpy {np.__version__}, one thread; Erf, 3 training inputs, 2 test points, "
