@@ -69,6 +69,7 @@ def point_bags(rows: pd.DataFrame, experiments: dict):
     new_block[1:] |= order[1:] != order[:-1]
     points, blocks = np.flatnonzero(new_point), np.append(np.flatnonzero(new_block), len(sort))
     values, bag, combo = columns["value"][sort], columns["bag"][sort], combo_code[sort]
+    canonical: dict[tuple[int, int], list[str]] = {}  # (points, order) -> the labels in canonical order
     b = 0
     for p, start in enumerate(points):
         end = points[p + 1] if p + 1 < len(points) else len(sort)
@@ -78,7 +79,9 @@ def point_bags(rows: pd.DataFrame, experiments: dict):
         while blocks[b] < end:
             lo, hi = blocks[b], blocks[b + 1]
             n = int(order[lo])
-            want = [combos.combo_label(c) for c in combos.multisets(n_points, n)]
+            if (n_points, n) not in canonical:
+                canonical[n_points, n] = [combos.combo_label(c) for c in combos.multisets(n_points, n)]
+            want = canonical[n_points, n]
             n_bags = (hi - lo) // len(want)
             block_bags = bag[lo:hi].reshape(-1, len(want)) if n_bags * len(want) == hi - lo else None
             if (block_bags is None or (block_bags != block_bags[:, :1]).any()

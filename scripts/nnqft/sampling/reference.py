@@ -24,6 +24,11 @@ def activation(name: str, z: np.ndarray, norm) -> np.ndarray:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def first_layer_variance(model, x: np.ndarray) -> np.ndarray:
+    """σ_b² + σ_W² |x|²/d_in at each row of ``x``: the first layer's pre-activation variance (GaussNet's norm)."""
+    return model.sigma_b**2 + model.sigma_w**2 * np.einsum("ij,ij->i", x, x) / x.shape[1]
+
+
 def outputs(model, n_nets: int, rng: np.random.Generator, batch: int = 16) -> np.ndarray:
     """f(x_a) of ``n_nets`` networks of ``model`` (any depth; ``model.n_nets`` is not used): float64[n_nets, P].
     Every weight and bias is drawn: W^(0) (N × d_in), then W^(ℓ) (N × N) per hidden layer after the first, then the
@@ -31,7 +36,7 @@ def outputs(model, n_nets: int, rng: np.random.Generator, batch: int = 16) -> np
     x = model.x
     n_points, d_in = x.shape
     N, sb, sw = model.N, model.sigma_b, model.sigma_w
-    first_norm = sb**2 + sw**2 * np.einsum("ij,ij->i", x, x) / d_in
+    first_norm = first_layer_variance(model, x)
     deep_norm = sb**2 + sw**2
     out = np.empty((n_nets, n_points))
     for start in range(0, n_nets, batch):
@@ -71,7 +76,7 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float) -> np.ndar
     def neurons(theta, at):
         w, b, v, c = unpack(theta)
         z = (sw / np.sqrt(d)) * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]  # (M, P, N)
-        norm = sb**2 + sw**2 * np.einsum("ij,ij->i", at, at)[:, None] / d
+        norm = first_layer_variance(model, at)[:, None]
         phi = activation(model.activation, z, norm)
         dphi = {"gauss": phi, "relu": (z > 0).astype(float), "linear": np.ones_like(z),
                 "erf": 2 / np.sqrt(np.pi) * np.exp(-z * z)}[model.activation]

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS, Points, as_points, point_rows
+from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
 from .streams import network_state, normal
 
@@ -162,19 +163,16 @@ def _train(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets
             _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k4)
             for i in range(n):
                 theta[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
-        tau = max(tau, times[t])
+        tau = times[t]
         for p in range(points.shape[0]):
             _neurons(theta, N, d_in, sigma_b, sigma_w, activation, points[p], point_shifts[p], phi, dphi)
             out[t, p] = _output(theta, N, d_in, sigma_b, sigma_w, phi)
 
 
 def _shifts(model, x) -> np.ndarray:
-    """GaussNet's Σ(x, x) = σ_b² + σ_W² |x|²/d_in at each row of ``x`` (0 for the other activations)."""
-    if model.activation != "gauss":
-        return np.zeros(len(x))
-    from ..theory.neurons import preactivation_variance
-
-    return preactivation_variance(x, model.sigma_b, model.sigma_w)
+    """GaussNet's normalisation Σ(x, x) = σ_b² + σ_W² |x|²/d_in at each row of ``x``, the sampler's own
+    (:func:`nnqft.sampling.blocks.log_norm_of`); 0 for the other activations."""
+    return log_norm_of(model.sigma_b, model.sigma_w, x) if model.activation == "gauss" else np.zeros(len(x))
 
 
 def initial_parameters(key, model, a: int) -> np.ndarray:
