@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from helpers import QUICK, ROOT, run_snakemake, run_until, scheduled_outputs
+from helpers import QUICK, ROOT, run_snakemake, run_until, scheduled_outputs, write_config
 from nnqft.analysis import registry
 from nnqft.workflow import design, tables
 
@@ -165,8 +165,7 @@ def edited_copy(tmp_path, relative, old, new):
 
 def planned_by(src, workdir):
     """What `snakemake -n` of the workflow copy `src` (its own nnqft first on the path) plans in `workdir`."""
-    configfile = workdir / "test-config.yaml"
-    configfile.write_text(yaml.safe_dump(QUICK))
+    configfile = write_config(workdir, QUICK)
     env = {**os.environ, "PYTHONPATH": str(src / "scripts")}
     result = subprocess.run(["timeout", "-k", "10", "300", sys.executable, "-m", "snakemake", "-s",
                              str(src / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile), "-n"],

@@ -4,6 +4,7 @@ All integrals are Gaussian (GaussNet at any d_in) and are evaluated in closed fo
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import pi, sqrt
 
@@ -64,15 +65,23 @@ def six_point_splits(K):
     """For every 6-combination of the point set: the indices of its 15 four-point sub-multisets and the K of the
     remaining pair (``K``: the kernel matrix of the point set), the 15 splits 4 + 2 of G_c^(6) = ΔG^(6) − Σ_15
     ΔG^(4) K (docs/science.md §3) as arrays [combo6, 15]."""
-    n_points = len(K)
+    K = np.asarray(K)
+    four, first, second = _six_point_split_indices(len(K))
+    return four, K[first, second]
+
+
+@lru_cache(maxsize=None)
+def _six_point_split_indices(n_points: int):
+    """:func:`six_point_splits`' indices, which depend on the number of points only: per 6-combination and split, the
+    index of the four-point sub-multiset and the two points of the pair (read-only arrays, shared by every caller)."""
     four = {c: k for k, c in enumerate(combos.multisets(n_points, 4))}
-    idx, kval = [], []
+    idx, first, second = [], [], []
     for c in combos.multisets(n_points, 6):
-        i_row, k_row = [], []
         for pair in combinations(range(6), 2):
-            rest = tuple(c[i] for i in range(6) if i not in pair)
-            i_row.append(four[rest])
-            k_row.append(K[c[pair[0]], c[pair[1]]])
-        idx.append(i_row)
-        kval.append(k_row)
-    return np.array(idx), np.array(kval)
+            idx.append(four[tuple(c[i] for i in range(6) if i not in pair)])
+            first.append(c[pair[0]])
+            second.append(c[pair[1]])
+    arrays = [np.array(a, dtype=np.intp).reshape(-1, 15) for a in (idx, first, second)]
+    for a in arrays:
+        a.flags.writeable = False
+    return tuple(arrays)

@@ -53,7 +53,7 @@ def tables_for_six(corr, exps, lam) -> dict:
 
 
 @pytest.mark.parametrize("activation, points", [
-    ("erf", (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0)),
+    ("erf", (-1.0, -0.2, 0.6, 1.0)),  # 4 of HMS's 6 points: Erf's exact G^(6) at 6 points costs 20 s of quadrature
     ("relu", ([0.5, 0.5], [0.5, 1.0], [1.0, 0.5], [1.0, 1.0])),
     ("gauss", ([-0.01, -0.01, -0.01], [0.01, 0.01, -0.01], [-0.01, 0.01, 0.01], [0.01, -0.01, 0.01])),
 ])
