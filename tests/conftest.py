@@ -15,12 +15,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import fcntl  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from helpers import ROOT, complete_run, guard_snakemake, load_config, slurm_skip_reason  # noqa: E402
+from helpers import complete_run, guard_snakemake, load_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -34,44 +32,14 @@ def snakemake_only_in_marked_tests(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", guard_snakemake(subprocess.Popen, request.node.nodeid))
 
 
-def shared_folder(tmp_path_factory) -> Path:
-    """The folder that this session's pytest-xdist workers share (pytest-of-<user>/pytest-<n>), or this process's."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@pytest.fixture(scope="session")
-def slurm_runs(tmp_path_factory):
-    """The folder of the SLURM module's cluster runs (tests/slurm/background.py), started once per session by the
-    first process that asks, under a lock in the shared folder; that process waits for them at its end."""
-    folder = shared_folder(tmp_path_factory) / "slurm-runs"
-    background = None
-    with open(f"{folder}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not folder.exists():
-            folder.mkdir()
-            with open(folder / "background.log", "w") as log:
-                background = subprocess.Popen([sys.executable, str(ROOT / "tests" / "slurm" / "background.py"),
-                                               str(folder)], stdout=log, stderr=subprocess.STDOUT)
-    yield folder
-    if background is not None:
-        background.wait()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def slurm_runs_from_the_start(request):
-    """Starts the SLURM runs at each process's first test when the session has SLURM tests that can run here: the
-    SLURM module is handed out last (pytest_collection_modifyitems), when its runs are over."""
-    if slurm_skip_reason() is None and any(item.get_closest_marker("slurm") for item in request.session.items):
-        request.getfixturevalue("slurm_runs")
-
-
 @pytest.fixture(scope="session")
 def workflow_runs(tmp_path_factory):
     """``workflow_runs(name)``: the folder of a complete local run (2 cores) of the shipped config/<name>.yaml, made
     once per session whichever test asks first. Under pytest-xdist the workers share it: the first to ask makes
     it under a lock in the folder the workers share, the others wait for it and read it."""
-    shared = shared_folder(tmp_path_factory)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-of-<user>/pytest-<n>: this session's workers' common folder
 
     def run(name: str):
         workdir = shared / f"run-{name}"
@@ -99,16 +67,15 @@ LONG_MODULES = ("test_cutoff.py", "test_calibration.py", "test_neurons.py", "tes
 
 def pytest_collection_modifyitems(items):
     """The order in which pytest-xdist hands out the test modules (``make test``: ``--dist loadfile
-    --no-loadscope-reorder``), longest first so that no long module starts last: the modules that run the workflow,
-    then the package's own tests, the package's modules that take a minute or more first (measured; a scheduling hint
-    only), each group in collection order; and the SLURM module last, whose cluster runs were started in the background
-    at the session's first test (``slurm_runs_from_the_start``) and are over by then, so that their waits overlapped
-    every other test."""
+    --no-loadscope-reorder``), longest first so that no long module starts last: the SLURM module (its jobs' waits
+    overlap the other process's work), then the other modules that run the workflow, then the package's own tests,
+    the package's modules that take a minute or more first (measured; a scheduling hint only), each group in
+    collection order."""
     def rank(item):
         if item.get_closest_marker("slurm"):
-            return 3
-        if item.get_closest_marker("workflow"):
             return 0
-        return 1 if item.path.name in LONG_MODULES else 2
+        if item.get_closest_marker("workflow"):
+            return 1
+        return 2 if item.path.name in LONG_MODULES else 3
 
     items.sort(key=rank)  # stable: the collection order within each group

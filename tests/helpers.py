@@ -6,7 +6,6 @@ import hashlib
 import math
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -232,62 +231,3 @@ def overflowing_figures(config_name: str, run) -> dict:
             bad[path] = found
     return bad
 
-
-# --- The local SLURM cluster (tests/slurm/, tests/workflow/test_slurm.py) -----------------------------------------
-
-SLURM_PYTHON = ROOT / ".venv-slurm" / "bin" / "python"
-SLURM_CONF = Path("/etc/slurm/slurm.conf")
-CLUSTER_ARGS = (
-    # no slurmdbd here, so no sacct: squeue is reliable because MinJobAge (300 s) >= 3 x the first delay
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "3",
-    "--slurm-keep-successful-logs",
-)
-#: What the cluster run builds: every sample (each a SLURM job), the gathered table and the analysis tables compared
-#: with the local run. The claims and figures are local rules, run by the submitting process as in a local run.
-SLURM_COMPARED = ("correlators", "couplings", "coupling_means", "deviations", "flow_fit")
-SLURM_TARGETS = [f"results/tables/{name}.parquet" for name in SLURM_COMPARED]
-
-
-def slurm_skip_reason():
-    """Why the SLURM tests cannot run here, or None."""
-    if os.environ.get("NNQFT_SKIP_SLURM") == "1":
-        return "NNQFT_SKIP_SLURM=1"
-    if os.geteuid() != 0:
-        return "the local SLURM cluster needs root (apt-get, daemons)"
-    if shutil.which("apt-get") is None:
-        return "the local SLURM cluster needs Debian's apt-get"
-    if not SLURM_PYTHON.exists():
-        return f"{SLURM_PYTHON} missing: run `make venv-slurm`"
-    return None
-
-
-def require_slurm_conf(conf=SLURM_CONF):
-    """Refuses to run a SLURM client without a config: it would look the controller up in DNS."""
-    if not Path(conf).is_file():
-        raise RuntimeError(f"{conf} is missing: a SLURM client without it does DNS lookups; "
-                           "start the cluster with tests/slurm/start_cluster.sh first")
-
-
-def filled_profile(name, folder) -> Path:
-    """A copy in ``folder`` of the shipped profile ``name``, its placeholders filled in as a user would: partition
-    `debug`, and the account line removed (this cluster has no accounting)."""
-    target = Path(folder) / name
-    shutil.copytree(ROOT / "workflow" / "profiles" / name, target)
-    text = (target / "config.yaml").read_text()
-    assert "CHANGE_ME_partition" in text and "CHANGE_ME_account" in text
-    text = text.replace("CHANGE_ME_partition", "debug")
-    text = "\n".join(line for line in text.splitlines() if "CHANGE_ME_account" not in line) + "\n"
-    (target / "config.yaml").write_text(text)
-    return target
-
-
-def cluster_command(workdir, config, profile, *args, snakefile=ROOT / "Snakefile", timeout=600) -> list[str]:
-    """:func:`snakemake_command` from the SLURM venv through the cluster ``profile``."""
-    require_slurm_conf()
-    return snakemake_command(workdir, config, "--workflow-profile", profile, *CLUSTER_ARGS, *args,
-                             python=SLURM_PYTHON, snakefile=snakefile, timeout=timeout)
-
-
-#: The runs that tests/slurm/background.py makes, in this order, each leaving <name>.out and then <name>.rc.
-SLURM_RUNS = ("start", "quick", "fail")

@@ -1,71 +1,117 @@
 """The workflow on a real single-node SLURM cluster (slurmctld + slurmd + munged on 127.0.0.1), through
 the shipped cluster profile: every sampling job runs as a SLURM job and the tables are bit-identical
-to a local run. tests/slurm/start_cluster.sh installs and starts the cluster (root, Debian packages); the cluster
-runs are made in the background from the start of the session (tests/slurm/background.py, started by
-tests/conftest.py), and this module reads them and stops the cluster at its end. Set NNQFT_SKIP_SLURM=1 to skip (the
-reason is printed by `pytest -ra`)."""
+to a local run. tests/slurm/start_cluster.sh installs and starts the cluster (root, Debian packages);
+the module stops it at the end. Set NNQFT_SKIP_SLURM=1 to skip (the reason is printed by `pytest -ra`)."""
 import copy
 import os
 import re
+import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
-from helpers import (QUICK, ROOT, SLURM_COMPARED, SLURM_TARGETS, cluster_command, filled_profile, require_slurm_conf,
-                     scheduled_outputs, slurm_skip_reason)
+from helpers import QUICK, ROOT, run_snakemake, scheduled_outputs, snakemake_command
 from nnqft.workflow import design
 
 pytestmark = pytest.mark.slurm
 
+SLURM_PYTHON = ROOT / ".venv-slurm" / "bin" / "python"
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+CLUSTER_ARGS = (
+    # no slurmdbd here, so no sacct: squeue is reliable because MinJobAge (300 s) >= 3 x the first delay
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "3",
+    "--slurm-keep-successful-logs",
+)
+
+
+def skip_reason():
+    if os.environ.get("NNQFT_SKIP_SLURM") == "1":
+        return "NNQFT_SKIP_SLURM=1"
+    if os.geteuid() != 0:
+        return "the local SLURM cluster needs root (apt-get, daemons)"
+    if shutil.which("apt-get") is None:
+        return "the local SLURM cluster needs Debian's apt-get"
+    if not SLURM_PYTHON.exists():
+        return f"{SLURM_PYTHON} missing: run `make venv-slurm`"
+    return None
+
+
+def require_slurm_conf(conf=SLURM_CONF):
+    """Refuses to run a SLURM client without a config: it would look the controller up in DNS."""
+    if not Path(conf).is_file():
+        raise RuntimeError(f"{conf} is missing: a SLURM client without it does DNS lookups; "
+                           "start the cluster with tests/slurm/start_cluster.sh first")
+
 
 def cluster_snakemake(workdir, config, profile, *args, timeout=600):
-    return subprocess.run(cluster_command(workdir, config, profile, *args, timeout=timeout), capture_output=True,
-                          text=True)
-
-
-def finished(folder: Path, name: str, timeout: float = 900) -> tuple[int, str]:
-    """The exit status and output of the background run ``name`` (tests/slurm/background.py), once it is over."""
-    deadline = time.monotonic() + timeout
-    while not (folder / f"{name}.rc").exists():
-        assert time.monotonic() < deadline, f"the background SLURM run {name!r} is not over after {timeout} s"
-        time.sleep(0.5)
-    return int((folder / f"{name}.rc").read_text()), (folder / f"{name}.out").read_text()
+    require_slurm_conf()
+    extra = ["--workflow-profile", str(profile), *CLUSTER_ARGS, *args]
+    return run_snakemake(workdir, config, *extra, python=SLURM_PYTHON, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def cluster(slurm_runs):
-    """The started cluster (its runs' folder); stopped at the end of the module, once its runs are over."""
-    reason = slurm_skip_reason()
+def cluster():
+    reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    returncode, output = finished(slurm_runs, "start", timeout=360)
-    assert returncode == 0, output
-    yield slurm_runs
-    finished(slurm_runs, "fail")
+    start = subprocess.run(["timeout", "-k", "10", "300", "bash", str(ROOT / "tests/slurm/start_cluster.sh")],
+                           capture_output=True, text=True)
+    assert start.returncode == 0, start.stdout + start.stderr
+    yield
     stop = subprocess.run(["bash", str(ROOT / "tests/slurm/stop_cluster.sh")], capture_output=True, text=True)
     assert stop.returncode == 0, stop.stdout + stop.stderr
 
 
-@pytest.fixture(scope="module")
-def profile(cluster):
-    return cluster / "profile" / "slurm"
+def filled_profile(name, tmp_path_factory):
+    """A shipped profile with its placeholders filled in as a user would: partition `debug`, and the
+    account line removed (this cluster has no accounting)."""
+    target = tmp_path_factory.mktemp("profile") / name
+    shutil.copytree(ROOT / "workflow" / "profiles" / name, target)
+    text = (target / "config.yaml").read_text()
+    assert "CHANGE_ME_partition" in text and "CHANGE_ME_account" in text
+    text = text.replace("CHANGE_ME_partition", "debug")
+    text = "\n".join(line for line in text.splitlines() if "CHANGE_ME_account" not in line) + "\n"
+    (target / "config.yaml").write_text(text)
+    return target
 
 
 @pytest.fixture(scope="module")
-def failing_run(cluster):
-    """A workflow whose one job fails (tests/slurm/Snakefile.fail), submitted through the profile."""
-    return cluster / "slurm-fail", *finished(cluster, "fail")
+def profile(tmp_path_factory):
+    return filled_profile("slurm", tmp_path_factory)
+
+
+#: What the cluster run builds: every sample (each a SLURM job), the gathered table and the analysis tables compared
+#: with the local run. The claims and figures are local rules, run by the submitting process as in a local run.
+COMPARED = ("correlators", "couplings", "coupling_means", "deviations", "flow_fit")
+TARGETS = [f"results/tables/{name}.parquet" for name in COMPARED]
 
 
 @pytest.fixture(scope="module")
-def cluster_run(cluster):
-    returncode, output = finished(cluster, "quick")
-    assert returncode == 0, output
-    return cluster / "slurm-quick", output
+def failing_run(cluster, profile, tmp_path_factory):
+    """A workflow whose one job fails (tests/slurm/Snakefile.fail), submitted through the profile in the background:
+    its three submissions take about two minutes, nearly all of it the plugin's status checks (their interval grows by
+    10 s while no job finishes, and the last sleep is waited out at shutdown), so they overlap the cluster run."""
+    require_slurm_conf()
+    workdir = tmp_path_factory.mktemp("slurm-fail")
+    cmd = snakemake_command(workdir, None, "--workflow-profile", profile, *CLUSTER_ARGS, python=SLURM_PYTHON,
+                            snakefile=ROOT / "tests" / "slurm" / "Snakefile.fail", timeout=300)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield workdir, proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def cluster_run(cluster, profile, failing_run, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm-quick")
+    result = cluster_snakemake(workdir, QUICK, profile, *TARGETS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, result
 
 
 def slurm_job_ids(workdir):
@@ -107,7 +153,7 @@ def test_every_sampling_job_ran_as_a_slurm_job(cluster_run, profile):
 
 def test_cluster_tables_are_bit_identical_to_a_local_run(cluster_run, quick_run):
     workdir, _ = cluster_run
-    for name in SLURM_COMPARED:
+    for name in COMPARED:
         local = pq.read_table(quick_run / "results" / "tables" / f"{name}.parquet")
         remote = pq.read_table(workdir / "results" / "tables" / f"{name}.parquet")
         assert remote.equals(local), name
@@ -115,19 +161,20 @@ def test_cluster_tables_are_bit_identical_to_a_local_run(cluster_run, quick_run)
 
 def test_complete_cluster_run_has_nothing_to_do_and_a_new_point_submits_only_its_jobs(cluster_run, profile):
     workdir, _ = cluster_run
-    dry = cluster_snakemake(workdir, QUICK, profile, "-n", *SLURM_TARGETS)
+    dry = cluster_snakemake(workdir, QUICK, profile, "-n", *TARGETS)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "Nothing to be done" in dry.stdout + dry.stderr
     config = copy.deepcopy(QUICK)
     config["experiments"]["sigma_scan"]["sigma_w"].append(3.0)
-    scheduled = scheduled_outputs(cluster_snakemake(workdir, config, profile, "-n", *SLURM_TARGETS))
+    scheduled = scheduled_outputs(cluster_snakemake(workdir, config, profile, "-n", *TARGETS))
     samples = {p for p in scheduled if p.startswith("results/samples/")}
     assert samples == {p for p in design.block_paths(config) if "_sw3.0_" in p}
 
 
 def test_a_failing_job_is_reported_with_its_rule_and_retried(failing_run, profile):
-    workdir, returncode, out = failing_run
-    assert returncode not in (0, 124, 137), out  # failed, not timed out
+    workdir, proc = failing_run
+    out, _ = proc.communicate(timeout=320)
+    assert proc.returncode not in (0, 124, 137), out  # failed, not timed out
     assert "Error in rule fail_on_purpose" in out
     submissions = set(re.findall(r"SLURM jobid (\d+)", out))
     assert len(submissions) == 1 + yaml.safe_load((profile / "config.yaml").read_text())["retries"], out
@@ -136,7 +183,7 @@ def test_a_failing_job_is_reported_with_its_rule_and_retried(failing_run, profil
 
 def test_gpu_profile_plans_one_gpu_job_per_point(cluster, tmp_path_factory):
     """Dry run only: this cluster has no GPU. One sampling job per point, each asking for one GPU."""
-    gpu_profile = filled_profile("slurm-gpu", tmp_path_factory.mktemp("profile"))
+    gpu_profile = filled_profile("slurm-gpu", tmp_path_factory)
     workdir = tmp_path_factory.mktemp("slurm-gpu")
     # the cuda backend has the plain estimator only (a conditional experiment is refused before any job)
     plain = {**QUICK, "experiments": {name: exp for name, exp in QUICK["experiments"].items()

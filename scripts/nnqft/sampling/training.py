@@ -11,7 +11,9 @@ rounding. GaussNet's φ_x(z) = exp(z − Σ(x, x)) is normalised by the prior va
 The flow dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² over the training set is integrated by the classical fixed-step
 Runge–Kutta method (RK4), with equal steps of at most ``step`` between consecutive recorded times; ``layers``
 "readout" trains (v, c) only. One step costs four gradients, O(N · P_train · d_in) each; recording the outputs costs
-O(N · P_test · d_in) per time. This module is the kernel and its tests' entry point; the workflow does not run it yet.
+O(N · P_test · d_in) per time. :func:`trained_correlators` averages products of the outputs over a bag's networks
+(or, for readout training, each network's exact Gaussian moments given its hidden layer). The workflow does not run
+this module yet.
 """
 from __future__ import annotations
 
@@ -220,3 +222,81 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
         _train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, x, shifts, y, points,
                point_shifts, times, step, training.layers == "readout", out[r])
     return out
+
+
+@njit(cache=True, error_model="numpy")
+def _features(theta, N, d_in, sigma_b, sigma_w, activation, xs, shifts, out):
+    dphi = np.empty(N)
+    for p in range(xs.shape[0]):
+        _neurons(theta, N, d_in, sigma_b, sigma_w, activation, xs[p], shifts[p], out[p], dphi)
+
+
+def hidden_features(key, model, nets, x) -> np.ndarray:
+    """φ_j(x_p) of the initial hidden layer of each network of ``nets`` of the bag keyed ``key``, at the rows of ``x``:
+    float64[len(nets), len(x), N] (the same draws and activations as :func:`trained_outputs`)."""
+    x = as_points(x)
+    shifts = _shifts(model, x)
+    out = np.empty((len(nets), len(x), model.N))
+    for r, a in enumerate(nets):
+        _features(initial_parameters(key, model, a), model.N, model.d_in, model.sigma_b, model.sigma_w,
+                  model.activation_code, x, shifts, out[r])
+    return out
+
+
+def readout_gaussians(key, model, nets, training: Training):
+    """The readout estimator's per-network law (docs/science.md §11): given its hidden layer, a network whose readout
+    alone is trained has Gaussian outputs f_τ at the model's points, with mean Ĝ*Ĝ⁻¹(1 − e^{−Ĝτ})Y and the covariance
+    of :func:`nnqft.theory.ntk.readout_trained` (Ĝ the network's empirical kernel). Returns (means
+    float64[len(nets), len(times), P], covariances float64[len(nets), len(times), P, P]) for the networks ``nets`` of
+    the bag keyed ``key``: exact in distribution, with no integration."""
+    from ..theory.ntk import readout_trained
+
+    if training.layers != "readout":
+        raise ValueError("the readout estimator is exact for layers: readout only")
+    test, train = hidden_features(key, model, nets, model.x), hidden_features(key, model, nets, training.x)
+    laws = [readout_trained(test, train, training.targets, tau, sigma_b=model.sigma_b, sigma_w=model.sigma_w)
+            for tau in training.times]
+    return np.stack([m for m, _ in laws], axis=1), np.stack([c for _, c in laws], axis=1)
+
+
+def gaussian_moments(mean: np.ndarray, cov: np.ndarray, multisets) -> np.ndarray:
+    """E[Π_{i∈S} f_i] for f ~ N(mean, cov), for each multiset S of point indices, over stacks of laws (mean (..., P),
+    cov (..., P, P)): float64[..., len(multisets)]. Isserlis's theorem with a mean, by the recursion on the first
+    index s of S: E[f_s Π_R f] = μ_s E[Π_R f] + Σ_{r∈R} C_sr E[Π_{R∖r} f]."""
+    memo: dict[tuple, np.ndarray] = {(): np.ones(mean.shape[:-1])}
+
+    def moment(s: tuple) -> np.ndarray:
+        if s not in memo:
+            first, rest = s[0], s[1:]
+            total = mean[..., first] * moment(rest)
+            for k, r in enumerate(rest):
+                total = total + cov[..., first, r] * moment(rest[:k] + rest[k + 1:])
+            memo[s] = total
+        return memo[s]
+
+    return np.stack([moment(tuple(m)) for m in multisets], axis=-1)
+
+
+#: The estimators of a trained ensemble's correlators: products of the trained outputs (any layers), or the readout
+#: estimator's exact per-network Gaussian moments (layers: readout).
+TRAINED_ESTIMATORS = ("plain", "readout")
+
+
+def trained_correlators(key, model, nets, training: Training, orders, *, estimator: str = "plain",
+                        step: float | None = None) -> np.ndarray:
+    """G^(n)(τ) = the mean over the networks ``nets`` of the bag keyed ``key`` of Π_{i∈S} f_τ(x_i), for every
+    combination S of :func:`nnqft.combos.output_combos` at ``orders`` (odd orders too: a trained ensemble has a mean)
+    and every time of the training: float64[len(times), n_combinations]. ``estimator``: "plain", the products of the
+    outputs of :func:`trained_outputs`, or "readout", their expectation given each network's hidden layer
+    (:func:`readout_gaussians`, layers: readout only)."""
+    from .. import combos
+
+    multisets = [c for _, c in combos.output_combos(len(model.points), list(orders))]
+    if estimator == "plain":
+        out = trained_outputs(key, model, nets, training, step=step)
+        values = np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+    elif estimator == "readout":
+        values = gaussian_moments(*readout_gaussians(key, model, nets, training), multisets)
+    else:
+        raise ValueError(f"unknown estimator {estimator!r} of a trained ensemble: expected one of {TRAINED_ESTIMATORS}")
+    return values.mean(axis=0)

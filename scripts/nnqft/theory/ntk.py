@@ -140,7 +140,7 @@ def gradient_kernel(activation: str, xs, ys, sigma_b: float, sigma_w: float, *, 
 
 def flow_operator(theta_train: np.ndarray, tau: float) -> np.ndarray:
     """Θ⁻¹(1 − e^{−Θτ}) for a symmetric positive semi-definite Θ, through its eigenvalues: (1 − e^{−λτ})/λ, which
-    is τ at λ = 0 and 1/λ at τ = inf."""
+    is τ at λ = 0 and 1/λ at τ = inf. ``theta_train`` may be a stack of matrices (..., P, P)."""
     lam, vec = np.linalg.eigh(theta_train)
     if np.isinf(tau):
         if np.min(lam) <= 0:
@@ -150,7 +150,7 @@ def flow_operator(theta_train: np.ndarray, tau: float) -> np.ndarray:
         small = np.abs(lam * tau) < 1e-8
         safe = np.where(small, 1.0, lam)
         g = np.where(small, tau * (1 - lam * tau / 2), -np.expm1(-safe * tau) / safe)
-    return (vec * g) @ vec.T
+    return (vec * g[..., None, :]) @ np.swapaxes(vec, -1, -2)
 
 
 @dataclass(frozen=True)
@@ -220,27 +220,31 @@ def trained_gaussian(kernels: TrainingKernels, targets, tau: float):
     """(mean, covariance) at the test points of f_τ = f_0 + A_τ (Y − f_0(X)), A_τ = G(x*, X) G⁻¹(1 − e^{−Gτ}) with
     G = G(X, X), for f_0 centred Gaussian with covariance K: the infinite-width trained ensemble (K the NNGP kernel,
     G = Θ or K) and, given a network's hidden layer, its readout-trained outputs (K = G = the empirical kernel Ĝ,
-    docs/science.md §11)."""
+    docs/science.md §11). The kernels may be stacks (one per network): (..., P) and (..., P, P)."""
     k_test, k_train, k_cross = kernels.k_test, kernels.k_train, kernels.k_cross
     a = response(kernels, tau)
-    cov = k_test + a @ k_train @ a.T - a @ k_cross - k_cross.T @ a.T
-    return a @ np.asarray(targets, dtype=float), (cov + cov.T) / 2
+    a_t, cross_t = np.swapaxes(a, -1, -2), np.swapaxes(k_cross, -1, -2)
+    cov = k_test + a @ k_train @ a_t - a @ k_cross - cross_t @ a_t
+    return a @ np.asarray(targets, dtype=float), (cov + np.swapaxes(cov, -1, -2)) / 2
 
 
 def empirical_kernel(features: np.ndarray, sigma_b: float, sigma_w: float) -> np.ndarray:
-    """Ĝ = σ_b² + (σ_W²/N) Σ_j φ_j φ_jᵀ of one network, from its hidden layer's ``features`` φ_j(x_p), shape (P, N):
-    the covariance of its outputs f_0 given the hidden layer, and the kernel of its readout's gradient flow."""
-    n = features.shape[1]
-    return sigma_b**2 + sigma_w**2 / n * (features @ features.T)
+    """Ĝ = σ_b² + (σ_W²/N) Σ_j φ_j φ_jᵀ of one network, from its hidden layer's ``features`` φ_j(x_p), shape (P, N)
+    (or a stack of networks, (..., P, N)): the covariance of its outputs f_0 given the hidden layer, and the kernel of
+    its readout's gradient flow."""
+    n = features.shape[-1]
+    return sigma_b**2 + sigma_w**2 / n * (features @ np.swapaxes(features, -1, -2))
 
 
 def readout_trained(test_features: np.ndarray, train_features: np.ndarray, targets, tau: float, *, sigma_b: float,
                     sigma_w: float):
     """(mean, covariance) of one network's outputs at the test points after readout-only training for a time τ,
-    given its hidden layer (features (P_test, N) and (P_train, N)): f_τ = f_0 + Ĝ*Ĝ⁻¹(1 − e^{−Ĝτ})(Y − f_0(X)) is
-    linear in f_0 ~ N(0, Ĝ), so it is Gaussian: :func:`trained_gaussian` with K = G = Ĝ (docs/science.md §11). Ĝ(X, X)
-    may be singular (N + 1 < P_train): (1 − e^{−Ĝτ})Ĝ⁻¹ is taken through the eigenvalues and stays finite."""
-    p = len(test_features)
-    g = empirical_kernel(np.vstack([test_features, train_features]), sigma_b, sigma_w)
-    k_test, k_train, k_cross = g[:p, :p], g[p:, p:], g[p:, :p]
-    return trained_gaussian(TrainingKernels(k_test, k_train, k_cross, k_train, k_cross.T), targets, tau)
+    given its hidden layer (features (P_test, N) and (P_train, N), or stacks of networks (M, P, N)):
+    f_τ = f_0 + Ĝ*Ĝ⁻¹(1 − e^{−Ĝτ})(Y − f_0(X)) is linear in f_0 ~ N(0, Ĝ), so it is Gaussian: :func:`trained_gaussian`
+    with K = G = Ĝ (docs/science.md §11). Ĝ(X, X) may be singular (N + 1 < P_train): (1 − e^{−Ĝτ})Ĝ⁻¹ is taken
+    through the eigenvalues and stays finite."""
+    p = test_features.shape[-2]
+    g = empirical_kernel(np.concatenate([test_features, train_features], axis=-2), sigma_b, sigma_w)
+    k_test, k_train, k_cross = g[..., :p, :p], g[..., p:, p:], g[..., p:, :p]
+    return trained_gaussian(TrainingKernels(k_test, k_train, k_cross, k_train, np.swapaxes(k_cross, -1, -2)),
+                            targets, tau)

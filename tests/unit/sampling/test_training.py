@@ -147,3 +147,106 @@ def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
     np.testing.assert_allclose(training.trained_outputs(key, m, range(5), flow, step=step),
                                reference.trained_outputs(m, thetas, flow, step), rtol=1e-10, atol=1e-12)
+
+
+def numpy_features(m, theta, x):
+    """φ_j at the rows of ``x`` from θ, by the forward pass written here: with v = e_j and c = 0 the output is
+    (σ_W/√N) φ_j. (P, N)."""
+    first_layer = theta[:m.N * (m.d_in + 1)]
+    outputs = [forward(m, np.r_[first_layer, np.eye(m.N)[j], 0.0], x) for j in range(m.N)]
+    return np.stack(outputs, axis=1) / (m.sigma_w / np.sqrt(m.N))
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_the_readout_law_is_each_networks_gaussian_given_its_hidden_layer(activation):
+    """At τ = 0 a network's outputs given its hidden layer are N(0, Ĝ(x*, x*)); at every τ the batched law is the
+    single-network formula (nnqft.theory.ntk.readout_trained) on features computed here apart."""
+    from nnqft.theory.ntk import readout_trained
+
+    m = model(activation, 2, N=3)  # N + 1 = P_train: Ĝ(X, X) nearly singular
+    key, flow = streams.bag_key(4, m, 2), training.Training(INPUTS[2], TARGETS, [0.0, 0.4, 5.0], "readout")
+    means, covs = training.readout_gaussians(key, m, range(5), flow)
+    assert means.shape == (5, 3, 2) and covs.shape == (5, 3, 2, 2)
+    for r in range(5):
+        theta = training.initial_parameters(key, m, r)
+        test, train = numpy_features(m, theta, POINTS[2]), numpy_features(m, theta, INPUTS[2])
+        np.testing.assert_array_equal(means[r, 0], 0.0)
+        np.testing.assert_allclose(covs[r, 0], m.sigma_b**2 + m.sigma_w**2 / m.N * test @ test.T, rtol=1e-12)
+        for t, tau in enumerate(flow.times):
+            mean, cov = readout_trained(test, train, TARGETS, tau, sigma_b=m.sigma_b, sigma_w=m.sigma_w)
+            np.testing.assert_allclose(means[r, t], mean, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(covs[r, t], cov, rtol=1e-9, atol=1e-12)
+
+
+def test_gaussian_moments_are_isserlis_with_a_mean():
+    """E[Π_S f] for f ~ N(μ, C), against the expansion over the subsets T of S: Σ_T Π_{S∖T} μ · E[Π_T g] with g centred
+    (nnqft.theory.neurons.linear_moment, Isserlis's sum over perfect matchings), odd orders included."""
+    from itertools import combinations
+
+    from nnqft import combos
+    from nnqft.theory.neurons import linear_moment
+
+    rng = np.random.default_rng(3)
+    root = rng.standard_normal((3, 3))
+    mean, cov = rng.standard_normal(3), root @ root.T
+    multisets = [c for _, c in combos.output_combos(3, [1, 2, 3, 4, 5])]
+    got = training.gaussian_moments(mean[None], cov[None], multisets)[0]
+    for value, s in zip(got, multisets):
+        expected = sum(np.prod([mean[s[i]] for i in range(len(s)) if i not in t])
+                       * linear_moment(cov[np.ix_([s[i] for i in t], [s[i] for i in t])])
+                       for k in range(len(s) + 1) for t in combinations(range(len(s)), k))
+        assert value == pytest.approx(expected, rel=1e-12, abs=1e-12), s
+
+
+#: |z| bound of the estimator comparisons below: 28 z-scores each, so that a correct estimator fails with probability
+#: below 28 · P(|Z| > 4.5) = 2e-4.
+Z_BOUND = 4.5
+
+
+def z_scores(differences: np.ndarray) -> np.ndarray:
+    """Mean over networks (axis 0) of per-network differences, in units of its standard error."""
+    return differences.mean(axis=0) / (differences.std(axis=0, ddof=1) / np.sqrt(len(differences)))
+
+
+@pytest.mark.parametrize("activation", ["erf", "relu"])
+def test_the_readout_estimator_is_the_expectation_of_the_readout_trained_networks(activation):
+    """On the same networks, the products of the kernel's readout-trained outputs minus their expectation given the
+    hidden layer (the readout estimator) average to zero at every τ, for orders 1 to 4; with the first layer trained
+    too the products are not that expectation (the check can fail)."""
+    from nnqft import combos
+
+    m = model(activation, 1, N=8)
+    key, nets = streams.bag_key(11, m, 0), range(3000)
+    multisets = [c for _, c in combos.output_combos(2, [1, 2, 3, 4])]
+    laws = training.readout_gaussians(key, m, nets, training.Training(INPUTS[1], TARGETS, [0.5, 3.0], "readout"))
+    expected = training.gaussian_moments(*laws, multisets)  # (nets, times, combos)
+
+    def products(layers):
+        out = training.trained_outputs(key, m, nets, training.Training(INPUTS[1], TARGETS, [0.5, 3.0], layers))
+        return np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+
+    assert expected.shape[1:] == (2, 14)
+    assert np.abs(z_scores(products("readout") - expected)).max() < Z_BOUND
+    assert np.abs(z_scores(products("all") - expected)).max() > 2 * Z_BOUND
+
+
+def test_trained_correlators_average_either_estimator_over_the_bag():
+    """The plain estimator is the mean of the products of the trained outputs; the readout estimator the mean of the
+    per-network moments; other estimators, and the readout one for layers: all, are refused."""
+    from nnqft import combos
+
+    m = model("erf", 1, N=4)
+    key, flow = streams.bag_key(2, m, 1), training.Training(INPUTS[1], TARGETS, [0.0, 1.0], "readout")
+    multisets = [c for _, c in combos.output_combos(2, [1, 2])]
+    out = training.trained_outputs(key, m, range(7), flow)
+    plain = training.trained_correlators(key, m, range(7), flow, [1, 2])
+    np.testing.assert_allclose(plain, [[np.mean(np.prod(out[:, t][:, list(c)], axis=-1)) for c in multisets]
+                                       for t in range(2)], rtol=1e-14)
+    readout = training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="readout")
+    np.testing.assert_allclose(readout, training.gaussian_moments(*training.readout_gaussians(key, m, range(7), flow),
+                                                                  multisets).mean(axis=0), rtol=1e-14)
+    with pytest.raises(ValueError, match="unknown estimator"):
+        training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="conditional")
+    with pytest.raises(ValueError, match="layers: readout only"):
+        training.trained_correlators(key, m, range(7), training.Training(INPUTS[1], TARGETS, [1.0]), [2],
+                                     estimator="readout")
