@@ -277,9 +277,31 @@ def gaussian_moments(mean: np.ndarray, cov: np.ndarray, multisets) -> np.ndarray
     return np.stack([moment(tuple(m)) for m in multisets], axis=-1)
 
 
-#: The estimators of a trained ensemble's correlators: products of the trained outputs (any layers), or the readout
-#: estimator's exact per-network Gaussian moments (layers: readout).
-TRAINED_ESTIMATORS = ("plain", "readout")
+#: The estimators of a trained ensemble's correlators: products of the trained outputs (any layers), the readout
+#: estimator's exact per-network Gaussian moments (layers: readout), or the products with the control variate of
+#: :func:`control_variates` (orders 1 and 2).
+TRAINED_ESTIMATORS = ("plain", "readout", "control_variate")
+#: The orders at which the control variate's expectation is exact at every N: g_τ is linear in f_0, whose mean (0) and
+#: covariance (K) do not depend on N at one hidden layer; its higher moments do.
+CONTROL_VARIATE_ORDERS = (1, 2)
+
+
+def _infinite_width(model, training: Training):
+    from ..theory.ntk import TrainedEnsemble
+
+    return TrainedEnsemble(model.activation, model.x, training.x, np.array(training.targets), model.sigma_b,
+                           model.sigma_w, layers=training.layers)
+
+
+def control_variates(key, model, nets, training: Training) -> np.ndarray:
+    """g_τ = f_0(x*) + A_τ (Y − f_0(X)) of each network of ``nets``: its own initial outputs propagated by the
+    infinite-width gradient kernel (:meth:`nnqft.theory.ntk.TrainedEnsemble.control_variate`, docs/science.md §11),
+    float64[len(nets), len(times), P]. At one hidden layer E[g_τ] = μ_τ and Cov g_τ = Σ_τ exactly at every N."""
+    initial = Training(training.inputs, training.targets, (0.0,), training.layers)
+    f0_test = trained_outputs(key, model, nets, initial)[:, 0]
+    f0_train = trained_outputs(key, model.at(points=training.inputs), nets, initial)[:, 0]
+    ensemble = _infinite_width(model, training)
+    return np.stack([ensemble.control_variate(f0_test, f0_train, tau) for tau in training.times], axis=1)
 
 
 def trained_correlators(key, model, nets, training: Training, orders, *, estimator: str = "plain",
@@ -287,14 +309,26 @@ def trained_correlators(key, model, nets, training: Training, orders, *, estimat
     """G^(n)(τ) = the mean over the networks ``nets`` of the bag keyed ``key`` of Π_{i∈S} f_τ(x_i), for every
     combination S of :func:`nnqft.combos.output_combos` at ``orders`` (odd orders too: a trained ensemble has a mean)
     and every time of the training: float64[len(times), n_combinations]. ``estimator``: "plain", the products of the
-    outputs of :func:`trained_outputs`, or "readout", their expectation given each network's hidden layer
-    (:func:`readout_gaussians`, layers: readout only)."""
+    outputs of :func:`trained_outputs`; "readout", their expectation given each network's hidden layer
+    (:func:`readout_gaussians`, layers: readout only); or "control_variate", Π f_τ − Π g_τ + E[Π g_τ] with g_τ each
+    network's :func:`control_variates` and E[Π g_τ] the moment of the infinite-width μ_τ and Σ_τ, exact at every N for
+    orders 1 and 2 (CONTROL_VARIATE_ORDERS): unbiased, and far less noisy where f_τ and g_τ are close (large N)."""
     from .. import combos
 
     multisets = [c for _, c in combos.output_combos(len(model.points), list(orders))]
-    if estimator == "plain":
+    if estimator in ("plain", "control_variate"):
+        if estimator == "control_variate" and not set(orders) <= set(CONTROL_VARIATE_ORDERS):
+            raise ValueError(f"the control variate's expectation is exact at orders {CONTROL_VARIATE_ORDERS} only, "
+                             f"not {sorted(set(orders) - set(CONTROL_VARIATE_ORDERS))}")
         out = trained_outputs(key, model, nets, training, step=step)
         values = np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+        if estimator == "control_variate":
+            g = control_variates(key, model, nets, training)
+            ensemble = _infinite_width(model, training)
+            laws = (np.stack([ensemble.mean(tau) for tau in training.times]),
+                    np.stack([ensemble.covariance(tau) for tau in training.times]))
+            values = values - np.stack([np.prod(g[..., list(c)], axis=-1) for c in multisets], axis=-1)
+            values = values + gaussian_moments(*laws, multisets)[None]
     elif estimator == "readout":
         values = gaussian_moments(*readout_gaussians(key, model, nets, training), multisets)
     else:

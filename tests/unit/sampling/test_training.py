@@ -250,3 +250,48 @@ def test_trained_correlators_average_either_estimator_over_the_bag():
     with pytest.raises(ValueError, match="layers: readout only"):
         training.trained_correlators(key, m, range(7), training.Training(INPUTS[1], TARGETS, [1.0]), [2],
                                      estimator="readout")
+
+
+@pytest.mark.parametrize("activation", ["erf", "relu"])
+def test_the_control_variate_estimator_is_unbiased_at_orders_1_and_2_and_refuses_higher(activation):
+    """At width 3, far from Gaussian, the control-variate estimator differs from the plain one on the same networks by
+    E[Π g_τ] − Π g_τ, which averages to zero at orders 1 and 2 (|z| < 4.5 for all 10, a false alarm below 1e-4). At
+    order 4 the infinite-width moment is not E[Π g_τ] (f_0's connected 4-point function is O(1/N)): the same check
+    fails, which is why the estimator refuses orders above 2."""
+    from nnqft import combos
+
+    m = model(activation, 1, N=3)
+    key, nets = streams.bag_key(13, m, 0), range(20_000)
+    flow = training.Training(INPUTS[1], TARGETS, [0.5, 2.0])
+    g = training.control_variates(key, m, nets, flow)
+    ens = TrainedEnsemble(activation, POINTS[1], np.array(INPUTS[1]), np.array(TARGETS), 0.5, 1.5)
+    laws = (np.stack([ens.mean(t) for t in flow.times]), np.stack([ens.covariance(t) for t in flow.times]))
+
+    def z(orders):
+        multisets = [c for _, c in combos.output_combos(2, orders)]
+        products = np.stack([np.prod(g[..., list(c)], axis=-1) for c in multisets], axis=-1)
+        return z_scores(training.gaussian_moments(*laws, multisets)[None] - products)
+
+    assert np.abs(z([1, 2])).max() < Z_BOUND
+    assert np.abs(z([4])).max() > Z_BOUND  # measured 10.0 (Erf) and 8.6 (ReLU); at orders 1, 2: 2.4 and 2.1
+    with pytest.raises(ValueError, match="orders \\(1, 2\\) only"):
+        training.trained_correlators(key, m, range(3), flow, [2, 4], estimator="control_variate")
+
+
+def test_the_control_variate_estimator_is_the_plain_one_less_a_zero_mean_term_and_far_quieter_at_large_width():
+    """Per network the two estimators differ by E[Π g_τ] − Π g_τ (checked on 8 networks); at N = 1024 the
+    control-variate estimator's variance over 60 networks is at least 20 times smaller than the plain one's for the
+    mean and the 2-point function (measured 43 to 465; f_τ − g_τ = O(N^(-1/2)))."""
+    from nnqft import combos
+
+    m = model("erf", 1, N=1024)
+    key, flow = streams.bag_key(3, m, 0), training.Training(INPUTS[1], TARGETS, [1.0])
+    multisets = [c for _, c in combos.output_combos(2, [1, 2])]
+    out, g = training.trained_outputs(key, m, range(60), flow), training.control_variates(key, m, range(60), flow)
+    plain = np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+    quiet = plain - np.stack([np.prod(g[..., list(c)], axis=-1) for c in multisets], axis=-1)
+    assert (plain.var(axis=0) > 20 * quiet.var(axis=0)).all(), plain.var(axis=0) / quiet.var(axis=0)
+    ens = TrainedEnsemble("erf", POINTS[1], np.array(INPUTS[1]), np.array(TARGETS), 0.5, 1.5)
+    expected = training.gaussian_moments(ens.mean(1.0)[None], ens.covariance(1.0)[None], multisets)
+    np.testing.assert_allclose(training.trained_correlators(key, m, range(8), flow, [1, 2], estimator="control_variate"),
+                               (quiet[:8] + expected[None]).mean(axis=0), rtol=1e-12, atol=1e-14)
