@@ -295,3 +295,21 @@ def test_the_control_variate_estimator_is_the_plain_one_less_a_zero_mean_term_an
     expected = training.gaussian_moments(ens.mean(1.0)[None], ens.covariance(1.0)[None], multisets)
     np.testing.assert_allclose(training.trained_correlators(key, m, range(8), flow, [1, 2], estimator="control_variate"),
                                (quiet[:8] + expected[None]).mean(axis=0), rtol=1e-12, atol=1e-14)
+
+
+def test_the_training_benchmark_and_its_step_check_run(tmp_path):
+    """`make bench-training` on tiny sizes, and its step check (``--step-check``): one row per width with both rates,
+    and one per activation, width and halving of the step with the changes it measured."""
+    import pandas as pd
+
+    from nnqft.bench import training as bench
+
+    out = tmp_path / "training.parquet"
+    bench.main(["--widths", "4", "--n-nets", "6", "--numpy-nets", "6", "--repeat", "1", "--out", str(out)])
+    table = pd.read_parquet(out)
+    assert list(table.N) == [4] and (table[["kernel_net_steps_per_s", "numpy_net_steps_per_s"]] > 0).all().all()
+    bench.main(["--step-check", "--widths", "4", "--n-nets", "30", "--out", str(out)])
+    steps = pd.read_parquet(tmp_path / "training_step.parquet")
+    assert list(steps.activation) == ["erf"] * 3 + ["relu"] * 3
+    assert list(steps.step[:3]) == ["h/1 -> h/2", "h/2 -> h/4", "h/4 -> h/8"]
+    assert (steps.max_correlator_change_over_se >= 0).all() and steps["nets_moved_over_1e-3"].between(0, 1).all()
