@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,6 +50,64 @@ def activation_code(activation: str) -> int:
     return ACTIVATIONS[activation]
 
 
+#: What gradient flow trains (docs/science.md §11): every parameter, or the readout (v, c) with the first layer frozen.
+LAYERS = ("all", "readout")
+#: Estimators of a trained ensemble's G^(n)(τ) (nnqft.sampling.training.trained_correlators): products of the trained
+#: outputs; their expectation given each network's hidden layer (layers: readout); the control variate (orders 1, 2).
+TRAINED_ESTIMATORS = ("plain", "conditional", "control_variate")
+
+
+@dataclass(frozen=True)
+class Training:
+    """How an ensemble is trained by gradient flow (docs/science.md §11): the training set (``inputs``, rows of d_in
+    numbers or numbers for d_in = 1, and their ``targets``), the flow times τ at which the outputs are recorded
+    (ascending, ≥ 0) and the ``layers`` trained. Its :attr:`json` is its identity."""
+
+    inputs: Points
+    targets: tuple[float, ...]
+    times: tuple[float, ...]
+    layers: str = "all"
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", point_rows(self.inputs))
+        object.__setattr__(self, "targets", tuple(float(y) for y in self.targets))
+        object.__setattr__(self, "times", tuple(float(t) for t in self.times))
+        if len(self.targets) != len(self.inputs):
+            raise ValueError(f"{len(self.targets)} targets for {len(self.inputs)} training inputs")
+        if any(t < 0 for t in self.times) or list(self.times) != sorted(self.times):
+            raise ValueError(f"times {list(self.times)} must be ascending and non-negative")
+        if self.layers not in LAYERS:
+            raise ValueError(f"unknown layers {self.layers!r}: expected one of {LAYERS}")
+
+    @property
+    def x(self) -> np.ndarray:
+        """The training inputs as float64[P_train, d_in]."""
+        return as_points(self.inputs)
+
+    def as_dict(self) -> dict:
+        return {"inputs": [list(r) for r in self.inputs], "targets": list(self.targets), "times": list(self.times),
+                "layers": self.layers}
+
+    @property
+    def json(self) -> str:
+        """The training as canonical JSON text: what tells two trainings apart."""
+        return json.dumps(self.as_dict(), sort_keys=True)
+
+    @property
+    def training_id(self) -> str:
+        """12 hex digits of the SHA-256 of :attr:`json`: the training's name in file paths."""
+        return hashlib.sha256(self.json.encode()).hexdigest()[:12]
+
+
+def training_tag(training: Training | None) -> str:
+    """The training's part of a sample directory's name: empty untrained, ``_T{training_id}`` trained."""
+    return "" if training is None else f"_T{training.training_id}"
+
+
+def _training_key(training: Training | None) -> str:
+    return "" if training is None else training.json
+
+
 def depth_tag(depth: int) -> str:
     """The depth's part of a sample directory's name: empty at depth 1, ``_L{depth}`` beyond."""
     return "" if int(depth) == 1 else f"_L{int(depth)}"
@@ -74,6 +132,12 @@ class Ensemble:
     n_nets: int
     estimator: str = "plain"
     depth: int = 1
+    training: Training | None = field(default=None, compare=False)
+    #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
+    training_key: str = field(init=False, default="", repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "training_key", _training_key(self.training))
 
     @property
     def d_in(self) -> int:
@@ -91,14 +155,18 @@ class Ensemble:
 
     @property
     def name(self) -> str:
-        """The directory of its samples: ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}``,
-        the depth tag ``_L{depth}`` only for depth > 1 (so that the one-hidden-layer samples keep their paths)."""
+        """The directory of its samples:
+        ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}{training_tag}``, the depth tag
+        ``_L{depth}`` only for depth > 1 and the training tag ``_T{training_id}`` only for a trained ensemble (so that
+        the untrained one-hidden-layer samples keep their paths)."""
         return (f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
-                f"{depth_tag(self.depth)}")
+                f"{depth_tag(self.depth)}{training_tag(self.training)}")
 
     def as_dict(self) -> dict:
-        return {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
-                "n_nets": self.n_nets, "estimator": self.estimator, "depth": self.depth}
+        """As plain data (the tables' metadata); ``training`` only for a trained ensemble."""
+        out = {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
+               "n_nets": self.n_nets, "estimator": self.estimator, "depth": self.depth}
+        return out if self.training is None else {**out, "training": self.training.as_dict()}
 
 
 @dataclass(frozen=True, order=True)
@@ -114,16 +182,30 @@ class Model:
     n_nets: int = 1
     estimator: str = "plain"
     depth: int = 1
+    training: Training | None = field(default=None, compare=False)
+    #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
+    training_key: str = field(init=False, default="", repr=False)
 
     def __post_init__(self):
         activation_code(self.activation)
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"unknown estimator {self.estimator!r}: expected one of {ESTIMATORS}")
+        allowed, what = (ESTIMATORS, "estimator") if self.training is None else (TRAINED_ESTIMATORS,
+                                                                                 "estimator of a trained ensemble")
+        if self.estimator not in allowed:
+            raise ValueError(f"unknown {what} {self.estimator!r}: expected one of {allowed}")
         object.__setattr__(self, "points", point_rows(self.points))
         for name, kind in (("sigma_b", float), ("sigma_w", float), ("N", int), ("n_nets", int), ("depth", int)):
             object.__setattr__(self, name, kind(getattr(self, name)))
         if self.depth < 1:
             raise ValueError(f"depth {self.depth}: a network has at least one hidden layer")
+        if self.training is not None:
+            if self.depth != 1:
+                raise ValueError(f"depth {self.depth}: training is implemented for one hidden layer")
+            if len(self.training.inputs[0]) != self.d_in:
+                raise ValueError(f"training inputs of d_in = {len(self.training.inputs[0])} for points of "
+                                 f"d_in = {self.d_in}")
+            if self.estimator == "conditional" and self.training.layers != "readout":
+                raise ValueError("the conditional estimator of a trained ensemble is exact for layers: readout only")
+        object.__setattr__(self, "training_key", _training_key(self.training))
 
     @property
     def d_in(self) -> int:
@@ -140,7 +222,7 @@ class Model:
 
     @property
     def ensemble(self) -> Ensemble:
-        return Ensemble(self.activation, self.points, self.n_nets, self.estimator, self.depth)
+        return Ensemble(self.activation, self.points, self.n_nets, self.estimator, self.depth, self.training)
 
     @property
     def points_json(self) -> str:
@@ -187,6 +269,7 @@ class Experiment:
     n_nets = _FromEnsemble()
     estimator = _FromEnsemble()
     depth = _FromEnsemble()
+    training = _FromEnsemble()
 
     def as_dict(self) -> dict:
         """As plain data (the tables' metadata)."""
@@ -197,7 +280,8 @@ class Experiment:
     def model(self, sigma_w: float, N: int) -> Model:
         """The model of one point of the experiment."""
         ens = self.ensemble
-        return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator, ens.depth)
+        return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator, ens.depth,
+                     ens.training)
 
     def models(self) -> list[Model]:
         """Every point of the experiment, σ_W then N in the config's order."""

@@ -25,7 +25,7 @@ CUDA_MAX_POINTS = 8
 
 def cuda_limits(model) -> list[tuple[str, object, str, str]]:
     """What the CUDA backend cannot sample of a :class:`nnqft.model.Model` (or an experiment): one (key, value, what,
-    allowed) per limit it breaks, empty if none. It samples GaussNet at d_in = 1, one hidden layer, the plain
+    allowed) per limit it breaks, empty if none. It samples untrained GaussNet at d_in = 1, one hidden layer, the plain
     estimator, at most CUDA_MAX_POINTS points. The config checks and the sampler both read this."""
     limits = []
     if model.depth != 1:
@@ -37,6 +37,8 @@ def cuda_limits(model) -> list[tuple[str, object, str, str]]:
     if model.estimator != "plain":
         limits.append(("estimator", model.estimator, "is not sampled by the cuda backend (plain estimator only)",
                        "estimator plain, or backend cpu"))
+    if getattr(model, "training", None) is not None:
+        limits.append(("training", "gradient flow", "is not run by the cuda backend", "backend cpu"))
     if len(model.points) > CUDA_MAX_POINTS:
         limits.append(("points", len(model.points), "points are more than the cuda backend handles",
                        f"at most {CUDA_MAX_POINTS}"))

@@ -12,58 +12,28 @@ The flow dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² over the training set is
 Runge–Kutta method (RK4), with equal steps of at most ``step`` between consecutive recorded times; ``layers``
 "readout" trains (v, c) only. One step costs four gradients, O(N · P_train · d_in) each; recording the outputs costs
 O(N · P_test · d_in) per time. :func:`trained_correlators` averages products of the outputs over a bag's networks
-(or, for readout training, each network's exact Gaussian moments given its hidden layer). The workflow does not run
-this module yet.
+(or, for readout training, each network's exact Gaussian moments given its hidden layer), and
+:func:`bag_correlators` gives them for a bag of a trained :class:`nnqft.model.Model`. The workflow does not run this
+module yet; it reads the infinite-width theory (the default step, the control variate), so it is kept out of the
+untrained sampling jobs' code (nnqft.sampling.bags does not import it).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from ..model import ACTIVATIONS, Points, as_points, point_rows
+from ..model import ACTIVATIONS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401 (re-exported)
 from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
-from .streams import network_state, normal
+from .streams import bag_key, network_state, normal
 
 GAUSS, RELU, ERF, LINEAR = (ACTIVATIONS[a] for a in ("gauss", "relu", "erf", "linear"))
 #: Default RK4 step: this fraction of 1/λ_max of the infinite-width gradient kernel on the training inputs (the
 #: fastest mode of the linearised flow; RK4 is stable below 2.78/λ).
 STEP_FACTOR = 0.1
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-#: What is trained: every parameter, or the readout (v, c) with the first layer frozen.
-LAYERS = ("all", "readout")
-
-
-@dataclass(frozen=True)
-class Training:
-    """How an ensemble is trained: the training set (``inputs``, rows of d_in numbers or numbers for d_in = 1, and
-    their ``targets``), the flow times τ at which the outputs are recorded (ascending, ≥ 0) and the ``layers``."""
-
-    inputs: Points
-    targets: tuple[float, ...]
-    times: tuple[float, ...]
-    layers: str = "all"
-
-    def __post_init__(self):
-        object.__setattr__(self, "inputs", point_rows(self.inputs))
-        object.__setattr__(self, "targets", tuple(float(y) for y in self.targets))
-        object.__setattr__(self, "times", tuple(float(t) for t in self.times))
-        if len(self.targets) != len(self.inputs):
-            raise ValueError(f"{len(self.targets)} targets for {len(self.inputs)} training inputs")
-        if any(t < 0 for t in self.times) or list(self.times) != sorted(self.times):
-            raise ValueError(f"times {list(self.times)} must be ascending and non-negative")
-        if self.layers not in LAYERS:
-            raise ValueError(f"unknown layers {self.layers!r}: expected one of {LAYERS}")
-
-    @property
-    def x(self) -> np.ndarray:
-        """The training inputs as float64[P_train, d_in]."""
-        return as_points(self.inputs)
-
-
 @njit(cache=True, error_model="numpy")
 def _draw(key0, key1, a, N, d_in, theta):
     """θ of network ``a`` as standard normals in the sampler's order, into ``theta`` = [w (N × d_in, by neuron), b (N),
@@ -244,7 +214,7 @@ def hidden_features(key, model, nets, x) -> np.ndarray:
 
 
 def readout_gaussians(key, model, nets, training: Training):
-    """The readout estimator's per-network law (docs/science.md §11): given its hidden layer, a network whose readout
+    """The conditional estimator's per-network law for readout training (docs/science.md §11): given its hidden layer, a network whose readout
     alone is trained has Gaussian outputs f_τ at the model's points, with mean Ĝ*Ĝ⁻¹(1 − e^{−Ĝτ})Y and the covariance
     of :func:`nnqft.theory.ntk.readout_trained` (Ĝ the network's empirical kernel). Returns (means
     float64[len(nets), len(times), P], covariances float64[len(nets), len(times), P, P]) for the networks ``nets`` of
@@ -252,7 +222,7 @@ def readout_gaussians(key, model, nets, training: Training):
     from ..theory.ntk import readout_trained
 
     if training.layers != "readout":
-        raise ValueError("the readout estimator is exact for layers: readout only")
+        raise ValueError("the conditional estimator of a trained ensemble is exact for layers: readout only")
     test, train = hidden_features(key, model, nets, model.x), hidden_features(key, model, nets, training.x)
     laws = [readout_trained(test, train, training.targets, tau, sigma_b=model.sigma_b, sigma_w=model.sigma_w)
             for tau in training.times]
@@ -277,10 +247,6 @@ def gaussian_moments(mean: np.ndarray, cov: np.ndarray, multisets) -> np.ndarray
     return np.stack([moment(tuple(m)) for m in multisets], axis=-1)
 
 
-#: The estimators of a trained ensemble's correlators: products of the trained outputs (any layers), the readout
-#: estimator's exact per-network Gaussian moments (layers: readout), or the products with the control variate of
-#: :func:`control_variates` (orders 1 and 2).
-TRAINED_ESTIMATORS = ("plain", "readout", "control_variate")
 #: The orders at which the control variate's expectation is exact at every N: g_τ is linear in f_0, whose mean (0) and
 #: covariance (K) do not depend on N at one hidden layer; its higher moments do.
 CONTROL_VARIATE_ORDERS = (1, 2)
@@ -308,9 +274,10 @@ def trained_correlators(key, model, nets, training: Training, orders, *, estimat
                         step: float | None = None) -> np.ndarray:
     """G^(n)(τ) = the mean over the networks ``nets`` of the bag keyed ``key`` of Π_{i∈S} f_τ(x_i), for every
     combination S of :func:`nnqft.combos.output_combos` at ``orders`` (odd orders too: a trained ensemble has a mean)
-    and every time of the training: float64[len(times), n_combinations]. ``estimator``: "plain", the products of the
-    outputs of :func:`trained_outputs`; "readout", their expectation given each network's hidden layer
-    (:func:`readout_gaussians`, layers: readout only); or "control_variate", Π f_τ − Π g_τ + E[Π g_τ] with g_τ each
+    and every time of the training: float64[len(times), n_combinations]. ``estimator``
+    (:data:`nnqft.model.TRAINED_ESTIMATORS`): "plain", the products of the outputs of :func:`trained_outputs`;
+    "conditional", their expectation given each network's hidden layer (:func:`readout_gaussians`, layers: readout only;
+    at τ = 0 the untrained ensemble's conditional estimator); or "control_variate", Π f_τ − Π g_τ + E[Π g_τ] with g_τ each
     network's :func:`control_variates` and E[Π g_τ] the moment of the infinite-width μ_τ and Σ_τ, exact at every N for
     orders 1 and 2 (CONTROL_VARIATE_ORDERS): unbiased, and far less noisy where f_τ and g_τ are close (large N)."""
     from .. import combos
@@ -329,8 +296,20 @@ def trained_correlators(key, model, nets, training: Training, orders, *, estimat
                     np.stack([ensemble.covariance(tau) for tau in training.times]))
             values = values - np.stack([np.prod(g[..., list(c)], axis=-1) for c in multisets], axis=-1)
             values = values + gaussian_moments(*laws, multisets)[None]
-    elif estimator == "readout":
+    elif estimator == "conditional":
         values = gaussian_moments(*readout_gaussians(key, model, nets, training), multisets)
     else:
         raise ValueError(f"unknown estimator {estimator!r} of a trained ensemble: expected one of {TRAINED_ESTIMATORS}")
     return values.mean(axis=0)
+
+
+def bag_correlators(model, seed: int, bag: int, orders, *, step: float | None = None) -> np.ndarray:
+    """G^(n)(τ) of one bag of a trained ``model`` (``model.training``) by its estimator, at every recorded time:
+    float64[len(times), n_combinations] (:func:`trained_correlators` over the bag's n_nets networks). The bag's key is
+    the untrained sampler's at the same point (:func:`nnqft.sampling.streams.bag_key`): at τ = 0 the plain estimator's
+    networks are those of :func:`nnqft.sampling.bags.bag_correlators`, and the conditional estimator's are drawn from
+    the conditional estimator's key."""
+    if model.training is None:
+        raise ValueError("an untrained model: nnqft.sampling.bags.bag_correlators samples it")
+    return trained_correlators(bag_key(seed, model, bag), model, range(model.n_nets), model.training, orders,
+                               estimator=model.estimator, step=step)

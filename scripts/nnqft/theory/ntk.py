@@ -41,11 +41,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..model import ACTIVATIONS, as_points
+from ..model import ACTIVATIONS, LAYERS, as_points
 from .neurons import cross_covariance, kernel_between, preactivation_variance
 
-#: The layers that gradient flow trains: both layers, or the readout (v, c) with the first layer frozen.
-LAYERS = ("all", "readout")
 
 
 def derivative_kernel(activation: str, xs, ys, sigma_b: float, sigma_w: float) -> np.ndarray:

@@ -231,8 +231,8 @@ def test_the_readout_estimator_is_the_expectation_of_the_readout_trained_network
 
 
 def test_trained_correlators_average_either_estimator_over_the_bag():
-    """The plain estimator is the mean of the products of the trained outputs; the readout estimator the mean of the
-    per-network moments; other estimators, and the readout one for layers: all, are refused."""
+    """The plain estimator is the mean of the products of the trained outputs; the conditional (readout) estimator the
+    mean of the per-network moments; other estimators, and the conditional one for layers: all, are refused."""
     from nnqft import combos
 
     m = model("erf", 1, N=4)
@@ -242,14 +242,14 @@ def test_trained_correlators_average_either_estimator_over_the_bag():
     plain = training.trained_correlators(key, m, range(7), flow, [1, 2])
     np.testing.assert_allclose(plain, [[np.mean(np.prod(out[:, t][:, list(c)], axis=-1)) for c in multisets]
                                        for t in range(2)], rtol=1e-14)
-    readout = training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="readout")
+    readout = training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="conditional")
     np.testing.assert_allclose(readout, training.gaussian_moments(*training.readout_gaussians(key, m, range(7), flow),
                                                                   multisets).mean(axis=0), rtol=1e-14)
     with pytest.raises(ValueError, match="unknown estimator"):
-        training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="conditional")
+        training.trained_correlators(key, m, range(7), flow, [1, 2], estimator="wick")
     with pytest.raises(ValueError, match="layers: readout only"):
         training.trained_correlators(key, m, range(7), training.Training(INPUTS[1], TARGETS, [1.0]), [2],
-                                     estimator="readout")
+                                     estimator="conditional")
 
 
 @pytest.mark.parametrize("activation", ["erf", "relu"])
@@ -313,3 +313,66 @@ def test_the_training_benchmark_and_its_step_check_run(tmp_path):
     assert list(steps.activation) == ["erf"] * 3 + ["relu"] * 3
     assert list(steps.step[:3]) == ["h/1 -> h/2", "h/2 -> h/4", "h/4 -> h/8"]
     assert (steps.max_correlator_change_over_se >= 0).all() and steps["nets_moved_over_1e-3"].between(0, 1).all()
+
+
+# --- a trained point as a Model ------------------------------------------------------------------------------------
+
+def test_a_trained_model_is_its_own_point_and_an_untrained_one_keeps_its_name():
+    """The training (set, times, layers) is part of a trained point's identity and sample folder (``_T<id>``); equal
+    trainings written differently are one; an untrained model's ensemble name has no tag; trained and untrained models
+    sort together; the metadata carries the training only when there is one."""
+    from dataclasses import replace
+
+    from nnqft.model import Experiment, Training
+
+    flow = Training(INPUTS[1], TARGETS, [0.0, 2.0])
+    plain, trained = model("erf"), model("erf").at(training=flow)
+    assert "_T" not in plain.ensemble.name and plain.ensemble.name.endswith("_plain")
+    assert trained.ensemble.name == plain.ensemble.name + "_T" + flow.training_id
+    assert trained != plain and len({trained, plain}) == 2 and sorted([trained, plain]) == [plain, trained]
+    same = model("erf").at(training=Training([-1, 0.5, 2], [1, -0.5, 0.25], [0, 2], "all"))
+    assert same == trained and hash(same) == hash(trained)
+    for other in (replace(flow, times=(0.0, 3.0)), replace(flow, layers="readout"), replace(flow, targets=(1, 0, 0))):
+        assert model("erf").at(training=other).ensemble.name != trained.ensemble.name
+    assert "training" not in plain.ensemble.as_dict()
+    assert trained.ensemble.as_dict()["training"] == {"inputs": [[-1.0], [0.5], [2.0]], "targets": [1.0, -0.5, 0.25],
+                                                      "times": [0.0, 2.0], "layers": "all"}
+    exp = Experiment("e", trained.ensemble, 0.5, (1.5,), (16,), 2)
+    assert exp.training == flow and exp.model(1.5, 16) == trained.at(n_nets=100)
+
+
+def test_a_trained_model_refuses_what_training_does_not_do():
+    from nnqft.model import Training
+    from nnqft.sampling import cuda_limits
+
+    flow = Training(INPUTS[1], TARGETS, [1.0])
+    with pytest.raises(ValueError, match="one hidden layer"):
+        model("relu").at(depth=2, training=flow)
+    with pytest.raises(ValueError, match="d_in = 2 for points of d_in = 1"):
+        model("relu").at(training=Training(INPUTS[2], TARGETS, [1.0]))
+    with pytest.raises(ValueError, match="layers: readout only"):
+        model("relu").at(training=flow, estimator="conditional")
+    with pytest.raises(ValueError, match="unknown estimator 'control_variate'"):
+        model("relu").at(estimator="control_variate")
+    assert model("relu").at(training=flow, estimator="control_variate").training == flow
+    assert [limit[0] for limit in cuda_limits(Model("gauss", [0.1], 1.0, 1.0, 4, 10, training=flow))] == ["training"]
+
+
+def test_a_trained_bag_at_time_zero_is_the_untrained_samplers_bag():
+    """training.bag_correlators of a trained model: G^(n)(τ) per recorded time, odd orders included; at τ = 0 the plain
+    estimator's even orders are the untrained plain sampler's correlators of the same bag (the same key, the same
+    networks), to rounding; an untrained model is refused."""
+    from nnqft import combos
+    from nnqft.model import Training
+    from nnqft.sampling import bags
+
+    untrained = Model("erf", POINTS[2], 0.5, 1.5, 12, 300)
+    trained = untrained.at(training=Training(INPUTS[2], TARGETS, [0.0, 1.0]))
+    assert streams.bag_key(5, trained, 2) == streams.bag_key(5, untrained, 2)
+    values = training.bag_correlators(trained, 5, 2, [1, 2, 3, 4])
+    assert values.shape == (2, len(combos.output_combos(2, [1, 2, 3, 4])))
+    even = [k for k, (order, _) in enumerate(combos.output_combos(2, [1, 2, 3, 4])) if order % 2 == 0]
+    np.testing.assert_allclose(values[0, even], bags.bag_correlators(untrained, 5, 2, [2, 4]), rtol=1e-12)
+    assert np.abs(values[1, even] - values[0, even]).max() > 1e-3  # training moved them
+    with pytest.raises(ValueError, match="an untrained model"):
+        training.bag_correlators(untrained, 5, 2, [2])
