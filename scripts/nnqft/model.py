@@ -1,8 +1,9 @@
 """The model: what defines an ensemble of fully connected networks and one sampled point of it.
 
-A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator, depth) built once from the
-config (:class:`Experiment` ``.model(sigma_w, N)``) and passed whole through sampling (:mod:`nnqft.sampling`),
-theory (:mod:`nnqft.theory`) and analysis (:mod:`nnqft.analysis`), instead of its parts as positional parameters.
+A :class:`Model` is one immutable value (activation, points, σ_b, σ_W, N, n_nets, estimator, depth, training) built
+once from the config (:class:`Experiment` ``.model(sigma_w, N)``) and passed whole through sampling
+(:mod:`nnqft.sampling`), theory (:mod:`nnqft.theory`) and analysis (:mod:`nnqft.analysis`), instead of its parts as
+positional parameters.
 Networks (docs/science.md §1, §8): f(x) = Σ_j W1_j φ(W0_j · x + b0_j) + b1 with W0_j ~ N(0, σ_W²/d_in),
 W1_j ~ N(0, σ_W²/N), b0, b1 ~ N(0, σ_b²), N hidden neurons, one output. With ``depth`` L > 1 hidden layers
 (docs/science.md §10), every hidden layer has N neurons: z^(1) = W0 x + b0, z^(ℓ+1) = W^(ℓ) φ(z^(ℓ)) + b^(ℓ) with
@@ -72,6 +73,10 @@ class Training:
         object.__setattr__(self, "inputs", point_rows(self.inputs))
         object.__setattr__(self, "targets", tuple(float(y) for y in self.targets))
         object.__setattr__(self, "times", tuple(float(t) for t in self.times))
+        if not self.inputs or len({len(row) for row in self.inputs}) != 1 or not self.inputs[0]:
+            raise ValueError(f"training inputs {[list(r) for r in self.inputs]}: at least one, all of one d_in ≥ 1")
+        if not self.times:
+            raise ValueError("a training records the outputs at one time at least")
         if len(self.targets) != len(self.inputs):
             raise ValueError(f"{len(self.targets)} targets for {len(self.inputs)} training inputs")
         if any(t < 0 for t in self.times) or list(self.times) != sorted(self.times):
@@ -172,7 +177,8 @@ class Ensemble:
 @dataclass(frozen=True, order=True)
 class Model:
     """One sampled point: the ensemble of networks at (σ_b, σ_W, N). ``points`` may be given as numbers (d_in = 1)
-    or rows; they are kept as rows of floats, so equal models compare and hash equal (10 and 10.0 alike)."""
+    or rows; they are kept as rows of floats, so equal models compare and hash equal (10 and 10.0 alike). With a
+    ``training`` (:class:`Training`), the ensemble after gradient flow, recorded at the training's times."""
 
     activation: str
     points: Points

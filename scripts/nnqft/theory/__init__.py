@@ -26,13 +26,22 @@ def of(model):
     """The theory of a :class:`nnqft.model.Model`'s family (activation, points, σ_b, σ_W, depth), for every N, order
     and table (its moments are computed once, and the theory built once per family): exact at every N for one
     hidden layer (:class:`nnqft.theory.exact.Theory`) or linear networks (:class:`nnqft.theory.linear.LinearTheory`),
-    else the 1/N theory of deep networks (:class:`nnqft.theory.deep.DeepTheory`). Its ``exact`` says which."""
+    else the 1/N theory of deep networks (:class:`nnqft.theory.deep.DeepTheory`). Its ``exact`` says which. A trained
+    model is refused: its theory is :class:`nnqft.theory.ntk.TrainedEnsemble`, not the untrained family's."""
+    _untrained(model)
     return _of_family(model.family)
+
+
+def _untrained(model):
+    if getattr(model, "training", None) is not None:
+        raise ValueError("a trained model: its theory is nnqft.theory.ntk.TrainedEnsemble, not the untrained one")
 
 
 def one_over_N(model):
     """The 1/N theory (:class:`nnqft.theory.deep.DeepTheory`) of a model's family at any depth, depth 1 included,
-    built once per family: its vertex V and correction K1 are what the depth analysis reads."""
+    built once per family: its vertex V and correction K1 are what the depth analysis reads. A trained model is
+    refused, as by :func:`of`."""
+    _untrained(model)
     return _one_over_N_family(model.family)
 
 

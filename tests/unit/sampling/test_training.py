@@ -356,6 +356,17 @@ def test_a_trained_model_refuses_what_training_does_not_do():
         model("relu").at(estimator="control_variate")
     assert model("relu").at(training=flow, estimator="control_variate").training == flow
     assert [limit[0] for limit in cuda_limits(Model("gauss", [0.1], 1.0, 1.0, 4, 10, training=flow))] == ["training"]
+    from nnqft import theory
+
+    with pytest.raises(ValueError, match="TrainedEnsemble"):  # not the untrained family's theory, silently
+        theory.of(model("relu").at(training=flow))
+    with pytest.raises(ValueError, match="TrainedEnsemble"):
+        theory.one_over_N(model("relu").at(training=flow))
+    for inputs in ([], [[1.0], [0.5, 0.2], [2.0]], [[], [], []]):
+        with pytest.raises(ValueError, match="all of one d_in"):
+            Training(inputs, TARGETS[:len(inputs)], [1.0])
+    with pytest.raises(ValueError, match="one time at least"):
+        Training(INPUTS[1], TARGETS, [])
 
 
 def test_a_trained_bag_at_time_zero_is_the_untrained_samplers_bag():
