@@ -59,3 +59,11 @@ def product_tree(n_points: int, orders: list[int]):
 def output_combos(n_points: int, orders: list[int]) -> list[tuple[int, tuple[int, ...]]]:
     """(order, combination) pairs in the order the kernel returns them: by order, then lexicographic."""
     return [(n, ms) for n in sorted(orders) for ms in multisets(n_points, n)]
+
+
+def products(f: np.ndarray, orders) -> np.ndarray:
+    """f(x_1)...f(x_n) of each network for every combination of :func:`output_combos`, over the last axis of ``f`` (the
+    points; leading axes: networks, times): float64[..., n_combinations]. Its mean over networks is the plain
+    estimator G_exp^(n)."""
+    labelled = output_combos(f.shape[-1], list(orders))
+    return np.stack([np.prod(f[..., list(c)], axis=-1) for _, c in labelled], axis=-1)

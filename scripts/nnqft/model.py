@@ -89,6 +89,13 @@ class Training:
         """The training inputs as float64[P_train, d_in]."""
         return as_points(self.inputs)
 
+    def check(self, *, d_in: int, depth: int):
+        """Refuses networks it cannot train: depth > 1, or points of another d_in than its inputs."""
+        if depth != 1:
+            raise ValueError(f"depth {depth}: training is implemented for one hidden layer")
+        if len(self.inputs[0]) != d_in:
+            raise ValueError(f"training inputs of d_in = {len(self.inputs[0])} for points of d_in = {d_in}")
+
     def as_dict(self) -> dict:
         return {"inputs": [list(r) for r in self.inputs], "targets": list(self.targets), "times": list(self.times),
                 "layers": self.layers}
@@ -204,11 +211,7 @@ class Model:
         if self.depth < 1:
             raise ValueError(f"depth {self.depth}: a network has at least one hidden layer")
         if self.training is not None:
-            if self.depth != 1:
-                raise ValueError(f"depth {self.depth}: training is implemented for one hidden layer")
-            if len(self.training.inputs[0]) != self.d_in:
-                raise ValueError(f"training inputs of d_in = {len(self.training.inputs[0])} for points of "
-                                 f"d_in = {self.d_in}")
+            self.training.check(d_in=self.d_in, depth=self.depth)
             if self.estimator == "conditional" and self.training.layers != "readout":
                 raise ValueError("the conditional estimator of a trained ensemble is exact for layers: readout only")
         object.__setattr__(self, "training_key", _training_key(self.training))

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from .. import combos
 from ..model import Model
 from ..sampling import bags, reference
 from .kernel import POINTS, bench_parser, best_of, report
@@ -31,7 +32,7 @@ def row(N: int, depth: int, n_nets: int, reference_nets: int, repeat: int) -> di
     kernel_s = best_of(lambda: bags.bag_correlators(m, 1, 0, ORDERS), repeat)
     rng = np.random.default_rng(0)
     ref = m.at(n_nets=reference_nets)
-    ref_s = best_of(lambda: reference.products(reference.outputs(ref, reference_nets, rng), ORDERS).mean(0), repeat)
+    ref_s = best_of(lambda: combos.products(reference.outputs(ref, reference_nets, rng), ORDERS).mean(0), repeat)
     ref_bag_s = ref_s * n_nets / reference_nets
     return {"N": N, "depth": depth, "n_nets": n_nets, "kernel_s": kernel_s, "reference_s": ref_bag_s,
             "reference_nets_timed": reference_nets, "speedup": ref_bag_s / kernel_s,

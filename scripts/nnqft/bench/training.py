@@ -50,11 +50,10 @@ def step_rows(activation: str, N: int, n_nets: int, halvings: int = 3) -> list[d
 
     m = Model(activation, [0.0, 1.0], 0.5, 1.5, N, n_nets)
     key, h = streams.bag_key(1, m, 0), training.default_step(m, STEP_FLOW)
-    multisets = [c for _, c in combos.output_combos(2, [1, 2, 3, 4])]
     rows, previous = [], None
     for k in range(halvings + 1):
         out = training.trained_outputs(key, m, range(n_nets), STEP_FLOW, step=h / 2**k)
-        products = np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+        products = combos.products(out, [1, 2, 3, 4])
         if previous is not None:
             moved = np.abs(out - previous[0]).max(axis=(1, 2))
             se = products.std(axis=0, ddof=1) / math.sqrt(STEP_CHECK_NETS)

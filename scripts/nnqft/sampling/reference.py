@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from .. import combos
 
 
 def activation(name: str, z: np.ndarray, norm) -> np.ndarray:
@@ -51,13 +50,6 @@ def outputs(model, n_nets: int, rng: np.random.Generator, batch: int = 16) -> np
         f = (sw / np.sqrt(N)) * rng.standard_normal((B, 1, N)) @ a + sb * rng.standard_normal((B, 1, 1))
         out[start:start + B] = f[:, 0, :]
     return out
-
-
-def products(f: np.ndarray, orders) -> np.ndarray:
-    """f(x_1)...f(x_n) of each network (rows of ``f``) for every combination of :func:`nnqft.combos.output_combos`:
-    float64[n_nets, n_combinations]; its mean over networks is the plain estimator G_exp^(n)."""
-    labelled = combos.output_combos(f.shape[1], list(orders))
-    return np.stack([np.prod(f[:, list(c)], axis=1) for _, c in labelled], axis=1)
 
 
 def trained_outputs(model, thetas: np.ndarray, training, step: float) -> np.ndarray:

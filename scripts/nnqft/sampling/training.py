@@ -178,11 +178,8 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
     """f_τ at the model's points, at each of the training's times, for each network of ``nets`` of the bag keyed
     ``key``, trained from its own initial draw: float64[len(nets), len(times), n_points] (τ = 0: the untrained
     network); ``step``: the largest RK4 step (default :func:`default_step`)."""
-    if model.depth != 1:
-        raise ValueError("training is implemented for one hidden layer")
+    training.check(d_in=model.d_in, depth=model.depth)
     x, points = training.x, model.x
-    if x.shape[1] != model.d_in:
-        raise ValueError(f"training inputs of d_in = {x.shape[1]} for points of d_in = {model.d_in}")
     step = default_step(model, training) if step is None else float(step)
     y, shifts, point_shifts = np.array(training.targets), _shifts(model, x), _shifts(model, points)
     times = np.array(training.times)
@@ -223,7 +220,9 @@ def readout_gaussians(key, model, nets, training: Training):
 
     if training.layers != "readout":
         raise ValueError("the conditional estimator of a trained ensemble is exact for layers: readout only")
-    test, train = hidden_features(key, model, nets, model.x), hidden_features(key, model, nets, training.x)
+    p = len(model.points)
+    features = hidden_features(key, model, nets, np.vstack([model.x, training.x]))  # one draw per network
+    test, train = features[:, :p], features[:, p:]
     laws = [readout_trained(test, train, training.targets, tau, sigma_b=model.sigma_b, sigma_w=model.sigma_w)
             for tau in training.times]
     return np.stack([m for m, _ in laws], axis=1), np.stack([c for _, c in laws], axis=1)
@@ -259,14 +258,15 @@ def _infinite_width(model, training: Training):
                            model.sigma_w, layers=training.layers)
 
 
-def control_variates(key, model, nets, training: Training) -> np.ndarray:
+def control_variates(key, model, nets, training: Training, ensemble=None) -> np.ndarray:
     """g_τ = f_0(x*) + A_τ (Y − f_0(X)) of each network of ``nets``: its own initial outputs propagated by the
     infinite-width gradient kernel (:meth:`nnqft.theory.ntk.TrainedEnsemble.control_variate`, docs/science.md §11),
-    float64[len(nets), len(times), P]. At one hidden layer E[g_τ] = μ_τ and Cov g_τ = Σ_τ exactly at every N."""
+    float64[len(nets), len(times), P]. At one hidden layer E[g_τ] = μ_τ and Cov g_τ = Σ_τ exactly at every N.
+    ``ensemble``: the infinite-width ensemble of the model and training, if the caller has it."""
     initial = Training(training.inputs, training.targets, (0.0,), training.layers)
     f0_test = trained_outputs(key, model, nets, initial)[:, 0]
     f0_train = trained_outputs(key, model.at(points=training.inputs), nets, initial)[:, 0]
-    ensemble = _infinite_width(model, training)
+    ensemble = _infinite_width(model, training) if ensemble is None else ensemble
     return np.stack([ensemble.control_variate(f0_test, f0_train, tau) for tau in training.times], axis=1)
 
 
@@ -281,21 +281,22 @@ def trained_correlators(key, model, nets, training: Training, orders, *, estimat
     network's :func:`control_variates` and E[Π g_τ] the moment of the infinite-width μ_τ and Σ_τ, exact at every N for
     orders 1 and 2 (CONTROL_VARIATE_ORDERS): unbiased, and far less noisy where f_τ and g_τ are close (large N)."""
     from .. import combos
+    from ..theory.ntk import trained_gaussian
 
     multisets = [c for _, c in combos.output_combos(len(model.points), list(orders))]
     if estimator in ("plain", "control_variate"):
         if estimator == "control_variate" and not set(orders) <= set(CONTROL_VARIATE_ORDERS):
             raise ValueError(f"the control variate's expectation is exact at orders {CONTROL_VARIATE_ORDERS} only, "
                              f"not {sorted(set(orders) - set(CONTROL_VARIATE_ORDERS))}")
-        out = trained_outputs(key, model, nets, training, step=step)
-        values = np.stack([np.prod(out[..., list(c)], axis=-1) for c in multisets], axis=-1)
+        values = combos.products(trained_outputs(key, model, nets, training, step=step), orders)
         if estimator == "control_variate":
-            g = control_variates(key, model, nets, training)
             ensemble = _infinite_width(model, training)
-            laws = (np.stack([ensemble.mean(tau) for tau in training.times]),
-                    np.stack([ensemble.covariance(tau) for tau in training.times]))
-            values = values - np.stack([np.prod(g[..., list(c)], axis=-1) for c in multisets], axis=-1)
-            values = values + gaussian_moments(*laws, multisets)[None]
+            kernels, targets = ensemble.kernels(), np.array(training.targets)
+            laws = [trained_gaussian(kernels, targets, tau) for tau in training.times]  # (μ_τ, Σ_τ) per time
+            g = control_variates(key, model, nets, training, ensemble)
+            values = values - combos.products(g, orders)
+            values = values + gaussian_moments(np.stack([m for m, _ in laws]), np.stack([c for _, c in laws]),
+                                               multisets)[None]
     elif estimator == "conditional":
         values = gaussian_moments(*readout_gaussians(key, model, nets, training), multisets)
     else:

@@ -94,7 +94,7 @@ def test_the_reference_sampler_meets_the_exact_deep_linear_theory(points, depth)
     model = Model("linear", points, 0.5, 1.2, 3, depth=depth)
     f = reference.outputs(model, 200_000, np.random.default_rng(4))
     cs = output_combos(len(model.points))
-    z = exact_zscores(reference.products(f, [2, 4]).mean(axis=0), len(f), cs, LinearTheory.of(model), model.N)
+    z = exact_zscores(combos.products(f, [2, 4]).mean(axis=0), len(f), cs, LinearTheory.of(model), model.N)
     assert np.abs(z).max() <= chebyshev_bound(len(cs), 0.01)
 
 
@@ -108,7 +108,7 @@ def test_the_kernel_samples_what_the_reference_sampler_does(activation, points, 
     n_bags = 20
     kernel = bag_means(model, n_bags)
     f = reference.outputs(model, 160_000, np.random.default_rng(11))
-    ref = reference.products(f, [2, 4])
+    ref = combos.products(f, [2, 4])
     P = len(model.points)
     pairs = [(a, a + 1) for a in range(P - 1)]
     labelled = combos.output_combos(P, [2])
