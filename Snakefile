@@ -38,7 +38,10 @@ onstart:
 
 rule all:
     input:
-        "results/tables/correlators.parquet",
-        [f"results/tables/{table}.parquet" for step in registry.TABLES for table in step.writes],
+        [
+            f"results/tables/{table}.parquet"
+            for step in registry.steps_for(EXPERIMENTS)
+            for table in (*step.reads, *step.writes)
+        ],
         "results/claims.md",
         FIGURE_FILES,

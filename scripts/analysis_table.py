@@ -9,7 +9,7 @@ sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
 spec = registry.step(sm.params.step)
 experiments = sm.params.experiments
-frames = {name: tables.read_correlators(path, seed=sm.params.seed) if name == "correlators" else pd.read_parquet(path)
+frames = {name: tables.read_correlators(path, seed=sm.params.seed) if name.endswith("correlators") else pd.read_parquet(path)
           for name, path in sm.input.items()}
 meta = tables.provenance(seed=sm.params.seed, experiments={n: e.as_dict() for n, e in experiments.items()})
 for name, frame in steps.compute(spec, frames, experiments, sm.params.cutoffs).items():

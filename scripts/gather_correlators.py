@@ -1,4 +1,5 @@
-"""Rule script (gather_correlators): one long table of all bags of all points."""
+"""Rule script (gather_correlators, gather_trained): one long table of all bags of all points, untrained or trained (a
+trained block has the columns ``training`` and ``time`` and its ensemble its own orders)."""
 import json
 from pathlib import Path
 
@@ -19,6 +20,8 @@ for path in sm.input:
     ensemble = sm.params.ensembles[Path(path).parts[-3]]
     expected = {**common, "activation": ensemble["activation"], "d_in": ensemble["d_in"], "depth": ensemble["depth"],
                 "points": ensemble["points"], "n_nets": ensemble["n_nets"], "estimator": ensemble["estimator"]}
+    if "training" in ensemble:
+        expected.update(orders=ensemble["orders"], training=ensemble["training"])
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
     params = {"depth": 1, **meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
@@ -30,13 +33,14 @@ for path in sm.input:
                                     f"delete it and rerun, or restore the config")
     parts.append(part)
 table = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
-order_by = tables.SAMPLE_KEYS + ["bag", "order"]
+trained = "time" in table.column_names
+order_by = tables.SAMPLE_KEYS + (["training", "time"] if trained else []) + ["bag", "order"]
 keys = pa.table({k: pc.cast(table[k], pa.string()) if pa.types.is_dictionary(table[k].type) else table[k]
                  for k in order_by})  # arrow sorts no dictionary columns: their text instead
 table = table.take(pc.sort_indices(keys, [(k, "ascending") for k in order_by]))
 table = table.combine_chunks()
-tables.check_finite(table.select(tables.SAMPLE_KEYS + ["bag", "combo", "value"]).to_pandas(), ["value"],
-                    tables.SAMPLE_KEYS + ["bag", "combo"])
+named = tables.SAMPLE_KEYS + (["time"] if trained else []) + ["bag", "combo"]
+tables.check_finite(table.select(named + ["value"]).to_pandas(), ["value"], named)
 meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, orders=list(sm.params.orders),
                          ensembles=sm.params.ensembles,
                          experiments={n: e.as_dict() for n, e in sm.params.experiments.items()})

@@ -56,6 +56,9 @@ LAYERS = ("all", "readout")
 #: Estimators of a trained ensemble's G^(n)(τ) (nnqft.sampling.training.trained_correlators): products of the trained
 #: outputs; their expectation given each network's hidden layer (layers: readout); the control variate (orders 1, 2).
 TRAINED_ESTIMATORS = ("plain", "conditional", "control_variate")
+#: The orders at which the control variate's expectation is exact at every N: g_τ is linear in f_0, whose mean (0) and
+#: covariance (K) do not depend on N at one hidden layer; its higher moments do.
+CONTROL_VARIATE_ORDERS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,9 @@ class Experiment:
     analyses: tuple[str, ...] = ()
     ngp_width: int | None = None
     lambda_convention: str = "hms"
+    #: The correlator orders of a trained experiment (its own ``orders`` key; odd ones too: a trained ensemble has a
+    #: mean); None for an untrained one, which measures the config's top-level ``orders``.
+    orders: tuple[int, ...] | None = None
 
     activation = _FromEnsemble()
     points = _FromEnsemble()
@@ -282,9 +288,10 @@ class Experiment:
 
     def as_dict(self) -> dict:
         """As plain data (the tables' metadata)."""
-        return {**self.ensemble.as_dict(), "sigma_b": self.sigma_b, "sigma_w": list(self.sigma_w), "N": list(self.N),
-                "n_bags": self.n_bags, "analyses": list(self.analyses), "ngp_width": self.ngp_width,
-                "lambda_convention": self.lambda_convention}
+        out = {**self.ensemble.as_dict(), "sigma_b": self.sigma_b, "sigma_w": list(self.sigma_w), "N": list(self.N),
+               "n_bags": self.n_bags, "analyses": list(self.analyses), "ngp_width": self.ngp_width,
+               "lambda_convention": self.lambda_convention}
+        return out if self.orders is None else {**out, "orders": list(self.orders)}
 
     def model(self, sigma_w: float, N: int) -> Model:
         """The model of one point of the experiment."""

@@ -29,7 +29,7 @@ for step in registry.TABLES:
         params:
             step=step.name,
             seed=config["seed"],
-            experiments=EXPERIMENTS,
+            experiments=registry.step_experiments(step, EXPERIMENTS),
             cutoffs=config["cutoffs"],
             code=code_digest("analysis_table.py", f"analysis.steps.{step.name}"),
         script:
@@ -38,7 +38,7 @@ for step in registry.TABLES:
 
 rule claims:
     input:
-        **{table: f"{TABLES}/{table}.parquet" for table in registry.CLAIMS_READS},
+        **{table: f"{TABLES}/{table}.parquet" for table in registry.claims_reads(EXPERIMENTS)},
     output:
         table=f"{TABLES}/claims.parquet",
         markdown=report("results/claims.md", caption="../report/claims.rst", category="Claims"),

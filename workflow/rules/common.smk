@@ -16,7 +16,7 @@ except ImportError as err:
         f"`pip install -e {workflow.basedir}` (make venv does), see the README"
     )
 from nnqft import STREAM_VERSION
-from nnqft.model import tag_depth
+from nnqft.model import Model, Training, tag_depth
 from nnqft.analysis import registry
 from nnqft.workflow import codedeps, config as config_checks, design
 
@@ -37,6 +37,7 @@ except config_checks.ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
 BLOCK = design.BLOCK_PATTERN
+TRAINED_BLOCK = design.TRAINED_BLOCK_PATTERN
 
 # Estimated cost of one neuron (3 normals, one exp per point), for job resources: on one CPU core,
 # and on a GPU (measured elsewhere at ~4e10 neurons/s on an H100; 1e9 leaves room for small GPUs).
@@ -47,6 +48,10 @@ SECONDS_PER_NEURON = {"cpu": 1.5e-7, "cuda": 1e-9}
 #: (nnqft.model.Experiment: activation, points, n_nets filled in from the top-level defaults) for the rules' params.
 POINT_SETS = design.point_sets(config)
 EXPERIMENTS = design.experiments(config)
+#: The trainings of the config by id (the {training_id} of a trained block's path), and the orders of each trained
+#: ensemble by its directory name.
+TRAININGS = design.trainings(config)
+TRAINED_ORDERS = design.trained_orders(config)
 
 
 def block_points(wildcards):
@@ -54,17 +59,54 @@ def block_points(wildcards):
     return POINT_SETS[wildcards.points_id]
 
 
+def network_work(wildcards):
+    """The work of one network of a sampling job, in sampled hidden neurons: N x depth, and for a trained network whose
+    training is integrated (every estimator but the conditional one) N x design.TRAINED_NEURON_WORK."""
+    if "training_id" in wildcards.keys():
+        integrated = wildcards.estimator != "conditional"
+        return int(wildcards.N) * (design.TRAINED_NEURON_WORK if integrated else 1)
+    return int(wildcards.N) * tag_depth(wildcards.depth_tag)
+
+
 def block_work(wildcards):
-    """Hidden neurons sampled by one sampling job: N x depth x n_nets x bags."""
+    """Hidden neurons sampled by one sampling job: network_work x n_nets x bags."""
     n_bags = int(wildcards.last) - int(wildcards.first) + 1
-    depth = tag_depth(wildcards.depth_tag)
-    return int(wildcards.N) * depth * int(wildcards.n_nets) * n_bags
+    return network_work(wildcards) * int(wildcards.n_nets) * n_bags
+
+
+def trained_ensemble(wildcards):
+    """The directory name of a trained block's ensemble (nnqft.model.Ensemble.name), from its path."""
+    return (
+        f"{wildcards.activation}_d{wildcards.d_in}_x{wildcards.points_id}_nnets{wildcards.n_nets}_"
+        f"{wildcards.estimator}_T{wildcards.training_id}"
+    )
+
+
+def trained_block_orders(wildcards):
+    """The orders a trained block is sampled at: those of the experiments that share its ensemble."""
+    return TRAINED_ORDERS[trained_ensemble(wildcards)]
+
+
+def trained_mem_mb(wildcards):
+    """Memory asked for one trained sampling job (design.trained_block_memory_mb), or mem_mb_per_job if set."""
+    if "mem_mb_per_job" in config:
+        return config["mem_mb_per_job"]
+    model = Model(
+        wildcards.activation,
+        POINT_SETS[wildcards.points_id],
+        0.0,
+        1.0,
+        int(wildcards.N),
+        int(wildcards.n_nets),
+        wildcards.estimator,
+        training=Training(**TRAININGS[wildcards.training_id]),
+    )
+    return math.ceil(design.trained_block_memory_mb(model, trained_block_orders(wildcards)))
 
 
 def sampling_group(wildcards):
     """Cluster group of a sampling job (groups are inactive in local runs): see design.sampling_group."""
-    width = int(wildcards.N) * tag_depth(wildcards.depth_tag)  # hidden neurons per network
-    return design.sampling_group(config, width, wildcards.n_nets, wildcards.first, wildcards.last)
+    return design.sampling_group(config, network_work(wildcards), wildcards.n_nets, wildcards.first, wildcards.last)
 
 
 #: Conda environment of the sampling jobs (--sdm conda), relative to this folder: see design.sampling_env.

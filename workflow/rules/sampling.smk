@@ -6,7 +6,8 @@ wildcard_constraints:
     activation=r"[a-z]+",
     d_in=r"\d+",
     points_id=r"[0-9a-f]{12}",
-    estimator=r"plain|conditional",
+    estimator=r"plain|conditional|control_variate",
+    training_id=r"[0-9a-f]{12}",
     depth_tag=r"(_L[0-9]+)?",
     n_nets=r"\d+",
     N=r"\d+",
@@ -41,6 +42,34 @@ rule sample_bags:
         "../../scripts/sample_bags.py"
 
 
+# A trained point (an experiment with a `training`): every network of a bag trained by gradient flow from its own
+# initial draw, its correlators recorded at each flow time. Its own rule, so that the training code (which reads the
+# infinite-width theory) is in no untrained sampling job's code digest.
+rule sample_trained:
+    output:
+        f"results/samples/{TRAINED_BLOCK}.parquet",
+    log:
+        f"logs/sample_trained/{TRAINED_BLOCK}.log",
+    benchmark:
+        f"results/benchmarks/sample_trained/{TRAINED_BLOCK}.tsv"
+    group:
+        sampling_group
+    conda:
+        "../../envs/nnqft.yaml"
+    threads: 1
+    resources:
+        mem_mb=trained_mem_mb,
+        runtime=sample_runtime,
+    params:
+        points=block_points,
+        training=lambda wildcards: TRAININGS[wildcards.training_id],
+        orders=trained_block_orders,
+        stream_version=STREAM_VERSION,
+        code=code_digest("sample_trained.py"),
+    script:
+        "../../scripts/sample_trained.py"
+
+
 rule gather_correlators:
     input:
         design.block_paths(config),
@@ -54,6 +83,28 @@ rule gather_correlators:
     params:
         seed=config["seed"],
         ensembles=design.ensembles(config),
+        orders=config["orders"],
+        backend=config["backend"],
+        stream_version=STREAM_VERSION,
+        experiments=EXPERIMENTS,
+        code=code_digest("gather_correlators.py"),
+    script:
+        "../../scripts/gather_correlators.py"
+
+
+rule gather_trained:
+    input:
+        design.block_paths(config, trained=True),
+    output:
+        "results/tables/trained_correlators.parquet",
+    log:
+        "logs/gather_trained.log",
+    localrule: True
+    conda:
+        "../../envs/nnqft.yaml"
+    params:
+        seed=config["seed"],
+        ensembles=design.ensembles(config, trained=True),
         orders=config["orders"],
         backend=config["backend"],
         stream_version=STREAM_VERSION,

@@ -11,6 +11,8 @@
 - ``verdicts``    the verdict words, the t quantile, the fits and the agreement test every claim shares
 - ``claims``      the papers' claims with calibrated verdicts
 - ``depth``       the running of N G_c^(4)/G^(2)² with depth (docs/science.md §10), its claims and its figure
+- ``training``    trained ensembles against the NTK theory and the power of N of their deviations (§11): table,
+                  claims, figure
 - ``style``       the figures' colours, markers, ticks and panel helpers
 - ``figures``     the figures of one hidden layer
 

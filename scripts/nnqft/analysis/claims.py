@@ -28,6 +28,7 @@ from .depth import depth_claims
 from .deviations import UNCHECKED
 from .registry import asking
 from .stats import log_log_fit
+from .training import training_claims
 from .verdicts import (AGREES, ALPHA, BELOW_NOISE, COLUMNS, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE,
                        alpha_text, correlator_agreement, named, Claim, statuses, t_critical, unreliable_widths,
                        wls_slope)
@@ -248,7 +249,17 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
     ``frames``: the analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
     couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (name -> nnqft.model.Experiment).
     Falloff and u_4 claims first, then HMS's λ claims, the depth scans' claims (``frames["depth_running"]``), the
-    running exponents of the flow fit, and u_6 > 0. Claims of an order the config does not measure are left out."""
+    running exponents of the flow fit, and u_6 > 0. Claims of an order the config does not measure are left out. The
+    trained experiments' claims (``frames["training"]``, ``frames["training_fit"]``: nnqft.analysis.training) last."""
+    trained = {name: exp for name, exp in experiments.items() if getattr(exp, "training", None) is not None}
+    rows = training_claims(frames["training"], frames["training_fit"], trained) if trained else []
+    experiments = {name: exp for name, exp in experiments.items() if name not in trained}
+    if not experiments:
+        return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(_untrained_claims(frames, experiments) + rows, columns=COLUMNS)
+
+
+def _untrained_claims(frames: dict[str, pd.DataFrame], experiments: dict) -> list[dict]:
     dev, bars, falloff = frames["deviations"], frames["error_bars"], frames["hms_falloff"]
     means, per_combo = frames["coupling_means"], frames["couplings"]
     orders = sorted(set(dev.order))
@@ -275,7 +286,7 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
             rows += running_exponent(frames["flow_fit"], order, bars, n_bags)
     if 6 in orders:
         rows += [u6_small_positive(means, bars, name) for name in asking(experiments, "u6_positive")]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return rows
 
 
 def to_markdown(table: pd.DataFrame) -> str:

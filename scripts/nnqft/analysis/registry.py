@@ -32,7 +32,14 @@ ANALYSES = {
                      "one where it exists (results/tables/depth_running.parquet, the depth_running figure), across the "
                      "experiments of one activation, point set and (sigma_b, sigma_w) at several depths; the claims "
                      "that it grows linearly with L and that m_2 = K1/(N K) at depth > 1",
+    "training": "a trained ensemble's mean, covariance and fourth cumulant against the flow time τ at every N, beside "
+                "the infinite-width theory of the neural tangent kernel, and N (measured − theory) against N "
+                "(results/tables/training.parquet, training_fit.parquet, the training figure); the claims that the "
+                "ensemble at τ = 0 is the untrained one and that the mean and covariance approach the theory as 1/N",
 }
+
+#: The analyses of a trained ensemble (experiments with a ``training``); every other analysis needs an untrained one.
+TRAINED_ANALYSES = ("training",)
 
 #: The analyses of networks of more than one hidden layer (the others need the exact one-hidden-layer theory).
 DEEP_ANALYSES = ("falloff", "depth_running")
@@ -43,7 +50,8 @@ COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
 #: The correlator orders each analysis reads (besides order 2, which every config measures): falloff takes
 #: whichever orders are measured.
 ANALYSIS_ORDERS = {"falloff": (), "u4_negative": (4,), "u6_positive": (4, 6), "flow_fit": (4,),
-                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6), "depth_running": (4,)}
+                   "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6), "depth_running": (4,),
+                   "training": (1,)}
 
 
 def asking(experiments: dict, analysis: str) -> dict:
@@ -69,10 +77,17 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
     (None: all); empty if nothing."""
     if analysis not in ANALYSES:
         return f"to be one of {list(ANALYSES)}"
+    trained = getattr(exp, "training", None) is not None
+    if trained and analysis not in TRAINED_ANALYSES:
+        return f"an untrained ensemble (it reads the untrained correlators): a trained one asks for {list(TRAINED_ANALYSES)}"
+    if not trained and analysis in TRAINED_ANALYSES:
+        return "a training (the experiment's `training` key): it measures a trained ensemble"
     missing = [o for o in ANALYSIS_ORDERS[analysis] if orders is not None and o not in orders]
     if missing:
         return f"orders {missing} (the config's `orders` is {list(orders)})"
     sigma_w, widths = list(exp.sigma_w), list(exp.N)
+    if analysis == "training" and len(widths) < 2:
+        return f"at least 2 widths N (N (measured − theory) against N), got {widths}"
     if exp.depth > 1 and analysis not in DEEP_ANALYSES:
         return (f"one hidden layer (depth 1; the exact theory it uses is that of one hidden layer), got depth "
                 f"{exp.depth}: at depth > 1 ask for {list(DEEP_ANALYSES)}")
@@ -136,7 +151,24 @@ TABLES = (
     Step("flow_fit", ("coupling_means",), ("flow_fit",)),
     Step("passive_flow", ("coupling_means",), ("passive_flow",)),
     Step("depth_running", ("correlators",), ("depth_running",)),
+    Step("training", ("trained_correlators",), ("training", "training_fit")),
 )
+
+#: The steps that read the trained ensembles' correlators; the others read the untrained ones'.
+TRAINED_STEPS = ("training",)
+
+
+def steps_for(experiments: dict) -> tuple[Step, ...]:
+    """The steps a config runs: those of the untrained correlators if it has an untrained experiment, the trained
+    ones' if it has a trained one (a config of untrained experiments runs exactly the steps it always ran)."""
+    kinds = {getattr(exp, "training", None) is not None for exp in experiments.values()}
+    return tuple(s for s in TABLES if (s.name in TRAINED_STEPS) in kinds)
+
+
+def step_experiments(step: Step, experiments: dict) -> dict:
+    """The experiments a step computes on: the trained ones for a trained step, the untrained ones otherwise."""
+    trained = step.name in TRAINED_STEPS
+    return {n: e for n, e in experiments.items() if (getattr(e, "training", None) is not None) == trained}
 
 
 def waiting_on(step: Step) -> int:
@@ -150,9 +182,17 @@ def waiting_on(step: Step) -> int:
     return len(waiting)
 
 
-#: The tables the claims read (nnqft.analysis.claims.claims_table).
+#: The tables the claims read (nnqft.analysis.claims.claims_table): of the untrained experiments, of the trained ones.
 CLAIMS_READS = ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",
                 "couplings", "coupling_means", "flow_fit", "depth_running")
+TRAINED_CLAIMS_READS = ("training", "training_fit")
+
+
+def claims_reads(experiments: dict) -> tuple[str, ...]:
+    """The tables the claims of a config read: CLAIMS_READS with an untrained experiment, TRAINED_CLAIMS_READS with
+    a trained one."""
+    kinds = {getattr(exp, "training", None) is not None for exp in experiments.values()}
+    return (CLAIMS_READS if False in kinds else ()) + (TRAINED_CLAIMS_READS if True in kinds else ())
 
 
 def step(name: str) -> Step:
@@ -177,12 +217,16 @@ class Figure:
     per_experiment: bool = True
     options: tuple[tuple[str, object], ...] = ()
     orders: tuple[int, ...] = (2,)
+    trained: bool = False  # drawn for trained experiments (orders: theirs), not for untrained ones
 
     def kwargs(self, experiment: str | None = None) -> dict:
         return {**({} if experiment is None else {"experiment": experiment}), **dict(self.options)}
 
     def drawn_for(self, exp, orders) -> bool:
         """Whether experiment ``exp`` gets this figure (or, across experiments, takes part in it)."""
+        if (getattr(exp, "training", None) is not None) != self.trained:
+            return False
+        orders = orders if getattr(exp, "orders", None) is None else exp.orders
         return set(self.orders) <= set(orders) and set(self.analyses) <= set(exp.analyses)
 
 
@@ -204,6 +248,8 @@ FIGURES = (
            options=(("order", 4),), orders=(4,)),
     Figure("depth_running", "depth.depth_running", ("depth_running",), ("depth_running",), per_experiment=False,
            orders=(4,)),
+    Figure("training", "training.training_figure", ("training", "training_fit"), ("training",), orders=(1, 2),
+           trained=True),
 )
 
 

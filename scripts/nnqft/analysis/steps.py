@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import deviations as dev_
-from . import depth, flow, hms
+from . import depth, flow, hms, training as training_
 from .registry import Step, asking
 
 _KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
@@ -22,6 +22,7 @@ FINITE = {
     "couplings": (["u", "u_se", "u_exact"], _KEYS),
     "coupling_means": (["u", "u_se", "u_exact"], _KEYS),
     "depth_running": (["kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory"], ["scan", "depth", "N"]),
+    "training": (["value", "se", "theory", "N_deviation"], ["experiment", "sigma_w", "N", "time", "quantity", "point"]),
 }
 
 
@@ -79,6 +80,13 @@ def passive_flow(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataF
 def depth_running(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
     """N G_c^(4)/G^(2)² of the depth scans (:func:`nnqft.analysis.depth.depth_running_table`)."""
     return {"depth_running": depth.depth_running_table(frames["correlators"], experiments)}
+
+
+def training(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
+    """The trained ensembles against the NTK theory, and the powers of N of their deviations
+    (:func:`nnqft.analysis.training.training_table`, :func:`nnqft.analysis.training.training_fit_table`)."""
+    table = training_.training_table(frames["trained_correlators"], experiments)
+    return {"training": table, "training_fit": training_.training_fit_table(table)}
 
 
 def compute(step: Step, frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:

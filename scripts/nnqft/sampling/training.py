@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..model import ACTIVATIONS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401 (re-exported)
+from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
 from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
 from .streams import bag_key, network_state, normal
@@ -246,9 +246,9 @@ def gaussian_moments(mean: np.ndarray, cov: np.ndarray, multisets) -> np.ndarray
     return np.stack([moment(tuple(m)) for m in multisets], axis=-1)
 
 
-#: The orders at which the control variate's expectation is exact at every N: g_τ is linear in f_0, whose mean (0) and
-#: covariance (K) do not depend on N at one hidden layer; its higher moments do.
-CONTROL_VARIATE_ORDERS = (1, 2)
+#: Networks :func:`trained_correlators` holds at once (their outputs' products, their hidden features): the memory of a
+#: trained sampling job does not grow with n_nets (nnqft.workflow.design.TRAINED_NETS_AT_ONCE says the same).
+NETS_AT_ONCE = 1024
 
 
 def _infinite_width(model, training: Training):
@@ -284,24 +284,29 @@ def trained_correlators(key, model, nets, training: Training, orders, *, estimat
     from ..theory.ntk import trained_gaussian
 
     multisets = [c for _, c in combos.output_combos(len(model.points), list(orders))]
-    if estimator in ("plain", "control_variate"):
-        if estimator == "control_variate" and not set(orders) <= set(CONTROL_VARIATE_ORDERS):
-            raise ValueError(f"the control variate's expectation is exact at orders {CONTROL_VARIATE_ORDERS} only, "
-                             f"not {sorted(set(orders) - set(CONTROL_VARIATE_ORDERS))}")
-        values = combos.products(trained_outputs(key, model, nets, training, step=step), orders)
-        if estimator == "control_variate":
-            ensemble = _infinite_width(model, training)
-            kernels, targets = ensemble.kernels(), np.array(training.targets)
-            laws = [trained_gaussian(kernels, targets, tau) for tau in training.times]  # (μ_τ, Σ_τ) per time
-            g = control_variates(key, model, nets, training, ensemble)
-            values = values - combos.products(g, orders)
-            values = values + gaussian_moments(np.stack([m for m, _ in laws]), np.stack([c for _, c in laws]),
-                                               multisets)[None]
-    elif estimator == "conditional":
-        values = gaussian_moments(*readout_gaussians(key, model, nets, training), multisets)
-    else:
+    if estimator not in TRAINED_ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r} of a trained ensemble: expected one of {TRAINED_ESTIMATORS}")
-    return values.mean(axis=0)
+    if estimator == "control_variate" and not set(orders) <= set(CONTROL_VARIATE_ORDERS):
+        raise ValueError(f"the control variate's expectation is exact at orders {CONTROL_VARIATE_ORDERS} only, "
+                         f"not {sorted(set(orders) - set(CONTROL_VARIATE_ORDERS))}")
+    if estimator == "control_variate":
+        ensemble = _infinite_width(model, training)
+        kernels, targets = ensemble.kernels(), np.array(training.targets)
+        laws = [trained_gaussian(kernels, targets, tau) for tau in training.times]  # (μ_τ, Σ_τ) per time
+        expected = gaussian_moments(np.stack([m for m, _ in laws]), np.stack([c for _, c in laws]), multisets)
+    nets = list(nets)
+    total = np.zeros((len(training.times), len(multisets)))
+    for start in range(0, len(nets), NETS_AT_ONCE):  # bounded memory; the sums in a fixed order
+        chunk = nets[start:start + NETS_AT_ONCE]
+        if estimator == "conditional":
+            values = gaussian_moments(*readout_gaussians(key, model, chunk, training), multisets)
+        else:
+            values = combos.products(trained_outputs(key, model, chunk, training, step=step), orders)
+            if estimator == "control_variate":
+                g = control_variates(key, model, chunk, training, ensemble)
+                values = values - combos.products(g, orders) + expected[None]
+        total += values.sum(axis=0)
+    return total / len(nets)
 
 
 def bag_correlators(model, seed: int, bag: int, orders, *, step: float | None = None) -> np.ndarray:
@@ -314,3 +319,35 @@ def bag_correlators(model, seed: int, bag: int, orders, *, step: float | None = 
         raise ValueError("an untrained model: nnqft.sampling.bags.bag_correlators samples it")
     return trained_correlators(bag_key(seed, model, bag), model, range(model.n_nets), model.training, orders,
                                estimator=model.estimator, step=step)
+
+
+def block_table(model, seed: int, bags, orders, *, step: float | None = None):
+    """G^(n)(τ) of the bags ``bags`` of a trained ``model`` as a long pyarrow table, one row per bag, time and
+    combination: the untrained block table's columns (nnqft.sampling.bags.block_table) with ``training`` (the
+    training's id, :attr:`nnqft.model.Training.training_id`) and ``time`` before ``bag``."""
+    import pyarrow as pa
+
+    from .. import combos
+
+    labelled = combos.output_combos(len(model.points), list(orders))
+    times = np.array(model.training.times)
+    values = np.stack([bag_correlators(model, seed, bag, orders, step=step) for bag in bags])  # (bags, T, combos)
+    n_combo, n_times = len(labelled), len(times)
+    n_rows = len(bags) * n_times * n_combo
+    return pa.table({
+        "activation": pa.array([model.activation] * n_rows).dictionary_encode(),
+        "d_in": np.full(n_rows, model.d_in, dtype=np.int64),
+        "depth": np.full(n_rows, model.depth, dtype=np.int64),
+        "points": pa.array([model.points_json] * n_rows).dictionary_encode(),
+        "estimator": pa.array([model.estimator] * n_rows).dictionary_encode(),
+        "sigma_b": np.full(n_rows, model.sigma_b),
+        "sigma_w": np.full(n_rows, model.sigma_w),
+        "N": np.full(n_rows, model.N, dtype=np.int64),
+        "n_nets": np.full(n_rows, model.n_nets, dtype=np.int64),
+        "training": pa.array([model.training.training_id] * n_rows).dictionary_encode(),
+        "time": np.tile(np.repeat(times, n_combo), len(bags)),
+        "bag": np.repeat(np.asarray(list(bags), dtype=np.int64), n_times * n_combo),
+        "order": np.tile(np.asarray([n for n, _ in labelled], dtype=np.int64), len(bags) * n_times),
+        "combo": pa.array([combos.combo_label(c) for _, c in labelled] * (len(bags) * n_times)).dictionary_encode(),
+        "value": values.ravel(),
+    })

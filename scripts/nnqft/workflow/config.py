@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..analysis.registry import ANALYSES, analysis_unmet, asking, depth_scans
-from ..model import ACTIVATIONS, ESTIMATORS, point_rows
+from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, ESTIMATORS, TRAINED_ESTIMATORS, point_rows
 from ..sampling import cuda_limits
 from ..theory.cones import MAX_RANK
 from ..theory.neurons import MAX_ERF_VARIANCE
@@ -125,8 +125,11 @@ def _check_fields(config: dict) -> None:
         if "points" in exp:
             _check_points(f"{where}.points", exp["points"])
         estimator = exp.get("estimator", "plain")
-        if estimator not in ESTIMATORS:
-            raise invalid(f"{where}.estimator", estimator, "is not an estimator", ", ".join(ESTIMATORS))
+        allowed = TRAINED_ESTIMATORS if "training" in exp else ESTIMATORS
+        if estimator not in allowed:
+            what = "an estimator of a trained ensemble" if "training" in exp else (
+                "an estimator of an untrained ensemble" if estimator in TRAINED_ESTIMATORS else "an estimator")
+            raise invalid(f"{where}.estimator", estimator, f"is not {what}", ", ".join(allowed))
         analyses = exp.get("analyses", [])
         for analysis in analyses if isinstance(analyses, list) else []:
             if analysis not in ANALYSES:
@@ -174,6 +177,8 @@ def _check_consistency(config: dict) -> None:
             if len(set(vals)) != len(vals):
                 raise invalid(f"experiments.{name}.{key}", exp[key], "has a repeated value (10 and 10.0 count as "
                                   "one)", "distinct values")
+    for name, exp in config["experiments"].items():
+        _check_training(f"experiments.{name}", exp, config)
     experiments = design.experiments(config)
     for name, exp in experiments.items():
         _check_experiment(f"experiments.{name}", exp, config)
@@ -188,9 +193,70 @@ def _check_consistency(config: dict) -> None:
                           f"at least {math.ceil(need)}")
 
 
+#: Smallest eigenvalue of the training kernel (Θ or K on the training inputs), relative to its largest, below which
+#: the training set is refused: gradient flow would not determine the outputs' limit (repeated or collinear inputs).
+MIN_KERNEL_CONDITION = 1e-10
+
+
+def _check_training(where: str, exp: dict, config: dict) -> None:
+    """A trained experiment's ``training`` and ``orders`` (an untrained one may give neither), before the experiment
+    is built: the training set, its times, what can be trained and measured, and a training kernel that is not
+    singular."""
+    spec = exp.get("training")
+    if spec is None:
+        if "orders" in exp:
+            raise invalid(f"{where}.orders", exp["orders"], "is given for an untrained experiment",
+                          "per-experiment orders for trained experiments only (untrained ones measure the top-level "
+                          "`orders`)")
+        return
+    _check_points(f"{where}.training.inputs", spec["inputs"])
+    inputs, points = point_rows(spec["inputs"]), point_rows(exp.get("points", config["points"]))
+    if len(inputs[0]) != len(points[0]):
+        raise invalid(f"{where}.training.inputs", spec["inputs"], f"have d_in = {len(inputs[0])}",
+                      f"the d_in of the experiment's points ({len(points[0])})")
+    if len(spec["targets"]) != len(inputs):
+        raise invalid(f"{where}.training.targets", spec["targets"], f"are {len(spec['targets'])} for "
+                      f"{len(inputs)} training inputs", "one target per training input")
+    if not all(math.isfinite(y) for y in spec["targets"]):
+        raise invalid(f"{where}.training.targets", spec["targets"], "has a target that is not finite", "finite targets")
+    times = [float(t) for t in spec["times"]]
+    if times != sorted(times) or len(set(times)) != len(times) or not all(math.isfinite(t) for t in times):
+        raise invalid(f"{where}.training.times", spec["times"], "are not ascending", "distinct finite times >= 0, "
+                      "in ascending order")
+    orders = sorted(exp.get("orders", design.DEFAULT_TRAINED_ORDERS))
+    if not {1, 2} <= set(orders):
+        raise invalid(f"{where}.orders", orders, "lacks 1 or 2", "orders holding 1 and 2 (the trained analysis starts "
+                      "from the mean and the covariance)")
+    if int(exp.get("depth", 1)) != 1:
+        raise invalid(f"{where}.depth", exp["depth"], "is not trained", "depth 1 (training is implemented for one "
+                      "hidden layer)")
+    layers, estimator = spec.get("layers", "all"), exp.get("estimator", "plain")
+    if estimator == "conditional" and layers != "readout":
+        raise invalid(f"{where}.estimator", estimator, f"is not exact for layers: {layers}",
+                      "plain or control_variate, or layers: readout (the conditional estimator of a trained "
+                      "ensemble is exact for readout training only)")
+    if estimator == "control_variate" and not set(orders) <= set(CONTROL_VARIATE_ORDERS):
+        raise invalid(f"{where}.orders", orders, "are not all orders at which the control variate's expectation is "
+                      "exact", f"{list(CONTROL_VARIATE_ORDERS)} with estimator control_variate")
+    import numpy as np
+
+    from ..theory.ntk import gradient_kernel
+
+    for sigma_w in exp["sigma_w"]:
+        g = gradient_kernel(exp.get("activation", "gauss"), inputs, inputs, float(exp["sigma_b"]), float(sigma_w),
+                            layers=layers)
+        eig = np.linalg.eigvalsh(g)
+        if eig.min() <= MIN_KERNEL_CONDITION * eig.max():
+            raise invalid(f"{where}.training.inputs", spec["inputs"], f"give a singular training kernel at sigma_w = "
+                          f"{sigma_w} (smallest eigenvalue {eig.min():.3g} of {eig.max():.3g})",
+                          "training inputs whose kernel is not singular: no input repeated, none collinear with "
+                          "others where the kernel is linear")
+
+
 def _check_experiment(where: str, exp, config: dict) -> None:
     """The checks of one complete experiment (:class:`nnqft.model.Experiment`) that depend on its values."""
-    max_order = max(config["orders"])
+    orders = config["orders"] if exp.orders is None else exp.orders
+    max_order = max(orders)
     for sigma_w in exp.sigma_w:
         if exp.activation == "gauss":
             bound = activation_log_bound(exp.model(sigma_w, max(exp.N)), max_order)
@@ -219,9 +285,9 @@ def _check_experiment(where: str, exp, config: dict) -> None:
         for key, value, what, allowed in cuda_limits(exp)[:1]:
             raise invalid(f"{where}.{key}" if key else where, value, what, allowed)
     for analysis in exp.analyses:
-        unmet = analysis_unmet(analysis, exp, config["orders"])
+        unmet = analysis_unmet(analysis, exp, orders)
         if unmet:
-            supported = [a for a in ANALYSES if not analysis_unmet(a, exp, config["orders"])]
+            supported = [a for a in ANALYSES if not analysis_unmet(a, exp, orders)]
             raise invalid(f"{where}.analyses", analysis, f"needs {unmet}",
                               f"{supported} (the analyses this experiment supports)")
 

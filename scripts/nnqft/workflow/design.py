@@ -17,13 +17,32 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model import Ensemble, Experiment, Model, depth_tag, point_rows
+from ..model import Ensemble, Experiment, Model, Training, depth_tag, point_rows
+
+#: The correlator orders of a trained experiment that gives none (its mean, covariance and fourth cumulant).
+DEFAULT_TRAINED_ORDERS = (1, 2, 3, 4)
+
+
+def training(exp: dict) -> Training | None:
+    """The :class:`nnqft.model.Training` of an experiment of the config (its ``training`` key), or None."""
+    spec = exp.get("training")
+    if spec is None:
+        return None
+    return Training(spec["inputs"], spec["targets"], spec["times"], spec.get("layers", "all"))
 
 
 def ensemble(config: dict, exp: dict) -> Ensemble:
     """The ensemble of an experiment of the config: its own activation, points and n_nets, else the defaults."""
     return Ensemble(exp.get("activation", "gauss"), point_rows(exp.get("points", config["points"])),
-                    int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"), int(exp.get("depth", 1)))
+                    int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"), int(exp.get("depth", 1)),
+                    training(exp))
+
+
+def experiment_orders(config: dict, exp: dict) -> tuple[int, ...] | None:
+    """A trained experiment's own orders (default :data:`DEFAULT_TRAINED_ORDERS`); None for an untrained one."""
+    if exp.get("training") is None:
+        return None
+    return tuple(sorted(int(n) for n in exp.get("orders", DEFAULT_TRAINED_ORDERS)))
 
 
 def experiments(config: dict) -> dict[str, Experiment]:
@@ -32,7 +51,7 @@ def experiments(config: dict) -> dict[str, Experiment]:
     return {name: Experiment(name, ensemble(config, exp), float(exp["sigma_b"]),
                              tuple(float(s) for s in exp["sigma_w"]), tuple(int(n) for n in exp["N"]),
                              int(exp["n_bags"]), tuple(exp.get("analyses", [])), exp.get("ngp_width"),
-                             exp.get("lambda_convention", DEFAULT_LAMBDA_CONVENTION))
+                             exp.get("lambda_convention", DEFAULT_LAMBDA_CONVENTION), experiment_orders(config, exp))
             for name, exp in config["experiments"].items()}
 
 
@@ -56,7 +75,7 @@ class Point:
     def model(self) -> Model:
         ens = self.ensemble
         return Model(ens.activation, ens.points, self.sigma_b, self.sigma_w, self.N, ens.n_nets, ens.estimator,
-                     ens.depth)
+                     ens.depth, ens.training)
 
 
 def fmt_float(x: float) -> str:
@@ -89,11 +108,29 @@ def block_memory_mb(config: dict, n_bags: int, n_points: int) -> float:
     return JOB_BASE_MB + (scratch + rows) / 2**20
 
 
+#: Networks a trained sampling job holds at once (nnqft.sampling.training.NETS_AT_ONCE, repeated here so that parsing
+#: the Snakefile imports no numba).
+TRAINED_NETS_AT_ONCE = 1024
+
+
+def trained_block_memory_mb(model: Model, orders) -> float:
+    """Estimated peak memory of a trained sampling job: the fixed part and, for TRAINED_NETS_AT_ONCE networks at a
+    time, their outputs' products at every time (three arrays of them for the control variate) and the hidden
+    features at the test and training points (the conditional estimator)."""
+    training = model.training
+    P, times = len(model.points), len(training.times)
+    n_combos = sum(math.comb(P + k - 1, k) for k in orders)
+    per_net = times * (3 * n_combos + 2 * P) + (P + len(training.inputs)) * (model.N + P + len(training.inputs))
+    return JOB_BASE_MB + TRAINED_NETS_AT_ONCE * per_net * 8 / 2**20
+
+
 def job_memory_mb(config: dict) -> float:
     """Estimated peak memory of the largest sampling job of the config."""
-    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(p.N * p.ensemble.depth, p.n_nets,
+    orders = trained_orders(config)
+    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(point_width(p), p.n_nets,
                                                                       neurons_per_job(config))),
-                                len(p.ensemble.points))
+                                len(p.ensemble.points)) if p.ensemble.training is None
+                else trained_block_memory_mb(p.model, orders[p.ensemble.name])
                 for p in sampling_points(config)), default=JOB_BASE_MB)
 
 
@@ -113,9 +150,12 @@ def point_sets(config: dict) -> dict[str, list[list[float]]]:
     return {p.ensemble.points_id: [list(r) for r in p.ensemble.points] for p in sampling_points(config)}
 
 
-def ensembles(config: dict) -> dict[str, dict]:
-    """Every ensemble of the config by its directory name (:attr:`nnqft.model.Ensemble.name`), as plain data."""
-    return {p.ensemble.name: p.ensemble.as_dict() for p in sampling_points(config)}
+def ensembles(config: dict, *, trained: bool = False) -> dict[str, dict]:
+    """Every untrained (or, ``trained``, trained) ensemble of the config by its directory name
+    (:attr:`nnqft.model.Ensemble.name`), as plain data; a trained one with the orders it is sampled at."""
+    orders = trained_orders(config)
+    return {p.ensemble.name: {**p.ensemble.as_dict(), **({"orders": orders[p.ensemble.name]} if trained else {})}
+            for p in sampling_points(config) if (p.ensemble.training is not None) == trained}
 
 
 #: Default sampling work of one job, in neurons: about 30 s on one core, 10 bags at N = 1000, n_nets = 30000.
@@ -159,18 +199,58 @@ BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{es
                  "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 
 
-def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet") -> list[str]:
-    """Every block file the config asks for, in a stable order, with numbers in their canonical spelling."""
+#: The path pattern of a block of a trained point: the ensemble's directory ends in ``_T{training_id}``
+#: (:func:`nnqft.model.training_tag`; one hidden layer, so no depth tag).
+TRAINED_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}_T{training_id}/"
+                         "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
+
+#: The work of training one network, in sampled neurons per hidden neuron (measured by ``make bench-training``: about
+#: 65 µs per hidden neuron for Erf trained to τ = 8 at the default step, against 0.15 µs to sample one): it sizes the
+#: blocks of a trained point.
+TRAINED_NEURON_WORK = 500
+
+
+def point_width(p: Point) -> int:
+    """The work of one network of point ``p`` in sampled hidden neurons: N per layer, times the cost of integrating its
+    training (none for the conditional estimator of readout training, which integrates nothing)."""
+    integrated = p.ensemble.training is not None and p.ensemble.estimator != "conditional"
+    return p.N * p.ensemble.depth * (TRAINED_NEURON_WORK if integrated else 1)
+
+
+def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet", *, trained: bool = False) -> list[str]:
+    """Every block file the config asks for, in a stable order, with numbers in their canonical spelling: of the
+    untrained points, or (``trained``) of the trained ones."""
     paths = []
     for p in sampling_points(config):
         ens = p.ensemble
-        size = bags_per_block(p.N * ens.depth, ens.n_nets, neurons_per_job(config))
+        if (ens.training is not None) != trained:
+            continue
+        size = bags_per_block(point_width(p), ens.n_nets, neurons_per_job(config))
+        pattern = TRAINED_BLOCK_PATTERN if trained else BLOCK_PATTERN
         for first, last in bag_blocks(p.n_bags, size):
-            paths.append(f"{root}/" + BLOCK_PATTERN.format(
+            paths.append(f"{root}/" + pattern.format(
                 seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
-                n_nets=ens.n_nets, estimator=ens.estimator, depth_tag=depth_tag(ens.depth), sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N),
-                first=first, last=last) + ext)
+                n_nets=ens.n_nets, estimator=ens.estimator, depth_tag=depth_tag(ens.depth),
+                training_id=ens.training.training_id if trained else "", sigma_b=fmt_float(p.sigma_b),
+                sigma_w=fmt_float(p.sigma_w), N=int(p.N), first=first, last=last) + ext)
     return paths
+
+
+def trainings(config: dict) -> dict[str, dict]:
+    """Every training of the config by its id (:attr:`nnqft.model.Training.training_id`), as plain data, for the
+    trained sampling rule's params."""
+    return {p.ensemble.training.training_id: p.ensemble.training.as_dict() for p in sampling_points(config)
+            if p.ensemble.training is not None}
+
+
+def trained_orders(config: dict) -> dict[str, list[int]]:
+    """The orders each trained ensemble is sampled at, by its directory name: the union of the orders of the
+    experiments that share it."""
+    out: dict[str, set] = {}
+    for exp in experiments(config).values():
+        if exp.training is not None:
+            out.setdefault(exp.ensemble.name, set()).update(exp.orders)
+    return {name: sorted(orders) for name, orders in out.items()}
 
 
 def remove_stale_outputs(folder, expected) -> list:

@@ -108,19 +108,21 @@ CORRELATOR_STRINGS = ("combo", "activation", "points", "estimator")
 
 
 def read_correlators(path, seed: int):
-    """The gathered correlator table as pandas, refusing one made under another seed."""
+    """A gathered correlator table (of the untrained or the trained points) as pandas, its string columns as plain
+    strings, refusing one made under another seed."""
     table = read_table(path, rebuild="snakemake --cores all --forcerun gather_correlators")
     meta = json.loads(table.schema.metadata[METADATA_KEY])["params"]
     if meta["seed"] != seed:
         raise TableError(f"{path} was made with seed = {meta['seed']}, the config asks for {seed}: "
                          f"rebuild it with `snakemake --cores all --forcerun gather_correlators`")
-    for col in CORRELATOR_STRINGS:
+    strings = [c for c in table.column_names if c in CORRELATOR_STRINGS or pa.types.is_dictionary(table.schema.field(c).type)]
+    for col in strings:
         # Parquet stores these dictionary-encoded: decoded by Arrow, 2× faster than pandas' astype on categoricals
         if pa.types.is_dictionary(table.schema.field(col).type):
             table = table.set_column(table.schema.get_field_index(col), col,
                                      table.column(col).cast(table.schema.field(col).type.value_type))
     frame = table.to_pandas()
-    for col in CORRELATOR_STRINGS:
+    for col in strings:
         frame[col] = frame[col].astype(str)
     return frame
 

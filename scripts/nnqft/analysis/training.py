@@ -1,0 +1,299 @@
+"""The trained ensembles (docs/science.md §11): their mean, covariance and fourth cumulant against the flow time τ at
+every width N, beside the infinite-width theory of the neural tangent kernel (:class:`nnqft.theory.ntk.TrainedEnsemble`),
+the power of N with which they approach it, and the claims of the ``training`` analysis.
+
+Every quantity is computed from the means over bags of the measured G^(n)(τ) and its standard error by the jackknife
+over bags: the mean μ_a = G^(1)_a, the covariance C_ab = G^(2)_ab − μ_a μ_b and, where orders 3 and 4 are measured, the
+excess kurtosis κ_a = c4_a / C_aa² with c4 the fourth cumulant at point a (0 for a Gaussian process: N κ is the
+interaction the ensemble keeps, as in the depth analysis). At τ = 0 a trained ensemble is the untrained one, whose
+exact finite-width theory (:func:`nnqft.theory.of`) gives the ``exact`` column there.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import combos
+from .stats import jackknife_se, leave_one_out
+from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, Claim, alpha_text, named,
+                       t_critical, wls_slope)
+
+COLUMNS = ["experiment", "activation", "d_in", "layers", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
+           "time", "quantity", "point", "value", "se", "theory", "exact", "N_deviation", "N_deviation_se"]
+FIT_COLUMNS = ["experiment", "activation", "layers", "estimator", "sigma_w", "time", "quantity", "point", "widths",
+               "slope", "slope_se"]
+#: The quantities of the table, with the orders each needs.
+QUANTITIES = {"mean": (1,), "covariance": (1, 2), "kurtosis": (1, 2, 3, 4)}
+#: Below this many standard errors of rounding (relative to the value), a standard error of 0 counts as 0: the control
+#: variate's estimate at τ = 0 is the theory itself, with no noise.
+ROUNDING = 1e-12
+
+
+def _trained_rows(corr: pd.DataFrame, name: str, exp) -> pd.DataFrame:
+    ens = exp.ensemble
+    sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+    sel &= (corr.estimator == ens.estimator) & (corr.training == ens.training.training_id)
+    sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w)) & corr.N.isin(list(exp.N))
+    sel &= corr.bag < exp.n_bags
+    rows = corr[sel]
+    found = rows.groupby(["sigma_w", "N"]).bag.nunique()
+    if len(found) != len(exp.sigma_w) * len(exp.N) or (found != exp.n_bags).any():
+        raise ValueError(f"experiment {name}: the trained correlator table lacks some of its points or bags")
+    return rows
+
+
+def _quantities(g: dict, P: int) -> dict[str, tuple[list[str], callable]]:
+    """The quantities measurable from the orders in ``g`` (order -> function of a bag-mean vector), as (point labels,
+    function of the means over bags {order: float[combos]} -> float[labels])."""
+    out = {}
+    pairs = combos.multisets(P, 2)
+    if 1 in g:
+        out["mean"] = ([combos.combo_label((a,)) for a in range(P)], lambda m: m[1])
+    if {1, 2} <= set(g):
+        index2 = {c: k for k, c in enumerate(combos.multisets(P, 2))}
+        out["covariance"] = ([combos.combo_label(c) for c in pairs],
+                             lambda m: np.array([m[2][..., index2[c]] - m[1][..., c[0]] * m[1][..., c[1]]
+                                                 for c in pairs]).T)
+    if {1, 2, 3, 4} <= set(g):
+        idx = {n: {c: k for k, c in enumerate(combos.multisets(P, n))} for n in (2, 3, 4)}
+
+        def kurtosis(m):
+            out = []
+            for a in range(P):
+                m1, m2 = m[1][..., a], m[2][..., idx[2][(a, a)]]
+                m3, m4 = m[3][..., idx[3][(a,) * 3]], m[4][..., idx[4][(a,) * 4]]
+                c2 = m2 - m1**2
+                c4 = m4 - 4 * m3 * m1 + 6 * m2 * m1**2 - 3 * m1**4 - 3 * c2**2
+                out.append(c4 / c2**2)
+            return np.array(out).T
+        out["kurtosis"] = ([combos.combo_label((a,) * 4) for a in range(P)], kurtosis)
+    return out
+
+
+def _theory(exp, sigma_w: float, times) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """The infinite-width (μ_τ, Σ_τ) of the experiment at ``sigma_w``, by time."""
+    from ..theory.ntk import TrainedEnsemble, trained_gaussian
+
+    tr = exp.training
+    kernels = TrainedEnsemble(exp.activation, np.array(exp.points), tr.x, np.array(tr.targets), exp.sigma_b, sigma_w,
+                              layers=tr.layers).kernels()
+    return {t: trained_gaussian(kernels, np.array(tr.targets), t) for t in times}
+
+
+def _untrained_exact(exp, sigma_w: float, N: int, labels: dict) -> dict[str, np.ndarray]:
+    """The untrained ensemble's exact values of the quantities (its theory at every N: mean 0, covariance K, and the
+    excess kurtosis of the exact G^(4) and G^(2))."""
+    from .. import theory
+    from ..model import Model
+
+    model = Model(exp.activation, exp.points, exp.sigma_b, sigma_w, N)
+    th = theory.of(model)
+    P = len(exp.points)
+    out = {"mean": np.zeros(P)}
+    pairs = combos.multisets(P, 2)
+    g2, _ = th.correlators(pairs, N)
+    out["covariance"] = np.asarray(g2, dtype=float)
+    if "kurtosis" in labels:
+        d2, _ = th.correlators([(a, a) for a in range(P)], N)
+        d4, _ = th.correlators([(a,) * 4 for a in range(P)], N)
+        out["kurtosis"] = (np.asarray(d4) - 3 * np.asarray(d2) ** 2) / np.asarray(d2) ** 2
+    return out
+
+
+def training_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """One row per trained experiment, σ_W, N, time, quantity (mean, covariance, kurtosis: :data:`QUANTITIES`) and
+    point (a combination label: "0", "0,1", "0,0,0,0"): the measured ``value`` from the means over bags with its
+    jackknife ``se``, the infinite-width ``theory`` (kurtosis 0), the untrained ensemble's ``exact`` value at τ = 0
+    (NaN at τ > 0) and ``N_deviation`` = N (value − theory) with its standard error."""
+    out = []
+    for name, exp in experiments.items():
+        rows = _trained_rows(corr, name, exp)
+        P = len(exp.points)
+        for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
+            theory_at = _theory(exp, sigma_w, exp.training.times)
+            for time, at in point.groupby("time", sort=True):
+                bags = {}
+                for order, block in at.groupby("order"):
+                    table = block.pivot(index="bag", columns="combo", values="value")
+                    labels = [combos.combo_label(c) for c in combos.multisets(P, int(order))]
+                    bags[int(order)] = table[labels].to_numpy()
+                quantities = _quantities(bags, P)
+                mean = {n: v.mean(axis=0) for n, v in bags.items()}
+                loo = {n: leave_one_out(v) for n, v in bags.items()}
+                exact = _untrained_exact(exp, sigma_w, int(N), quantities) if time == 0 else {}
+                mu, cov = theory_at[time]
+                theory = {"mean": mu, "covariance": np.array([cov[c] for c in combos.multisets(P, 2)]),
+                          "kurtosis": np.zeros(P)}
+                for quantity, (labels, f) in quantities.items():
+                    value, se = f(mean), jackknife_se(f(loo))
+                    for k, label in enumerate(labels):
+                        out.append({"experiment": name, "activation": exp.activation, "d_in": exp.d_in,
+                                    "layers": exp.training.layers, "estimator": exp.estimator,
+                                    "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w), "N": int(N),
+                                    "n_bags": exp.n_bags, "n_nets": exp.n_nets, "time": float(time),
+                                    "quantity": quantity, "point": label, "value": float(value[k]),
+                                    "se": float(se[k]), "theory": float(theory[quantity][k]),
+                                    "exact": float(exact[quantity][k]) if quantity in exact else np.nan,
+                                    "N_deviation": float(N * (value[k] - theory[quantity][k])),
+                                    "N_deviation_se": float(N * se[k])})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _t(diff, se, scale):
+    """|diff| / se, with a standard error of 0 (no noise) counted as the rounding of ``scale``."""
+    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
+
+
+def resolved(table: pd.DataFrame, n_tests: int) -> pd.Series:
+    """Rows whose deviation from the theory is beyond the Bonferroni t bound over ``n_tests`` tests."""
+    crit = t_critical(int(table.n_bags.iloc[0]), n_tests) if len(table) else np.inf
+    return _t(table.value - table.theory, table.se, table.theory) > crit
+
+
+def training_fit_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The power p of |value − theory| ∝ N^p per experiment, σ_W, time τ > 0, quantity (mean, covariance) and point,
+    by weighted least squares of log|value − theory| on log N over the widths where the deviation is resolved (beyond
+    the Bonferroni t bound over that experiment's widths, times and points); NaN with fewer than two such widths."""
+    out = []
+    t = table[(table.time > 0) & table.quantity.isin(["mean", "covariance"])]
+    for (name, sigma_w, quantity), q in t.groupby(["experiment", "sigma_w", "quantity"], sort=False):
+        ok = resolved(q, len(q))
+        for (time, point), r in q.groupby(["time", "point"], sort=True):
+            r = r[ok[r.index]].sort_values("N")
+            slope = slope_se = np.nan
+            if len(r) >= 2:
+                dev = (r.value - r.theory).abs().to_numpy()
+                slope, slope_se = wls_slope(np.log(r.N.to_numpy(dtype=float)), np.log(dev), r.se.to_numpy() / dev)
+            first = q.iloc[0]
+            out.append({"experiment": name, "activation": first.activation, "layers": first.layers,
+                        "estimator": first.estimator, "sigma_w": float(sigma_w), "time": float(time),
+                        "quantity": quantity, "point": point, "widths": ",".join(str(int(n)) for n in r.N),
+                        "slope": slope, "slope_se": slope_se})
+    return pd.DataFrame(out, columns=FIT_COLUMNS)
+
+
+def untrained_at_zero(table: pd.DataFrame, experiment: str) -> dict:
+    """"At τ = 0 the trained ensemble is the untrained one": every measured quantity at τ = 0, every N, against the
+    untrained ensemble's exact finite-width theory (mean 0, covariance K, the exact kurtosis), Bonferroni t over them.
+    The statement holds in the theory by construction (a network is trained from the untrained sampler's draw); in the
+    measurement it is the agreement."""
+    d = table[(table.experiment == experiment) & (table.time == 0)]
+    t = _t(d.value - d.exact, d.se, d.exact)
+    n_bags = int(d.n_bags.iloc[0])
+    crit = t_critical(n_bags, len(d))
+    worst = d.loc[t.idxmax()]
+    agreement = AGREES if t.max() <= crit else DISAGREES
+    return Claim(named("at τ = 0 the trained ensemble is the untrained one", experiment),
+                 f"{worst.quantity} at point {worst.point}, N = {int(worst.N)} (the largest |t|)", worst.value,
+                 worst.se, worst.exact, agreement, HOLDS, HOLDS if agreement == AGREES else FAILS,
+                 alpha_text(len(d), n_bags, "widths, quantities and points at τ = 0"),
+                 f"max |measured − exact| / se = {t.max():.3g} against {crit:.3g} over {', '.join(sorted(set(d.quantity)))}"
+                 ).row()
+
+
+def approaches_as_one_over_N(table: pd.DataFrame, fit: pd.DataFrame, experiment: str, quantity: str) -> dict:
+    """"The trained ensemble's {quantity} approaches the NTK theory as 1/N". Agreement: at the largest width, every
+    time τ > 0 and point against the infinite-width theory (Bonferroni t): the O(1/N) deviation is expected below the
+    noise there. Statement in the measurement: every fitted power (:func:`training_fit_table`, widths where the
+    deviation is resolved) within the Bonferroni t bound times its standard error plus POWER_TOLERANCE of −1 (fails
+    otherwise; below noise where no deviation is resolved at two widths). No finite-width theory of the trained
+    ensemble is computed: the statement is not checked in a theory."""
+    d = table[(table.experiment == experiment) & (table.quantity == quantity) & (table.time > 0)]
+    n_bags = int(d.n_bags.iloc[0])
+    top = d[d.N == d.N.max()]
+    t = _t(top.value - top.theory, top.se, top.theory)
+    crit = t_critical(n_bags, len(top))
+    agreement = AGREES if t.max() <= crit else DISAGREES
+    f = fit[(fit.experiment == experiment) & (fit.quantity == quantity) & fit.slope.notna()]
+    if f.empty:
+        measured, best = BELOW_NOISE, None
+    else:
+        bound = t_critical(n_bags, len(f)) * f.slope_se + POWER_TOLERANCE
+        measured = HOLDS if ((f.slope + 1).abs() <= bound).all() else FAILS
+        best = f.loc[f.slope_se.idxmin()]
+    worst = top.loc[t.idxmax()]
+    return Claim(named(f"the trained {quantity} approaches the NTK theory as 1/N", experiment),
+                 f"power of N of |{quantity} − theory| (best-resolved time and point)" if best is not None
+                 else f"power of N of |{quantity} − theory| (none resolved)",
+                 np.nan if best is None else best.slope, np.nan if best is None else best.slope_se, -1.0, agreement,
+                 "not computed", measured, alpha_text(len(top), n_bags, "times and points at the largest N"),
+                 f"at N = {int(top.N.max())}: max |measured − NTK theory| / se = {t.max():.3g} against {crit:.3g} "
+                 f"({worst.quantity} at point {worst.point}, τ = {worst.time:g}); "
+                 + ("no deviation resolved at two widths" if best is None else
+                    f"{len(f)} powers fitted, compared with −1 ± {POWER_TOLERANCE:g}: "
+                    + ", ".join(f"τ = {r.time:g}, {r.point}: {r.slope:.3g} ± {r.slope_se:.2g} (N = {r.widths})"
+                                for r in f.itertuples()))).row()
+
+
+def training_claims(table: pd.DataFrame, fit: pd.DataFrame, experiments: dict) -> list[dict]:
+    """The claims of every experiment that asks for ``training``."""
+    rows = []
+    for name, exp in experiments.items():
+        if "training" not in exp.analyses:
+            continue
+        rows.append(untrained_at_zero(table, name))
+        rows += [approaches_as_one_over_N(table, fit, name, q) for q in ("mean", "covariance")]
+    return rows
+
+
+def training_figure(table: pd.DataFrame, fit: pd.DataFrame, experiment: str):
+    """One trained experiment: the mean and the variance at each test point against τ at every N beside the NTK
+    theory (lines), N (measured − theory) against N at the last time, and N κ (the fourth cumulant's interaction)
+    against τ where orders 3 and 4 are measured. One row per σ_W."""
+    from . import style  # noqa: F401 (first: style selects the Agg backend)
+    import matplotlib.pyplot as plt
+
+    t = table[table.experiment == experiment]
+    sigmas = sorted(set(t.sigma_w))
+    has_kurtosis = (t.quantity == "kurtosis").any()
+    ncol = 4 if has_kurtosis else 3
+    fig, axes = plt.subplots(len(sigmas), ncol, figsize=(3.6 * ncol, 3.4 * len(sigmas) + 0.6), squeeze=False,
+                             layout="constrained")
+    widths = sorted(set(t.N))
+    colours = plt.cm.viridis(np.linspace(0, 0.85, len(widths)))
+    for row, sw in zip(axes, sigmas):
+        s = t[t.sigma_w == sw]
+        variances = [combos.combo_label((a, a)) for a in range(len(set(s[s.quantity == "mean"].point)))]
+        for ax, quantity, points, title in ((row[0], "mean", None, "mean μ_a(τ)"),
+                                             (row[1], "covariance", variances, "variance C_aa(τ)")):
+            q = s[s.quantity == quantity]
+            if points is not None:
+                q = q[q.point.isin(points)]
+            for k, (point, p) in enumerate(q.groupby("point", sort=True)):
+                th = p[p.N == widths[-1]].sort_values("time")
+                ax.plot(th.time, th.theory, "k-", lw=1, label="N = ∞ (NTK)" if k == 0 else None)
+                for colour, N in zip(colours, widths):
+                    m = p[p.N == N].sort_values("time")
+                    ax.errorbar(m.time, m.value, yerr=m.se, fmt="o", ms=3, color=colour, capsize=2,
+                                label=f"N = {N}" if k == 0 else None)
+            ax.set_xlabel("flow time τ")
+            ax.set_title(f"{title}, σ_W = {sw:g}", fontsize=9)
+        ax = row[2]
+        last = s.time.max()
+        for quantity, marker in (("mean", "o"), ("covariance", "s")):
+            q = s[(s.quantity == quantity) & (s.time == last)]
+            for k, (point, p) in enumerate(q.groupby("point", sort=True)):
+                p = p.sort_values("N")
+                ax.errorbar(p.N, p.N_deviation, yerr=p.N_deviation_se, fmt=marker + "-", ms=3, capsize=2,
+                            label=f"{quantity} {point}")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("N")
+        ax.set_title(f"N (measured − NTK theory) at τ = {last:g}", fontsize=9)
+        ax.legend(fontsize=6)
+        if has_kurtosis:
+            ax = row[3]
+            q = s[s.quantity == "kurtosis"]
+            for colour, N in zip(colours, widths):
+                for k, (point, p) in enumerate(q[q.N == N].groupby("point", sort=True)):
+                    p = p.sort_values("time")
+                    ax.errorbar(p.time, N * p.value, yerr=N * p.se, fmt="o-", ms=3, capsize=2, color=colour,
+                                label=f"N = {N}" if k == 0 else None)
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_xlabel("flow time τ")
+            ax.set_title("N κ_a(τ): the fourth cumulant", fontsize=9)
+        row[0].legend(fontsize=7)
+    first = t.iloc[0]
+    fig.suptitle(f"{experiment}: {first.activation}, d_in = {first.d_in}, layers: {first.layers}, "
+                 f"estimator {first.estimator}, {int(first.n_bags)} bags of {int(first.n_nets)} networks")
+    return fig
