@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators training dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -78,6 +78,9 @@ d-in-scans: venv       ## the sigma_w scans at d_in = 2 and 3 alone (config/d_in
 
 depth: venv            ## deep networks: the depth scans of config/depth.yaml (about 8 minutes on 2 cores)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/depth.yaml
+
+training: venv         ## trained ensembles against the NTK theory (config/training.yaml, about 15 minutes on 2 cores)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/training.yaml
 
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml

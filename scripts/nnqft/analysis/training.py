@@ -225,14 +225,59 @@ def approaches_as_one_over_N(table: pd.DataFrame, fit: pd.DataFrame, experiment:
                                 for r in f.itertuples()))).row()
 
 
+def readout_partner(experiments: dict, name: str) -> str | None:
+    """For an experiment that trains the readout alone with the plain estimator (its flow integrated), the experiment
+    asking for ``training`` with the same ensemble, σ's and training but the conditional estimator (exact in
+    distribution), if the config has one."""
+    exp = experiments[name]
+    if exp.training.layers != "readout" or exp.estimator != "plain":
+        return None
+    for other, o in experiments.items():
+        if (o.estimator == "conditional" and "training" in o.analyses and o.training == exp.training
+                and (o.activation, o.points, o.sigma_b) == (exp.activation, exp.points, exp.sigma_b)
+                and set(o.sigma_w) & set(exp.sigma_w) and set(o.N) & set(exp.N)):
+            return other
+    return None
+
+
+def readout_exact(table: pd.DataFrame, plain: str, conditional: str) -> dict:
+    """"Readout training is exact at every N": the integrated flow of the readout (experiment ``plain``) against the
+    exact conditional law given each network's hidden layer (experiment ``conditional``, sampled from its own
+    streams: independent), every quantity, time, point, σ_W and N they share, by the Bonferroni t-test of the difference
+    over sqrt(se_plain² + se_conditional²) with the smaller n_bags − 1 degrees of freedom (conservative). The statement
+    holds in the theory by construction (the conditional law is the readout flow's exact solution, tested against
+    RK4); in the measurement it is the agreement."""
+    keys = ["sigma_w", "N", "time", "quantity", "point"]
+    a = table[table.experiment == plain].set_index(keys)
+    b = table[table.experiment == conditional].set_index(keys)
+    both = a.merge(b, left_index=True, right_index=True, how="inner", suffixes=("_plain", "_conditional"))
+    se = np.sqrt(both.se_plain**2 + both.se_conditional**2)
+    t = _t(both.value_plain - both.value_conditional, se, both.value_conditional)
+    n_bags = int(min(both.n_bags_plain.min(), both.n_bags_conditional.min()))
+    crit = t_critical(n_bags, len(both))
+    worst = both.iloc[int(np.argmax(t.to_numpy()))]
+    where = dict(zip(keys, t.idxmax()))
+    agreement = AGREES if t.max() <= crit else DISAGREES
+    return Claim(f"readout training is exact at every N ({plain} against {conditional})",
+                 f"{where['quantity']} at point {where['point']}, N = {int(where['N'])}, τ = {where['time']:g} "
+                 "(the largest |t|)", worst.value_plain, float(se.iloc[int(np.argmax(t.to_numpy()))]),
+                 worst.value_conditional, agreement, HOLDS, HOLDS if agreement == AGREES else FAILS,
+                 alpha_text(len(both), n_bags, "widths, times, quantities and points"),
+                 f"max |integrated − exact conditional| / se = {t.max():.3g} against {crit:.3g}").row()
+
+
 def training_claims(table: pd.DataFrame, fit: pd.DataFrame, experiments: dict) -> list[dict]:
-    """The claims of every experiment that asks for ``training``."""
+    """The claims of every experiment that asks for ``training``, and for each experiment that integrates readout
+    training beside one that samples its exact conditional law, :func:`readout_exact`."""
     rows = []
     for name, exp in experiments.items():
         if "training" not in exp.analyses:
             continue
         rows.append(untrained_at_zero(table, name))
         rows += [approaches_as_one_over_N(table, fit, name, q) for q in ("mean", "covariance")]
+        partner = readout_partner(experiments, name)
+        if partner is not None:
+            rows.append(readout_exact(table, name, partner))
     return rows
 
 
