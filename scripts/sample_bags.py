@@ -9,24 +9,12 @@ sys.modules.setdefault("scipy.linalg.cython_blas", None)
 
 import numba
 
-from nnqft import STREAM_VERSION
-from nnqft.model import Model, tag_depth
 from nnqft.sampling import bags as sampling
 from nnqft.workflow import design, logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
-if sm.params.stream_version != STREAM_VERSION:
-    raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
-                       f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
-wc = sm.wildcards
-seed = int(wc.seed)
-model = Model(wc.activation, sm.params.points, sigma_b=design.parse_float(wc.sigma_b),
-              sigma_w=design.parse_float(wc.sigma_w), N=int(wc.N), n_nets=int(wc.n_nets), estimator=wc.estimator,
-              depth=tag_depth(wc.depth_tag))
-if model.d_in != int(wc.d_in):
-    raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {model.d_in} coordinates")
-bags = range(int(wc.first), int(wc.last) + 1)
+model, seed, bags = design.block_of(sm.wildcards, sm.params.points, sm.params.stream_version)
 if sm.threads > 1:
     numba.set_num_threads(sm.threads)
 if "SLURM_JOB_ID" in os.environ:

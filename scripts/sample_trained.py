@@ -2,28 +2,17 @@
 flow time (nnqft.sampling.training)."""
 import time
 
-from nnqft import STREAM_VERSION
-from nnqft.model import Model, Training
+from nnqft.model import Training
 from nnqft.sampling import training as trained_sampling
 from nnqft.workflow import design, logs, tables
 
 sm = snakemake  # noqa: F821
 log = logs.log_to(sm.log[0])
-if sm.params.stream_version != STREAM_VERSION:
-    raise RuntimeError(f"the rule asks for random-stream layout {sm.params.stream_version}, but the nnqft "
-                       f"package imported here ({design.__file__}) draws layout {STREAM_VERSION}")
-wc = sm.wildcards
-seed = int(wc.seed)
-spec = sm.params.training
-training = Training(spec["inputs"], spec["targets"], spec["times"], spec["layers"])
-if training.training_id != wc.training_id:
-    raise RuntimeError(f"the path names training {wc.training_id} but the rule passed training {training.training_id}")
-model = Model(wc.activation, sm.params.points, sigma_b=design.parse_float(wc.sigma_b),
-              sigma_w=design.parse_float(wc.sigma_w), N=int(wc.N), n_nets=int(wc.n_nets), estimator=wc.estimator,
-              training=training)
-if model.d_in != int(wc.d_in):
-    raise RuntimeError(f"the path says d_in = {wc.d_in} but point set {wc.points_id} has {model.d_in} coordinates")
-bags = range(int(wc.first), int(wc.last) + 1)
+training = Training(**sm.params.training)
+if training.training_id != sm.wildcards.training_id:
+    raise RuntimeError(f"the path names training {sm.wildcards.training_id} but the rule passed training "
+                       f"{training.training_id}")
+model, seed, bags = design.block_of(sm.wildcards, sm.params.points, sm.params.stream_version, training)
 orders = list(sm.params.orders)
 
 start = time.perf_counter()

@@ -45,6 +45,26 @@ def cuda_limits(model) -> list[tuple[str, object, str, str]]:
     return limits
 
 
+def point_columns(model, n_rows: int) -> dict:
+    """The leading columns of a block table, which say what sampled point its ``n_rows`` rows belong to (the
+    workflow's sample keys): activation, d_in, depth, points (the point set as JSON rows), estimator, sigma_b, sigma_w,
+    N, n_nets; the strings dictionary-encoded."""
+    import numpy as np
+    import pyarrow as pa
+
+    return {
+        "activation": pa.array([model.activation] * n_rows).dictionary_encode(),
+        "d_in": np.full(n_rows, model.d_in, dtype=np.int64),
+        "depth": np.full(n_rows, model.depth, dtype=np.int64),
+        "points": pa.array([model.points_json] * n_rows).dictionary_encode(),
+        "estimator": pa.array([model.estimator] * n_rows).dictionary_encode(),
+        "sigma_b": np.full(n_rows, model.sigma_b),
+        "sigma_w": np.full(n_rows, model.sigma_w),
+        "N": np.full(n_rows, model.N, dtype=np.int64),
+        "n_nets": np.full(n_rows, model.n_nets, dtype=np.int64),
+    }
+
+
 def __getattr__(name):
     """The entry points of :mod:`nnqft.sampling.bags`, imported (with numba) on first use."""
     if name in ("bag_correlators", "block_correlators"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import combos
-from . import BACKENDS, conditional, cuda_limits, deep, kernel, streams
+from . import BACKENDS, conditional, cuda_limits, deep, kernel, point_columns, streams
 
 
 def bag_correlators(model, seed: int, bag: int, orders, threads=None) -> np.ndarray:
@@ -72,15 +72,7 @@ def block_table(model, seed: int, bags, orders, *, threads=None, backend="cpu"):
     values = block_correlators(model, seed, bags, orders, threads=threads, backend=backend).ravel()
     n_rows = n_combo * len(bags)
     return pa.table({
-        "activation": pa.array([model.activation] * n_rows).dictionary_encode(),
-        "d_in": np.full(n_rows, model.d_in, dtype=np.int64),
-        "depth": np.full(n_rows, model.depth, dtype=np.int64),
-        "points": pa.array([model.points_json] * n_rows).dictionary_encode(),
-        "estimator": pa.array([model.estimator] * n_rows).dictionary_encode(),
-        "sigma_b": np.full(n_rows, model.sigma_b),
-        "sigma_w": np.full(n_rows, model.sigma_w),
-        "N": np.full(n_rows, model.N, dtype=np.int64),
-        "n_nets": np.full(n_rows, model.n_nets, dtype=np.int64),
+        **point_columns(model, n_rows),
         "bag": np.repeat(np.asarray(list(bags), dtype=np.int64), n_combo),
         "order": np.tile(np.asarray([n for n, _ in labelled], dtype=np.int64), len(bags)),
         "combo": pa.array([combos.combo_label(c) for _, c in labelled] * len(bags)).dictionary_encode(),

@@ -328,6 +328,7 @@ def block_table(model, seed: int, bags, orders, *, step: float | None = None):
     import pyarrow as pa
 
     from .. import combos
+    from . import point_columns
 
     labelled = combos.output_combos(len(model.points), list(orders))
     times = np.array(model.training.times)
@@ -335,15 +336,7 @@ def block_table(model, seed: int, bags, orders, *, step: float | None = None):
     n_combo, n_times = len(labelled), len(times)
     n_rows = len(bags) * n_times * n_combo
     return pa.table({
-        "activation": pa.array([model.activation] * n_rows).dictionary_encode(),
-        "d_in": np.full(n_rows, model.d_in, dtype=np.int64),
-        "depth": np.full(n_rows, model.depth, dtype=np.int64),
-        "points": pa.array([model.points_json] * n_rows).dictionary_encode(),
-        "estimator": pa.array([model.estimator] * n_rows).dictionary_encode(),
-        "sigma_b": np.full(n_rows, model.sigma_b),
-        "sigma_w": np.full(n_rows, model.sigma_w),
-        "N": np.full(n_rows, model.N, dtype=np.int64),
-        "n_nets": np.full(n_rows, model.n_nets, dtype=np.int64),
+        **point_columns(model, n_rows),
         "training": pa.array([model.training.training_id] * n_rows).dictionary_encode(),
         "time": np.tile(np.repeat(times, n_combo), len(bags)),
         "bag": np.repeat(np.asarray(list(bags), dtype=np.int64), n_times * n_combo),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model import Ensemble, Experiment, Model, Training, depth_tag, point_rows
+from ..model import Ensemble, Experiment, Model, Training, depth_tag, point_rows, tag_depth
 
 #: The correlator orders of a trained experiment that gives none (its mean, covariance and fourth cumulant).
 DEFAULT_TRAINED_ORDERS = (1, 2, 3, 4)
@@ -76,6 +76,25 @@ class Point:
         ens = self.ensemble
         return Model(ens.activation, ens.points, self.sigma_b, self.sigma_w, self.N, ens.n_nets, ens.estimator,
                      ens.depth, ens.training)
+
+
+def block_of(wildcards, points, stream_version: int, training: Training | None = None) -> tuple[Model, int, range]:
+    """The model, seed and bags of one sampling job, from the wildcards of its path (a block of
+    :data:`BLOCK_PATTERN` or :data:`TRAINED_BLOCK_PATTERN`), its point set and its training: refuses a rule that asks
+    for another random-stream layout than this package draws, and a path whose d_in is not the point set's."""
+    from .. import STREAM_VERSION
+
+    if stream_version != STREAM_VERSION:
+        raise RuntimeError(f"the rule asks for random-stream layout {stream_version}, but the nnqft package imported "
+                           f"here ({__file__}) draws layout {STREAM_VERSION}")
+    depth = tag_depth(wildcards.depth_tag) if "depth_tag" in wildcards.keys() else 1
+    model = Model(wildcards.activation, points, sigma_b=parse_float(wildcards.sigma_b),
+                  sigma_w=parse_float(wildcards.sigma_w), N=int(wildcards.N), n_nets=int(wildcards.n_nets),
+                  estimator=wildcards.estimator, depth=depth, training=training)
+    if model.d_in != int(wildcards.d_in):
+        raise RuntimeError(f"the path says d_in = {wildcards.d_in} but point set {wildcards.points_id} has "
+                           f"{model.d_in} coordinates")
+    return model, int(wildcards.seed), range(int(wildcards.first), int(wildcards.last) + 1)
 
 
 def fmt_float(x: float) -> str:
