@@ -18,7 +18,7 @@ import subprocess  # noqa: E402
 
 import pytest  # noqa: E402
 
-from helpers import complete_run, guard_snakemake, load_config  # noqa: E402
+from helpers import complete_run, guard_snakemake, load_config, table_targets  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +41,19 @@ def workflow_runs(tmp_path_factory):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # pytest-of-<user>/pytest-<n>: this session's workers' common folder
 
-    def run(name: str):
-        workdir = shared / f"run-{name}"
-        with open(shared / f"run-{name}.lock", "w") as lock:
+    def run(name: str, figures: bool = True):
+        """``figures`` False: the tables and the claims only (helpers.table_targets); the figures such a run would
+        draw are then checked by a dry run (helpers.planned_figures) and drawn in the test process
+        (helpers.overflowing_figures), which saves a job process per figure."""
+        label = name if figures else f"{name}-tables"
+        workdir = shared / f"run-{label}"
+        with open(shared / f"run-{label}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (workdir / ".complete").exists():
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
-                complete_run(workdir, load_config(name))
+                config = load_config(name)
+                complete_run(workdir, config, *([] if figures else table_targets(config)))
                 (workdir / ".complete").touch()
         return workdir
 

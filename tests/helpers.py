@@ -27,10 +27,17 @@ def load_config(name: str, defaults: bool = False) -> dict:
     """A shipped config (config/<name>.yaml); with ``defaults``, completed by the schema as the Snakefile does."""
     with open(ROOT / "config" / f"{name}.yaml") as fh:
         config = yaml.safe_load(fh)
-    if defaults:
-        from snakemake.utils import validate
+    return load_config_dict(config) if defaults else config
 
-        validate(config, str(SCHEMA))
+
+def load_config_dict(config: dict) -> dict:
+    """``config`` completed by the schema's defaults, as the Snakefile does (a copy)."""
+    import copy
+
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, str(SCHEMA))
     return config
 
 
@@ -82,11 +89,29 @@ def scheduled_outputs(result):
     return {path.strip() for line in outputs for path in line.split(",")}
 
 
-def complete_run(workdir: Path, config: dict) -> Path:
-    """A complete local run of ``config`` (2 cores) in ``workdir``."""
-    result = run_snakemake(workdir, config, "--cores", "2")
+def complete_run(workdir: Path, config: dict, *targets) -> Path:
+    """A complete local run of ``config`` (2 cores) in ``workdir``: every output, or only ``targets``."""
+    result = run_snakemake(workdir, config, "--cores", "2", *targets)
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
+
+
+def table_targets(config: dict) -> list[str]:
+    """Every table and the claims of ``config``: what ``rule all`` asks for but the figures."""
+    from nnqft.analysis import registry
+    from nnqft.workflow import design
+
+    validated = load_config_dict(config)
+    steps = registry.steps_for(design.experiments(validated))
+    return [f"results/tables/{t}.parquet" for s in steps for t in (*s.reads, *s.writes)] + ["results/claims.md"]
+
+
+def planned_figures(workdir, config: dict) -> set[str]:
+    """The figures (paths under results/figures, without extension) that a run of ``config`` in ``workdir`` would
+    draw next: those a dry run schedules, in a run folder whose tables are complete."""
+    root = "results/figures/"
+    return {p[len(root):-len(".png")] for p in scheduled_outputs(run_snakemake(workdir, config, "-n"))
+            if p.startswith(root) and p.endswith(".png")}
 
 
 def run_until(workdir, config, condition, timeout=300):
