@@ -132,3 +132,28 @@ def test_readout_training_is_checked_against_its_exact_law_and_a_wrong_flow_fail
         rows = training.training_claims(table, training.training_fit_table(table), exps)
         readout = [r for r in rows if r["claim"].startswith("readout training is exact")]
         assert len(readout) == 1 and readout[0]["agreement"] == verdict, readout
+
+
+def test_a_deviation_that_crosses_zero_between_widths_is_fitted_where_it_keeps_its_sign():
+    """A mean deviation 8/N − 80/N² (negative at N = 8, positive beyond): the power is measured between the two largest
+    widths (128 and 512: −0.96), never across the sign change; over 32 to 512 the subleading part would make it −0.80,
+    a false "fails"."""
+    exp = experiment(N=(8, 32, 128, 512), n_bags=8, n_nets=20000)
+    _, fit, found = claims(exp, synthetic(exp, np.random.default_rng(8), lambda N, tau: 8.0 / N - 80.0 / N**2))
+    fitted = fit[(fit.quantity == "mean") & fit.slope.notna()]
+    assert len(fitted) and (fitted.widths == "128,512").all(), fitted
+    mean = found["the trained mean approaches the NTK theory as 1/N"]
+    assert mean["statement_measured"] == HOLDS, mean
+
+
+def test_no_power_is_fitted_across_a_change_of_sign():
+    """Resolved deviations −, −, + at N = 16, 64, 256: the largest width's sign holds at one width only, so no power
+    (the two largest straddle zero: |Δ| there is no power law)."""
+    rows = [{"experiment": "e", "activation": "erf", "layers": "all", "estimator": "plain", "sigma_w": 1.0, "N": N,
+             "n_bags": 10, "time": 1.0, "quantity": "mean", "point": "0", "value": value, "se": 1e-4, "theory": 0.0}
+            for N, value in ((16, -0.5), (64, -0.1), (256, 0.05))]
+    fit = training.training_fit_table(pd.DataFrame(rows))
+    assert len(fit) == 1 and fit.widths.iloc[0] == "256" and np.isnan(fit.slope.iloc[0])
+    rows[2]["value"] = -0.02
+    fit = training.training_fit_table(pd.DataFrame(rows))
+    assert fit.widths.iloc[0] == "64,256" and abs(fit.slope.iloc[0] - np.log(0.2) / np.log(4)) < 1e-9
