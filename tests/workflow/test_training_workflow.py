@@ -71,5 +71,17 @@ def test_the_training_tables_figures_and_claims(training_run):
     assert readout.agreement.iloc[0] == "agrees", readout.detail.iloc[0]
 
 
+def test_every_trained_rule_writes_its_log_and_no_untrained_rule_runs(training_run):
+    logs = training_run / "logs"
+    expected = ["analyse/training.log", "claims.log", "gather_trained.log",
+                *(f"plot/{name}/training.log" for name in CONFIG["experiments"])]
+    for name in expected:
+        assert (logs / name).stat().st_size > 0, name
+    sample_logs = list((logs / "sample_trained").rglob("*.log"))
+    assert len(sample_logs) == len(design.block_paths(CONFIG, trained=True))
+    assert all(p.stat().st_size > 0 for p in sample_logs)
+    assert {p.name for p in (logs / "analyse").iterdir()} == {"training.log"} and not (logs / "sample_bags").exists()
+
+
 def test_no_title_label_or_legend_of_a_figure_falls_outside_its_canvas(training_run):
     assert overflowing_figures("training_quick", training_run) == {}
