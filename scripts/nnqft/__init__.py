@@ -18,7 +18,7 @@ layers; every module:
   - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
-  - ``training``      networks trained by gradient flow from their own draws (§11; not in the workflow yet)
+  - ``training``      networks trained by gradient flow from their own draws (§11), their estimators, a trained block
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
   - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory
@@ -31,6 +31,7 @@ layers; every module:
   - ``couplings``     u_4, u_6 and their vertex integrals (§3)
   - ``cutoff``        HMS's cutoff integrals (§8)
   - ``ntk``           training by gradient flow: the NTK, its variance, the infinite-width trained ensemble (§11)
+  - ``outputs``       several outputs at one hidden layer: exact correlators over (point, output) multisets (§12)
 - ``analysis/``    tables, claims and figures
   - ``registry``      the analyses, the tables and the figures they make, listed once
   - ``steps``         one function per analysis table
@@ -39,6 +40,7 @@ layers; every module:
   - ``flow``          couplings, the flow fit and the passive flow (§3, §4)
   - ``hms``           HMS's λ, its conventions and the 6-point prediction (§8)
   - ``depth``         the running with depth (§10), its claims and its figure
+  - ``training``      trained ensembles against the NTK theory (§11): tables, claims, figure
   - ``verdicts``      the verdict machinery the claims share
   - ``claims``        the papers' claims with calibrated verdicts
   - ``style``         the figures' colours, markers, ticks and panels

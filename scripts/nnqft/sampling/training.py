@@ -13,9 +13,10 @@ Runge–Kutta method (RK4), with equal steps of at most ``step`` between consecu
 "readout" trains (v, c) only. One step costs four gradients, O(N · P_train · d_in) each; recording the outputs costs
 O(N · P_test · d_in) per time. :func:`trained_correlators` averages products of the outputs over a bag's networks
 (or, for readout training, each network's exact Gaussian moments given its hidden layer), and
-:func:`bag_correlators` gives them for a bag of a trained :class:`nnqft.model.Model`. The workflow does not run this
-module yet; it reads the infinite-width theory (the default step, the control variate), so it is kept out of the
-untrained sampling jobs' code (nnqft.sampling.bags does not import it).
+:func:`bag_correlators` gives them for a bag of a trained :class:`nnqft.model.Model`, :func:`block_table` for a block
+of bags as the workflow's long table (rule ``sample_trained``). The module reads the infinite-width theory (the
+default step, the control variate), so it is kept out of the untrained sampling jobs' code (nnqft.sampling.bags does
+not import it, and the untrained rule's code digest does not reach it).
 """
 from __future__ import annotations
 

@@ -13,6 +13,8 @@
 - ``cutoff``      HMS's cutoff integrals ∫_{[−Λ,Λ]^d_in} Π k(y, x_i) by converged cubature (§8)
 - ``ntk``         training by gradient flow at one hidden layer (§11): E[φ'φ'], the NTK Θ, the variance of the empirical
                   NTK, the infinite-width trained ensemble ``TrainedEnsemble``
+- ``outputs``     several outputs (d_out > 1) at one hidden layer, exactly (§12): correlators over (point, output)
+                  multisets, the cross-output vertex
 
 The entry point is :func:`of`: model -> its theory. Importing this package imports no numpy or scipy (the config
 checks read constants of :mod:`nnqft.theory.neurons` at parse time); :func:`of` imports the theories it builds.

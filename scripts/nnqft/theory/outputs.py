@@ -1,0 +1,65 @@
+"""Several outputs (d_out > 1) at one hidden layer, exactly at every N (docs/science.md §12).
+
+f_i(x) = Σ_j W1_ij φ_j(x) + b1_i for i = 1..d_out, the rows of W1 and the b1_i i.i.d.: given the hidden layer the
+outputs are independent centred Gaussian processes with the same covariance C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y).
+So a moment of outputs at points is Wick's sum over the pairings that pair each factor with a factor of the same
+output, of E[Π_pairs C] over first layers (:meth:`nnqft.theory.exact.Theory.conditional_moment`, exact at every N):
+
+    E[Π_l f_{i_l}(x_l)] = Σ_{π pairs only equal outputs} E[Π_{(l,m)∈π} C(x_l, x_m)].
+
+With one output every pairing counts and this is the one-output theory's G^(n) (tested). A factor is a pair
+(point index, output index); a combination of several outputs is a tuple of factors. Consequences, each tested:
+⟨f_i f_j⟩ = δ_ij K; for i ≠ j, ⟨f_i(x1) f_i(x2) f_j(x3) f_j(x4)⟩_c = V(12;34)/N with
+V(ab;cd) = σ_W⁴(E[φ_aφ_bφ_cφ_d] − E[φ_aφ_b]E[φ_cφ_d]); and ⟨f_i⁴⟩_c = 3⟨f_i² f_j²⟩_c at one point (the O(d_out)
+symmetry of the outputs' law).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .exact import Theory
+from .partitions import pairings
+
+Factor = tuple[int, int]  # (point index, output index)
+
+
+def correlator(theory: Theory, factors, N: int) -> float:
+    """E[Π_l f_{o_l}(x_{p_l})] for ``factors`` ((p_1, o_1), (p_2, o_2), ...) at width N: the sum over the pairings that
+    pair equal outputs of E[Π C] (module docstring); 0 for an odd number of factors or of any one output."""
+    factors = [tuple(int(v) for v in f) for f in factors]
+    if len(factors) % 2:
+        return 0.0
+    total = 0.0
+    for pairing in pairings(range(len(factors))):
+        if all(factors[a][1] == factors[b][1] for a, b in pairing):
+            total += theory.conditional_moment([(factors[a][0], factors[b][0]) for a, b in pairing], N)
+    return total
+
+
+def correlators(theory: Theory, combos, N: int) -> np.ndarray:
+    """:func:`correlator` of each combination of ``combos`` (tuples of (point, output) factors)."""
+    return np.array([correlator(theory, c, N) for c in combos])
+
+
+def connected_four_point(theory: Theory, factors, N: int) -> float:
+    """The connected part of a 4-point function of outputs, ⟨f f f f⟩ − Σ over the three pairings of ⟨f f⟩⟨f f⟩ (the
+    outputs are centred)."""
+    factors = [tuple(f) for f in factors]
+    if len(factors) != 4:
+        raise ValueError(f"{len(factors)} factors: a 4-point function has 4")
+    two = {}
+
+    def g2(a, b):
+        key = (a, b)
+        if key not in two:
+            two[key] = correlator(theory, [factors[a], factors[b]], N)
+        return two[key]
+
+    return correlator(theory, factors, N) - sum(g2(a, b) * g2(c, d) for (a, b), (c, d) in pairings(range(4)))
+
+
+def vertex(theory: Theory, a: int, b: int, c: int, d: int) -> float:
+    """V(ab;cd) = σ_W⁴ (E[φ_aφ_bφ_cφ_d] − E[φ_aφ_b] E[φ_cφ_d]) of one neuron (docs/science.md §12): N times the connected
+    ⟨f_i(x_a) f_i(x_b) f_j(x_c) f_j(x_d)⟩ of two outputs i ≠ j."""
+    m4, ab, cd = theory.moments([(a, b, c, d), (a, b), (c, d)])
+    return theory.sigma_w**4 * (m4 - ab * cd)
