@@ -19,6 +19,7 @@ layers; every module:
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
   - ``training``      networks trained by gradient flow from their own draws (§11), their estimators, a trained block
+  - ``outputs``       networks of several outputs by the conditional estimator (§12; not in the workflow yet)
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
   - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory

@@ -74,3 +74,4 @@ def test_sampled_networks_of_two_outputs_agree_and_independent_outputs_do_not(ac
     cross = [k for k, c in enumerate(combos) if len(c) == 4 and len({o for _, o in c}) == 2]
     independent = theory[cross] - [outputs.connected_four_point(th, combos[k], N) for k in cross]
     assert (np.abs(mean[cross] - independent) / se[cross]).max() > crit
+
