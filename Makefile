@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators training dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators training d-out dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -81,6 +81,9 @@ depth: venv            ## deep networks: the depth scans of config/depth.yaml (a
 
 training: venv         ## trained ensembles against the NTK theory (config/training.yaml, about 15 minutes on 2 cores)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/training.yaml
+
+d-out: venv            ## networks of several outputs against their exact theory (config/d_out.yaml, a few minutes)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/d_out.yaml
 
 quick: venv            ## the whole pipeline on config/quick.yaml, under 2 minutes
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml

@@ -1,5 +1,6 @@
-"""Rule script (gather_correlators, gather_trained): one long table of all bags of all points, untrained or trained (a
-trained block has the columns ``training`` and ``time`` and its ensemble its own orders)."""
+"""Rule script (gather_correlators, gather_trained, gather_outputs): one long table of all bags of all points of one
+kind (a trained block has the columns ``training`` and ``time`` and its ensemble its own orders; a block of several
+outputs the column ``d_out``)."""
 import json
 from pathlib import Path
 
@@ -22,6 +23,8 @@ for path in sm.input:
                 "points": ensemble["points"], "n_nets": ensemble["n_nets"], "estimator": ensemble["estimator"]}
     if "training" in ensemble:
         expected.update(orders=ensemble["orders"], training=ensemble["training"])
+    if "d_out" in ensemble:
+        expected["d_out"] = ensemble["d_out"]
     part = tables.read_table(path)
     meta = json.loads(part.schema.metadata[tables.METADATA_KEY])
     params = {"depth": 1, **meta["params"], "backend": meta["backend"], "stream_version": meta["stream_version"]}
@@ -33,13 +36,13 @@ for path in sm.input:
                                     f"delete it and rerun, or restore the config")
     parts.append(part)
 table = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
-trained = "time" in table.column_names
-order_by = tables.SAMPLE_KEYS + (["training", "time"] if trained else []) + ["bag", "order"]
+extra = [c for c in ("training", "time", "d_out") if c in table.column_names]  # the kind's own keys
+order_by = tables.SAMPLE_KEYS + extra + ["bag", "order"]
 keys = pa.table({k: pc.cast(table[k], pa.string()) if pa.types.is_dictionary(table[k].type) else table[k]
                  for k in order_by})  # arrow sorts no dictionary columns: their text instead
 table = table.take(pc.sort_indices(keys, [(k, "ascending") for k in order_by]))
 table = table.combine_chunks()
-named = tables.SAMPLE_KEYS + (["time"] if trained else []) + ["bag", "combo"]
+named = tables.SAMPLE_KEYS + [c for c in extra if c != "training"] + ["bag", "combo"]
 tables.check_finite(table.select(named + ["value"]).to_pandas(), ["value"], named)
 meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, orders=list(sm.params.orders),
                          ensembles=sm.params.ensembles,

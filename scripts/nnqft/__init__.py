@@ -19,7 +19,7 @@ layers; every module:
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
   - ``training``      networks trained by gradient flow from their own draws (§11), their estimators, a trained block
-  - ``outputs``       networks of several outputs by the conditional estimator (§12; not in the workflow yet)
+  - ``outputs``       networks of several outputs by the conditional estimator (§12), a block of them
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table
 - ``theory/``      what the correlators should be
   - ``base``          the protocol the theories share; ``nnqft.theory.of(model)`` picks a model's theory
@@ -42,6 +42,7 @@ layers; every module:
   - ``hms``           HMS's λ, its conventions and the 6-point prediction (§8)
   - ``depth``         the running with depth (§10), its claims and its figure
   - ``training``      trained ensembles against the NTK theory (§11): tables, claims, figure
+  - ``outputs``       networks of several outputs against their exact theory (§12): table, claims, figure
   - ``verdicts``      the verdict machinery the claims share
   - ``claims``        the papers' claims with calibrated verdicts
   - ``style``         the figures' colours, markers, ticks and panels

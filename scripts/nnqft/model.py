@@ -114,6 +114,11 @@ class Training:
         return hashlib.sha256(self.json.encode()).hexdigest()[:12]
 
 
+#: The kinds of sampled points (:attr:`Ensemble.kind`): untrained networks of one output (the papers'), trained ones
+#: (docs/science.md §11), and untrained ones of several outputs (§12).
+KINDS = ("untrained", "trained", "outputs")
+
+
 def training_tag(training: Training | None) -> str:
     """The training's part of a sample directory's name: empty untrained, ``_T{training_id}`` trained."""
     return "" if training is None else f"_T{training.training_id}"
@@ -121,6 +126,11 @@ def training_tag(training: Training | None) -> str:
 
 def _training_key(training: Training | None) -> str:
     return "" if training is None else training.json
+
+
+def outputs_tag(d_out: int) -> str:
+    """The outputs' part of a sample directory's name: empty for one output, ``_O{d_out}`` for several."""
+    return "" if int(d_out) == 1 else f"_O{int(d_out)}"
 
 
 def depth_tag(depth: int) -> str:
@@ -150,6 +160,8 @@ class Ensemble:
     training: Training | None = field(default=None, compare=False)
     #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
     training_key: str = field(init=False, default="", repr=False)
+    #: the number of outputs (docs/science.md §12); 1, the papers' networks, leaves every name and table as it was
+    d_out: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "training_key", _training_key(self.training))
@@ -164,6 +176,11 @@ class Ensemble:
         return points_json(self.points)
 
     @property
+    def kind(self) -> str:
+        """Which of :data:`KINDS` its points are: each kind has its own sampling rule, gathered table and analyses."""
+        return "trained" if self.training is not None else ("outputs" if self.d_out > 1 else "untrained")
+
+    @property
     def points_id(self) -> str:
         """12 hex digits of the SHA-256 of :attr:`points_json`: the point set's name in file paths."""
         return hashlib.sha256(self.points_json.encode()).hexdigest()[:12]
@@ -171,17 +188,20 @@ class Ensemble:
     @property
     def name(self) -> str:
         """The directory of its samples:
-        ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}{training_tag}``, the depth tag
-        ``_L{depth}`` only for depth > 1 and the training tag ``_T{training_id}`` only for a trained ensemble (so that
-        the untrained one-hidden-layer samples keep their paths)."""
+        ``{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}{training_tag}{outputs_tag}``, the
+        depth tag ``_L{depth}`` only for depth > 1, the training tag ``_T{training_id}`` only for a trained ensemble
+        and the outputs tag ``_O{d_out}`` only for several outputs (so that the untrained one-output one-hidden-layer
+        samples keep their paths)."""
         return (f"{self.activation}_d{self.d_in}_x{self.points_id}_nnets{self.n_nets}_{self.estimator}"
-                f"{depth_tag(self.depth)}{training_tag(self.training)}")
+                f"{depth_tag(self.depth)}{training_tag(self.training)}{outputs_tag(self.d_out)}")
 
     def as_dict(self) -> dict:
-        """As plain data (the tables' metadata); ``training`` only for a trained ensemble."""
+        """As plain data (the tables' metadata); ``training`` only for a trained ensemble, ``d_out`` only above 1."""
         out = {"activation": self.activation, "d_in": self.d_in, "points": [list(r) for r in self.points],
                "n_nets": self.n_nets, "estimator": self.estimator, "depth": self.depth}
-        return out if self.training is None else {**out, "training": self.training.as_dict()}
+        if self.training is not None:
+            out["training"] = self.training.as_dict()
+        return out if self.d_out == 1 else {**out, "d_out": self.d_out}
 
 
 @dataclass(frozen=True, order=True)
@@ -201,6 +221,9 @@ class Model:
     training: Training | None = field(default=None, compare=False)
     #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
     training_key: str = field(init=False, default="", repr=False)
+    #: the number of outputs (docs/science.md §12); several are sampled by the conditional estimator, untrained, at
+    #: one hidden layer (nnqft.sampling.outputs)
+    d_out: int = 1
 
     def __post_init__(self):
         activation_code(self.activation)
@@ -213,6 +236,11 @@ class Model:
             object.__setattr__(self, name, kind(getattr(self, name)))
         if self.depth < 1:
             raise ValueError(f"depth {self.depth}: a network has at least one hidden layer")
+        object.__setattr__(self, "d_out", int(self.d_out))
+        if self.d_out < 1:
+            raise ValueError(f"d_out = {self.d_out}: a network has at least one output")
+        if self.d_out > 1 and (self.estimator != "conditional" or self.depth != 1 or self.training is not None):
+            raise ValueError("several outputs are sampled by the conditional estimator, untrained, at one hidden layer")
         if self.training is not None:
             self.training.check(d_in=self.d_in, depth=self.depth)
             if self.estimator == "conditional" and self.training.layers != "readout":
@@ -234,7 +262,8 @@ class Model:
 
     @property
     def ensemble(self) -> Ensemble:
-        return Ensemble(self.activation, self.points, self.n_nets, self.estimator, self.depth, self.training)
+        return Ensemble(self.activation, self.points, self.n_nets, self.estimator, self.depth, self.training,
+                        d_out=self.d_out)
 
     @property
     def points_json(self) -> str:
@@ -285,6 +314,8 @@ class Experiment:
     estimator = _FromEnsemble()
     depth = _FromEnsemble()
     training = _FromEnsemble()
+    d_out = _FromEnsemble()
+    kind = _FromEnsemble()
 
     def as_dict(self) -> dict:
         """As plain data (the tables' metadata)."""
@@ -297,7 +328,7 @@ class Experiment:
         """The model of one point of the experiment."""
         ens = self.ensemble
         return Model(ens.activation, ens.points, self.sigma_b, sigma_w, N, ens.n_nets, ens.estimator, ens.depth,
-                     ens.training)
+                     ens.training, d_out=ens.d_out)
 
     def models(self) -> list[Model]:
         """Every point of the experiment, σ_W then N in the config's order."""

@@ -38,6 +38,7 @@ except config_checks.ConfigError as err:
 
 BLOCK = design.BLOCK_PATTERN
 TRAINED_BLOCK = design.TRAINED_BLOCK_PATTERN
+OUTPUTS_BLOCK = design.OUTPUTS_BLOCK_PATTERN
 
 # Estimated cost of one neuron (3 normals, one exp per point), for job resources: on one CPU core,
 # and on a GPU (measured elsewhere at ~4e10 neurons/s on an H100; 1e9 leaves room for small GPUs).
@@ -65,6 +66,8 @@ def network_work(wildcards):
     if "training_id" in wildcards.keys():
         integrated = wildcards.estimator != "conditional"
         return int(wildcards.N) * (design.TRAINED_NEURON_WORK if integrated else 1)
+    if "d_out" in wildcards.keys():
+        return int(wildcards.N)
     return int(wildcards.N) * tag_depth(wildcards.depth_tag)
 
 
@@ -102,6 +105,23 @@ def trained_mem_mb(wildcards):
         training=Training(**TRAININGS[wildcards.training_id]),
     )
     return math.ceil(design.trained_block_memory_mb(model, trained_block_orders(wildcards)))
+
+
+def outputs_mem_mb(wildcards):
+    """Memory asked for one sampling job of several outputs (design.outputs_block_memory_mb), or mem_mb_per_job."""
+    if "mem_mb_per_job" in config:
+        return config["mem_mb_per_job"]
+    model = Model(
+        wildcards.activation,
+        POINT_SETS[wildcards.points_id],
+        0.0,
+        1.0,
+        int(wildcards.N),
+        int(wildcards.n_nets),
+        wildcards.estimator,
+        d_out=int(wildcards.d_out),
+    )
+    return math.ceil(design.outputs_block_memory_mb(model, config["orders"]))
 
 
 def sampling_group(wildcards):

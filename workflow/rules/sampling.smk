@@ -8,6 +8,7 @@ wildcard_constraints:
     points_id=r"[0-9a-f]{12}",
     estimator=r"plain|conditional|control_variate",
     training_id=r"[0-9a-f]{12}",
+    d_out=r"[0-9]+",
     depth_tag=r"(_L[0-9]+)?",
     n_nets=r"\d+",
     N=r"\d+",
@@ -70,6 +71,32 @@ rule sample_trained:
         "../../scripts/sample_trained.py"
 
 
+# A point of several outputs (an experiment with d_out > 1): the conditional estimator of every (point, output)
+# multiset, from each network's hidden layer (nnqft.sampling.outputs). Its own rule, as for trained points.
+rule sample_outputs:
+    output:
+        f"results/samples/{OUTPUTS_BLOCK}.parquet",
+    log:
+        f"logs/sample_outputs/{OUTPUTS_BLOCK}.log",
+    benchmark:
+        f"results/benchmarks/sample_outputs/{OUTPUTS_BLOCK}.tsv"
+    group:
+        sampling_group
+    conda:
+        "../../envs/nnqft.yaml"
+    threads: 1
+    resources:
+        mem_mb=outputs_mem_mb,
+        runtime=sample_runtime,
+    params:
+        points=block_points,
+        orders=config["orders"],
+        stream_version=STREAM_VERSION,
+        code=code_digest("sample_outputs.py"),
+    script:
+        "../../scripts/sample_outputs.py"
+
+
 rule gather_correlators:
     input:
         design.block_paths(config),
@@ -105,6 +132,28 @@ rule gather_trained:
     params:
         seed=config["seed"],
         ensembles=design.ensembles(config, trained=True),
+        orders=config["orders"],
+        backend=config["backend"],
+        stream_version=STREAM_VERSION,
+        experiments=EXPERIMENTS,
+        code=code_digest("gather_correlators.py"),
+    script:
+        "../../scripts/gather_correlators.py"
+
+
+rule gather_outputs:
+    input:
+        design.block_paths(config, kind="outputs"),
+    output:
+        "results/tables/output_correlators.parquet",
+    log:
+        "logs/gather_outputs.log",
+    localrule: True
+    conda:
+        "../../envs/nnqft.yaml"
+    params:
+        seed=config["seed"],
+        ensembles=design.ensembles(config, kind="outputs"),
         orders=config["orders"],
         backend=config["backend"],
         stream_version=STREAM_VERSION,

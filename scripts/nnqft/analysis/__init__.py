@@ -13,6 +13,7 @@
 - ``depth``       the running of N G_c^(4)/G^(2)² with depth (docs/science.md §10), its claims and its figure
 - ``training``    trained ensembles against the NTK theory and the power of N of their deviations (§11): table,
                   claims, figure
+- ``outputs``     networks of several outputs against their exact theory (§12): table, claims, figure
 - ``style``       the figures' colours, markers, ticks and panel helpers
 - ``figures``     the figures of one hidden layer
 

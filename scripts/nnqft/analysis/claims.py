@@ -26,7 +26,9 @@ import pandas as pd
 
 from .depth import depth_claims
 from .deviations import UNCHECKED
-from .registry import asking
+from ..model import KINDS
+from .outputs import output_claims
+from .registry import asking, kind_of
 from .stats import log_log_fit
 from .training import training_claims
 from .verdicts import (AGREES, ALPHA, BELOW_NOISE, COLUMNS, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, UNRELIABLE,
@@ -249,14 +251,16 @@ def claims_table(frames: dict[str, pd.DataFrame], experiments: dict) -> pd.DataF
     ``frames``: the analysis tables by name (deviations, error_bars, hms_falloff, hms_lambda, hms_lambda_slope, hms_six_point,
     couplings, coupling_means, flow_fit), ``experiments``: the complete experiments (name -> nnqft.model.Experiment).
     Falloff and u_4 claims first, then HMS's λ claims, the depth scans' claims (``frames["depth_running"]``), the
-    running exponents of the flow fit, and u_6 > 0. Claims of an order the config does not measure are left out. The
-    trained experiments' claims (``frames["training"]``, ``frames["training_fit"]``: nnqft.analysis.training) last."""
-    trained = {name: exp for name, exp in experiments.items() if getattr(exp, "training", None) is not None}
-    rows = training_claims(frames["training"], frames["training_fit"], trained) if trained else []
-    experiments = {name: exp for name, exp in experiments.items() if name not in trained}
-    if not experiments:
-        return pd.DataFrame(rows, columns=COLUMNS)
-    return pd.DataFrame(_untrained_claims(frames, experiments) + rows, columns=COLUMNS)
+    running exponents of the flow fit, and u_6 > 0. Claims of an order the config does not measure are left out. Then
+    the trained experiments' claims (``frames["training"]``, ``frames["training_fit"]``: nnqft.analysis.training) and
+    those of several outputs (``frames["outputs"]``: nnqft.analysis.outputs)."""
+    of = {kind: {n: e for n, e in experiments.items() if kind_of(e) == kind} for kind in KINDS}
+    rows = _untrained_claims(frames, of["untrained"]) if of["untrained"] else []
+    if of["trained"]:
+        rows += training_claims(frames["training"], frames["training_fit"], of["trained"])
+    if of["outputs"]:
+        rows += output_claims(frames["outputs"], of["outputs"])
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _untrained_claims(frames: dict[str, pd.DataFrame], experiments: dict) -> list[dict]:

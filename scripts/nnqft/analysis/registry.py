@@ -36,10 +36,26 @@ ANALYSES = {
                 "the infinite-width theory of the neural tangent kernel, and N (measured − theory) against N "
                 "(results/tables/training.parquet, training_fit.parquet, the training figure); the claims that the "
                 "ensemble at τ = 0 is the untrained one and that the mean and covariance approach the theory as 1/N",
+    "outputs": "networks of several outputs (d_out > 1) against their exact theory: every (point, output) correlator "
+               "and the connected 4-point functions of one output and of two (results/tables/outputs.parquet, the "
+               "outputs figure), and the claims that the outputs are uncorrelated, that the cross-output connected "
+               "4-point function is V/N, and that the same-output one is 3 times it at one point",
 }
 
-#: The analyses of a trained ensemble (experiments with a ``training``); every other analysis needs an untrained one.
-TRAINED_ANALYSES = ("training",)
+#: The kind of experiment (:data:`nnqft.model.KINDS`) each analysis is made for; the others are the untrained
+#: one-output experiments'.
+ANALYSIS_KINDS = {"training": "trained", "outputs": "outputs"}
+#: The analyses of a trained ensemble (experiments with a ``training``).
+TRAINED_ANALYSES = tuple(a for a, k in ANALYSIS_KINDS.items() if k == "trained")
+
+
+def kind_of(exp) -> str:
+    """The kind of an experiment (:attr:`nnqft.model.Ensemble.kind`; "untrained" for anything without one)."""
+    return getattr(exp, "kind", "untrained")
+
+
+def analysis_kind(analysis: str) -> str:
+    return ANALYSIS_KINDS.get(analysis, "untrained")
 
 #: The analyses of networks of more than one hidden layer (the others need the exact one-hidden-layer theory).
 DEEP_ANALYSES = ("falloff", "depth_running")
@@ -51,7 +67,7 @@ COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
 #: whichever orders are measured.
 ANALYSIS_ORDERS = {"falloff": (), "u4_negative": (4,), "u6_positive": (4, 6), "flow_fit": (4,),
                    "passive_flow": (4, 6), "lambda_running": (4,), "six_point": (4, 6), "depth_running": (4,),
-                   "training": (1,)}
+                   "training": (1,), "outputs": (4,)}
 
 
 def asking(experiments: dict, analysis: str) -> dict:
@@ -77,11 +93,13 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
     (None: all); empty if nothing."""
     if analysis not in ANALYSES:
         return f"to be one of {list(ANALYSES)}"
-    trained = getattr(exp, "training", None) is not None
-    if trained and analysis not in TRAINED_ANALYSES:
-        return f"an untrained ensemble (it reads the untrained correlators): a trained one asks for {list(TRAINED_ANALYSES)}"
-    if not trained and analysis in TRAINED_ANALYSES:
-        return "a training (the experiment's `training` key): it measures a trained ensemble"
+    kind, wanted = kind_of(exp), analysis_kind(analysis)
+    if kind != wanted:
+        own = [a for a in ANALYSES if analysis_kind(a) == kind]
+        return {"untrained": f"an untrained ensemble of one output (it reads the untrained correlators): this "
+                             f"experiment's kind ({kind}) asks for {own}",
+                "trained": "a training (the experiment's `training` key): it measures a trained ensemble",
+                "outputs": "several outputs (the experiment's `d_out` > 1): it measures their correlators"}[wanted]
     missing = [o for o in ANALYSIS_ORDERS[analysis] if orders is not None and o not in orders]
     if missing:
         return f"orders {missing} (the config's `orders` is {list(orders)})"
@@ -152,23 +170,30 @@ TABLES = (
     Step("passive_flow", ("coupling_means",), ("passive_flow",)),
     Step("depth_running", ("correlators",), ("depth_running",)),
     Step("training", ("trained_correlators",), ("training", "training_fit")),
+    Step("outputs", ("output_correlators",), ("outputs",)),
 )
 
-#: The steps that read the trained ensembles' correlators; the others read the untrained ones'.
-TRAINED_STEPS = ("training",)
+#: The kind of experiment (:data:`nnqft.model.KINDS`) each step reads the correlators of; the others read the
+#: untrained one-output experiments'.
+STEP_KINDS = {"training": "trained", "outputs": "outputs"}
+#: The steps that read the trained ensembles' correlators.
+TRAINED_STEPS = tuple(s for s, k in STEP_KINDS.items() if k == "trained")
+
+
+def step_kind(step: Step) -> str:
+    return STEP_KINDS.get(step.name, "untrained")
 
 
 def steps_for(experiments: dict) -> tuple[Step, ...]:
-    """The steps a config runs: those of the untrained correlators if it has an untrained experiment, the trained
-    ones' if it has a trained one (a config of untrained experiments runs exactly the steps it always ran)."""
-    kinds = {getattr(exp, "training", None) is not None for exp in experiments.values()}
-    return tuple(s for s in TABLES if (s.name in TRAINED_STEPS) in kinds)
+    """The steps a config runs: those of each kind of experiment it has (a config of untrained one-output experiments
+    runs exactly the steps it always ran)."""
+    kinds = {kind_of(exp) for exp in experiments.values()}
+    return tuple(s for s in TABLES if step_kind(s) in kinds)
 
 
 def step_experiments(step: Step, experiments: dict) -> dict:
-    """The experiments a step computes on: the trained ones for a trained step, the untrained ones otherwise."""
-    trained = step.name in TRAINED_STEPS
-    return {n: e for n, e in experiments.items() if (getattr(e, "training", None) is not None) == trained}
+    """The experiments a step computes on: those of its kind."""
+    return {n: e for n, e in experiments.items() if kind_of(e) == step_kind(step)}
 
 
 def waiting_on(step: Step) -> int:
@@ -186,13 +211,15 @@ def waiting_on(step: Step) -> int:
 CLAIMS_READS = ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",
                 "couplings", "coupling_means", "flow_fit", "depth_running")
 TRAINED_CLAIMS_READS = ("training", "training_fit")
+OUTPUT_CLAIMS_READS = ("outputs",)
 
 
 def claims_reads(experiments: dict) -> tuple[str, ...]:
-    """The tables the claims of a config read: CLAIMS_READS with an untrained experiment, TRAINED_CLAIMS_READS with
-    a trained one."""
-    kinds = {getattr(exp, "training", None) is not None for exp in experiments.values()}
-    return (CLAIMS_READS if False in kinds else ()) + (TRAINED_CLAIMS_READS if True in kinds else ())
+    """The tables the claims of a config read: CLAIMS_READS with an untrained one-output experiment,
+    TRAINED_CLAIMS_READS with a trained one, OUTPUT_CLAIMS_READS with one of several outputs."""
+    kinds = {kind_of(exp) for exp in experiments.values()}
+    return ((CLAIMS_READS if "untrained" in kinds else ()) + (TRAINED_CLAIMS_READS if "trained" in kinds else ())
+            + (OUTPUT_CLAIMS_READS if "outputs" in kinds else ()))
 
 
 def step(name: str) -> Step:
@@ -217,14 +244,14 @@ class Figure:
     per_experiment: bool = True
     options: tuple[tuple[str, object], ...] = ()
     orders: tuple[int, ...] = (2,)
-    trained: bool = False  # drawn for trained experiments (orders: theirs), not for untrained ones
+    kind: str = "untrained"  # the kind of experiment it is drawn for (nnqft.model.KINDS; trained: their orders)
 
     def kwargs(self, experiment: str | None = None) -> dict:
         return {**({} if experiment is None else {"experiment": experiment}), **dict(self.options)}
 
     def drawn_for(self, exp, orders) -> bool:
         """Whether experiment ``exp`` gets this figure (or, across experiments, takes part in it)."""
-        if (getattr(exp, "training", None) is not None) != self.trained:
+        if kind_of(exp) != self.kind:
             return False
         orders = orders if getattr(exp, "orders", None) is None else exp.orders
         return set(self.orders) <= set(orders) and set(self.analyses) <= set(exp.analyses)
@@ -249,7 +276,8 @@ FIGURES = (
     Figure("depth_running", "depth.depth_running", ("depth_running",), ("depth_running",), per_experiment=False,
            orders=(4,)),
     Figure("training", "training.training_figure", ("training", "training_fit"), ("training",), orders=(1, 2),
-           trained=True),
+           kind="trained"),
+    Figure("outputs", "outputs.outputs_figure", ("outputs",), ("outputs",), orders=(4,), kind="outputs"),
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import deviations as dev_
-from . import depth, flow, hms, training as training_
+from . import depth, flow, hms, outputs as outputs_, training as training_
 from .registry import Step, asking
 
 _KEYS = ["experiment", "sigma_b", "sigma_w", "N", "order", "combo"]
@@ -23,6 +23,7 @@ FINITE = {
     "coupling_means": (["u", "u_se", "u_exact"], _KEYS),
     "depth_running": (["kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory"], ["scan", "depth", "N"]),
     "training": (["value", "se", "theory", "N_deviation"], ["experiment", "sigma_w", "N", "time", "quantity", "point"]),
+    "outputs": (["value", "se", "exact"], ["experiment", "sigma_w", "N", "quantity", "combo"]),
 }
 
 
@@ -87,6 +88,11 @@ def training(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame
     (:func:`nnqft.analysis.training.training_table`, :func:`nnqft.analysis.training.training_fit_table`)."""
     table = training_.training_table(frames["trained_correlators"], experiments)
     return {"training": table, "training_fit": training_.training_fit_table(table)}
+
+
+def outputs(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
+    """Networks of several outputs against their exact theory (:func:`nnqft.analysis.outputs.outputs_table`)."""
+    return {"outputs": outputs_.outputs_table(frames["output_correlators"], experiments)}
 
 
 def compute(step: Step, frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:

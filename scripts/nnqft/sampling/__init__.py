@@ -11,7 +11,7 @@
 - ``cuda_compile``  compiling the CUDA kernels to PTX without a GPU (``python -m nnqft.sampling.cuda_compile``)
 - ``precompile``    compiling the CPU kernels into numba's cache once, before a run (``python -m nnqft.sampling.precompile``)
 - ``training``      networks of one hidden layer trained by gradient flow, each from its own draw (§11; RK4)
-- ``outputs``       networks of several outputs by the conditional estimator (§12; not in the workflow yet)
+- ``outputs``       networks of several outputs by the conditional estimator (§12), as the workflow's long table
 - ``bags``          a bag or a block of bags of a model, as arrays or as the long table of the workflow
 
 The entry points, model -> samples: :func:`bag_correlators` and :func:`block_correlators` (nnqft.sampling.bags),
@@ -40,6 +40,9 @@ def cuda_limits(model) -> list[tuple[str, object, str, str]]:
                        "estimator plain, or backend cpu"))
     if getattr(model, "training", None) is not None:
         limits.append(("training", "gradient flow", "is not run by the cuda backend", "backend cpu"))
+    if getattr(model, "d_out", 1) > 1:
+        limits.append(("d_out", model.d_out, "outputs are not sampled by the cuda backend (one output only)",
+                       "d_out: 1, or backend cpu"))
     if len(model.points) > CUDA_MAX_POINTS:
         limits.append(("points", len(model.points), "points are more than the cuda backend handles",
                        f"at most {CUDA_MAX_POINTS}"))

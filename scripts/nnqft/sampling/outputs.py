@@ -8,7 +8,8 @@ A combination of several outputs is a tuple of factors (point index, output inde
 (:func:`output_combos`); with d_out = 1 they are :func:`nnqft.combos.output_combos`'s combinations with output 0. The
 hidden layers are those of :func:`nnqft.sampling.training.hidden_features` (network ``a`` of the bag drawn in the
 plain sampler's order) from the conditional estimator's key, so a bag is independent of the one-output samplers'.
-The workflow does not sample several outputs yet.
+In the workflow (rule ``sample_outputs``) a combination's label is its factors as ``point:output`` joined by commas
+(``"0:0,0:1,3:1"``, :func:`combo_label`); one-output experiments keep their tables and labels.
 """
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def output_combos(n_points: int, d_out: int, orders) -> list[tuple[int, tuple[tu
     lexicographic order of the sorted factors (with d_out = 1, :func:`nnqft.combos.output_combos`'s order)."""
     factors = [(p, o) for p in range(n_points) for o in range(d_out)]
     return [(n, c) for n in sorted(orders) for c in combinations_with_replacement(factors, n)]
+
+
+def combo_label(combo) -> str:
+    """A combination of several outputs as text: ``"0:0,0:1,3:1"`` (point:output, ascending)."""
+    return ",".join(f"{p}:{o}" for p, o in combo)
+
+
+def parse_combo(label: str) -> tuple[tuple[int, int], ...]:
+    """The inverse of :func:`combo_label`."""
+    return tuple(tuple(int(v) for v in factor.split(":")) for factor in str(label).split(","))
 
 
 def output_pairings(combo) -> list[list[tuple[int, int]]]:
@@ -47,9 +58,11 @@ def conditional_values(G: np.ndarray, combos) -> np.ndarray:
     return out
 
 
-def bag_correlators(model, seed: int, bag: int, orders, d_out: int) -> np.ndarray:
+def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None) -> np.ndarray:
     """The conditional estimator of every combination of :func:`output_combos` at ``orders`` for bag ``bag`` of a
-    one-hidden-layer ``model`` (estimator "conditional") with ``d_out`` outputs: float[n_combinations]."""
+    one-hidden-layer ``model`` (estimator "conditional") with ``d_out`` outputs (default the model's):
+    float[n_combinations]."""
+    d_out = model.d_out if d_out is None else int(d_out)
     if model.estimator != "conditional" or model.depth != 1 or model.training is not None:
         raise ValueError("several outputs are sampled by the conditional estimator, untrained, at one hidden layer")
     if d_out < 1:
@@ -63,3 +76,25 @@ def bag_correlators(model, seed: int, bag: int, orders, d_out: int) -> np.ndarra
         G = model.sigma_b**2 + model.sigma_w**2 / model.N * (phi @ np.swapaxes(phi, -1, -2))
         total += conditional_values(G, combos).sum(axis=0)
     return total / model.n_nets
+
+
+def block_table(model, seed: int, bags, orders):
+    """The correlators of the bags ``bags`` of a ``model`` of several outputs as a long pyarrow table, one row per bag
+    and combination: the untrained block table's columns (nnqft.sampling.bags.block_table) with ``d_out`` before
+    ``bag`` and the combinations labelled by :func:`combo_label`."""
+    import pyarrow as pa
+
+    from . import point_columns
+
+    labelled = output_combos(len(model.points), model.d_out, orders)
+    values = np.stack([bag_correlators(model, seed, bag, orders) for bag in bags])
+    n_combo = len(labelled)
+    n_rows = len(bags) * n_combo
+    return pa.table({
+        **point_columns(model, n_rows),
+        "d_out": np.full(n_rows, model.d_out, dtype=np.int64),
+        "bag": np.repeat(np.asarray(list(bags), dtype=np.int64), n_combo),
+        "order": np.tile(np.asarray([n for n, _ in labelled], dtype=np.int64), len(bags)),
+        "combo": pa.array([combo_label(c) for _, c in labelled] * len(bags)).dictionary_encode(),
+        "value": values.ravel(),
+    })

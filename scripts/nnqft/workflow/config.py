@@ -179,6 +179,7 @@ def _check_consistency(config: dict) -> None:
                                   "one)", "distinct values")
     for name, exp in config["experiments"].items():
         _check_training(f"experiments.{name}", exp, config)
+        _check_outputs(f"experiments.{name}", exp, config)
     experiments = design.experiments(config)
     for name, exp in experiments.items():
         _check_experiment(f"experiments.{name}", exp, config)
@@ -251,6 +252,34 @@ def _check_training(where: str, exp: dict, config: dict) -> None:
                           f"{sigma_w} (smallest eigenvalue {eig.min():.3g} of {eig.max():.3g})",
                           "training inputs whose kernel is not singular: no input repeated, none collinear with "
                           "others where the kernel is linear")
+
+
+#: The most (point, output) combinations one bag of several outputs may measure: each sampling job holds
+#: TRAINED_NETS_AT_ONCE networks' values of all of them (about 1.6 GB at this limit).
+MAX_OUTPUT_COMBOS = 100_000
+
+
+def _check_outputs(where: str, exp: dict, config: dict) -> None:
+    """An experiment of several outputs (``d_out`` > 1), before it is built: the conditional estimator, untrained, at
+    one hidden layer, and no more correlators per bag than a job can hold."""
+    d_out = exp.get("d_out", 1)
+    if d_out == 1:
+        return
+    if exp.get("estimator", "plain") != "conditional":
+        raise invalid(f"{where}.estimator", exp.get("estimator", "plain"), f"does not sample d_out = {d_out} outputs",
+                      "estimator: conditional (given the hidden layer the outputs are independent Gaussians; the plain "
+                      "estimator would need a readout drawn per output, not built yet)")
+    if int(exp.get("depth", 1)) != 1:
+        raise invalid(f"{where}.depth", exp["depth"], f"is not sampled with d_out = {d_out}",
+                      "depth 1 (the theory of several outputs is built at one hidden layer)")
+    if "training" in exp:
+        raise invalid(f"{where}.training", "gradient flow", f"is not run with d_out = {d_out}", "d_out: 1")
+    n_points = len(point_rows(exp.get("points", config["points"])))
+    count = design.output_combos_count(n_points, d_out, config["orders"])
+    if count > MAX_OUTPUT_COMBOS:
+        raise invalid(f"{where}.d_out", d_out, f"at {n_points} points and orders {list(config['orders'])} gives "
+                      f"{count} correlators per bag, more than a job holds", f"at most {MAX_OUTPUT_COMBOS} (fewer "
+                      "outputs, points or orders)")
 
 
 def _check_experiment(where: str, exp, config: dict) -> None:

@@ -35,7 +35,7 @@ def ensemble(config: dict, exp: dict) -> Ensemble:
     """The ensemble of an experiment of the config: its own activation, points and n_nets, else the defaults."""
     return Ensemble(exp.get("activation", "gauss"), point_rows(exp.get("points", config["points"])),
                     int(exp.get("n_nets", config["n_nets"])), exp.get("estimator", "plain"), int(exp.get("depth", 1)),
-                    training(exp))
+                    training(exp), d_out=int(exp.get("d_out", 1)))
 
 
 def experiment_orders(config: dict, exp: dict) -> tuple[int, ...] | None:
@@ -75,7 +75,7 @@ class Point:
     def model(self) -> Model:
         ens = self.ensemble
         return Model(ens.activation, ens.points, self.sigma_b, self.sigma_w, self.N, ens.n_nets, ens.estimator,
-                     ens.depth, ens.training)
+                     ens.depth, ens.training, d_out=ens.d_out)
 
 
 def block_of(wildcards, points, stream_version: int, training: Training | None = None) -> tuple[Model, int, range]:
@@ -88,9 +88,10 @@ def block_of(wildcards, points, stream_version: int, training: Training | None =
         raise RuntimeError(f"the rule asks for random-stream layout {stream_version}, but the nnqft package imported "
                            f"here ({__file__}) draws layout {STREAM_VERSION}")
     depth = tag_depth(wildcards.depth_tag) if "depth_tag" in wildcards.keys() else 1
+    d_out = int(wildcards.d_out) if "d_out" in wildcards.keys() else 1
     model = Model(wildcards.activation, points, sigma_b=parse_float(wildcards.sigma_b),
                   sigma_w=parse_float(wildcards.sigma_w), N=int(wildcards.N), n_nets=int(wildcards.n_nets),
-                  estimator=wildcards.estimator, depth=depth, training=training)
+                  estimator=wildcards.estimator, depth=depth, training=training, d_out=d_out)
     if model.d_in != int(wildcards.d_in):
         raise RuntimeError(f"the path says d_in = {wildcards.d_in} but point set {wildcards.points_id} has "
                            f"{model.d_in} coordinates")
@@ -143,14 +144,34 @@ def trained_block_memory_mb(model: Model, orders) -> float:
     return JOB_BASE_MB + TRAINED_NETS_AT_ONCE * per_net * 8 / 2**20
 
 
+def output_combos_count(n_points: int, d_out: int, orders) -> int:
+    """The number of (point, output) multisets of the given orders: the correlators per bag of several outputs."""
+    return sum(math.comb(n_points * d_out + k - 1, k) for k in orders)
+
+
+def outputs_block_memory_mb(model: Model, orders) -> float:
+    """Estimated peak memory of a sampling job of several outputs (nnqft.sampling.outputs): the fixed part and, for
+    TRAINED_NETS_AT_ONCE networks at a time, their hidden features, Ĝ and their values of every combination (twice:
+    the values and a product being formed)."""
+    P = len(model.points)
+    per_net = P * model.N + P * P + 2 * output_combos_count(P, model.d_out, orders)
+    return JOB_BASE_MB + TRAINED_NETS_AT_ONCE * per_net * 8 / 2**20
+
+
 def job_memory_mb(config: dict) -> float:
     """Estimated peak memory of the largest sampling job of the config."""
     orders = trained_orders(config)
-    return max((block_memory_mb(config, min(p.n_bags, bags_per_block(point_width(p), p.n_nets,
-                                                                      neurons_per_job(config))),
-                                len(p.ensemble.points)) if p.ensemble.training is None
-                else trained_block_memory_mb(p.model, orders[p.ensemble.name])
-                for p in sampling_points(config)), default=JOB_BASE_MB)
+
+    def memory(p: Point) -> float:
+        kind = p.ensemble.kind
+        if kind == "trained":
+            return trained_block_memory_mb(p.model, orders[p.ensemble.name])
+        if kind == "outputs":
+            return outputs_block_memory_mb(p.model, config["orders"])
+        size = min(p.n_bags, bags_per_block(point_width(p), p.n_nets, neurons_per_job(config)))
+        return block_memory_mb(config, size, len(p.ensemble.points))
+
+    return max((memory(p) for p in sampling_points(config)), default=JOB_BASE_MB)
 
 
 def sampling_points(config: dict) -> list[Point]:
@@ -169,12 +190,15 @@ def point_sets(config: dict) -> dict[str, list[list[float]]]:
     return {p.ensemble.points_id: [list(r) for r in p.ensemble.points] for p in sampling_points(config)}
 
 
-def ensembles(config: dict, *, trained: bool = False) -> dict[str, dict]:
-    """Every untrained (or, ``trained``, trained) ensemble of the config by its directory name
-    (:attr:`nnqft.model.Ensemble.name`), as plain data; a trained one with the orders it is sampled at."""
+def ensembles(config: dict, *, trained: bool = False, kind: str | None = None) -> dict[str, dict]:
+    """Every ensemble of one ``kind`` of point (:data:`nnqft.model.KINDS`; default "untrained", or "trained" with ``trained``) by
+    its directory name (:attr:`nnqft.model.Ensemble.name`), as plain data; a trained one with the orders it is sampled
+    at."""
+    kind = kind or ("trained" if trained else "untrained")
     orders = trained_orders(config)
-    return {p.ensemble.name: {**p.ensemble.as_dict(), **({"orders": orders[p.ensemble.name]} if trained else {})}
-            for p in sampling_points(config) if (p.ensemble.training is not None) == trained}
+    return {p.ensemble.name: {**p.ensemble.as_dict(), **({"orders": orders[p.ensemble.name]}
+                                                         if kind == "trained" else {})}
+            for p in sampling_points(config) if p.ensemble.kind == kind}
 
 
 #: Default sampling work of one job, in neurons: about 30 s on one core, 10 bags at N = 1000, n_nets = 30000.
@@ -223,6 +247,10 @@ BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{es
 TRAINED_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}_T{training_id}/"
                          "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 
+#: The path pattern of a block of a point of several outputs: the ensemble's directory ends in ``_O{d_out}``
+#: (:func:`nnqft.model.outputs_tag`; the conditional estimator at one hidden layer, so no depth tag).
+OUTPUTS_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}_O{d_out}/"
+                         "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 #: The work of training one network, in sampled neurons per hidden neuron (measured by ``make bench-training``: about
 #: 65 µs per hidden neuron for Erf trained to τ = 8 at the default step, against 0.15 µs to sample one): it sizes the
 #: blocks of a trained point.
@@ -236,22 +264,26 @@ def point_width(p: Point) -> int:
     return p.N * p.ensemble.depth * (TRAINED_NEURON_WORK if integrated else 1)
 
 
-def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet", *, trained: bool = False) -> list[str]:
+def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet", *, trained: bool = False,
+                kind: str | None = None) -> list[str]:
     """Every block file the config asks for, in a stable order, with numbers in their canonical spelling: of the
-    untrained points, or (``trained``) of the trained ones."""
+    points of one ``kind`` (:data:`nnqft.model.KINDS`: each has its rule; default "untrained", or "trained" with
+    ``trained``)."""
+    kind = kind or ("trained" if trained else "untrained")
+    pattern = {"untrained": BLOCK_PATTERN, "trained": TRAINED_BLOCK_PATTERN, "outputs": OUTPUTS_BLOCK_PATTERN}[kind]
     paths = []
     for p in sampling_points(config):
         ens = p.ensemble
-        if (ens.training is not None) != trained:
+        if ens.kind != kind:
             continue
         size = bags_per_block(point_width(p), ens.n_nets, neurons_per_job(config))
-        pattern = TRAINED_BLOCK_PATTERN if trained else BLOCK_PATTERN
         for first, last in bag_blocks(p.n_bags, size):
             paths.append(f"{root}/" + pattern.format(
                 seed=int(config["seed"]), activation=ens.activation, d_in=ens.d_in, points_id=ens.points_id,
                 n_nets=ens.n_nets, estimator=ens.estimator, depth_tag=depth_tag(ens.depth),
-                training_id=ens.training.training_id if trained else "", sigma_b=fmt_float(p.sigma_b),
-                sigma_w=fmt_float(p.sigma_w), N=int(p.N), first=first, last=last) + ext)
+                training_id=ens.training.training_id if ens.training is not None else "", d_out=ens.d_out,
+                sigma_b=fmt_float(p.sigma_b), sigma_w=fmt_float(p.sigma_w), N=int(p.N), first=first, last=last)
+                + ext)
     return paths
 
 

@@ -1,0 +1,200 @@
+"""Networks of several outputs (docs/science.md §12) against their exact theory (:mod:`nnqft.theory.outputs`): the
+``outputs`` analysis's table, claims and figure.
+
+Every (point, output) correlator is measured as the mean over bags with its standard error, beside the exact value at
+its width; every combination of four factors also gives its connected part, G^(4) − Σ over its three pairings of
+G^(2) G^(2), computed from the means over bags with its jackknife error. A combination's ``structure`` says whether its
+factors are of one output ("same output") or of several ("cross output").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..sampling.outputs import combo_label, output_combos, parse_combo
+from ..theory.partitions import pairings
+from .stats import jackknife_se, leave_one_out
+from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, Claim, alpha_text, named, t_critical
+
+COLUMNS = ["experiment", "activation", "d_in", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
+           "order", "combo", "structure", "quantity", "value", "se", "exact", "N_value", "N_exact"]
+#: Below this many standard errors of rounding a standard error of 0 counts as 0: the conditional estimator gives
+#: exactly 0 where no pairing matches the outputs.
+ROUNDING = 1e-12
+
+
+def structure(combo) -> str:
+    return "same output" if len({o for _, o in combo}) == 1 else "cross output"
+
+
+def _rows(corr: pd.DataFrame, name: str, exp) -> pd.DataFrame:
+    ens = exp.ensemble
+    sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
+    sel &= (corr.estimator == ens.estimator) & (corr.d_out == ens.d_out) & (corr.sigma_b == exp.sigma_b)
+    sel &= corr.sigma_w.isin(list(exp.sigma_w)) & corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
+    rows = corr[sel]
+    found = rows.groupby(["sigma_w", "N"]).bag.nunique()
+    if len(found) != len(exp.sigma_w) * len(exp.N) or (found != exp.n_bags).any():
+        raise ValueError(f"experiment {name}: the correlator table of several outputs lacks some of its points or bags")
+    return rows
+
+
+def _connected(g: dict, combo):
+    """G^(4) − Σ_pairings G^(2) G^(2) of a four-factor ``combo`` from the correlators ``g`` (label -> value or array)."""
+    two = lambda a, b: g[combo_label(tuple(sorted((combo[a], combo[b]))))]  # noqa: E731
+    return g[combo_label(combo)] - sum(two(a, b) * two(c, d) for (a, b), (c, d) in pairings(range(4)))
+
+
+def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """One row per experiment of several outputs, σ_W, N and combination of :func:`nnqft.sampling.outputs.output_combos`
+    (quantity "moment"), and one per combination of four factors (quantity "connected"): the measured ``value`` and
+    its ``se`` over bags (jackknife for the connected part), the ``exact`` value at that width, and N times both."""
+    from .. import theory
+    from ..theory import outputs as exact_outputs
+
+    out = []
+    for name, exp in experiments.items():
+        rows = _rows(corr, name, exp)
+        orders = sorted(set(rows.order))
+        combos = [c for _, c in output_combos(len(exp.points), exp.d_out, orders)]
+        labels = [combo_label(c) for c in combos]
+        for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
+            model = exp.model(sigma_w, int(N))
+            th = theory.of(model.at(d_out=1, estimator="plain"))
+            bags = point.pivot(index="bag", columns="combo", values="value")[labels].to_numpy()
+            mean, loo = bags.mean(axis=0), leave_one_out(bags)
+            se = bags.std(axis=0, ddof=1) / np.sqrt(len(bags))
+            exact = exact_outputs.correlators(th, combos, int(N))
+            label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "d_out": exp.d_out,
+                     "estimator": exp.estimator, "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w), "N": int(N),
+                     "n_bags": exp.n_bags, "n_nets": exp.n_nets}
+            for k, combo in enumerate(combos):
+                out.append({**label, "order": len(combo), "combo": labels[k], "structure": structure(combo),
+                            "quantity": "moment", "value": float(mean[k]), "se": float(se[k]),
+                            "exact": float(exact[k]), "N_value": float(N * mean[k]), "N_exact": float(N * exact[k])})
+            g_mean, g_loo, g_exact = dict(zip(labels, mean)), dict(zip(labels, loo.T)), dict(zip(labels, exact))
+            for combo in (c for c in combos if len(c) == 4):
+                value, exact_c = float(_connected(g_mean, combo)), float(_connected(g_exact, combo))
+                se_c = float(jackknife_se(_connected(g_loo, combo)))
+                out.append({**label, "order": 4, "combo": combo_label(combo), "structure": structure(combo),
+                            "quantity": "connected", "value": value, "se": se_c, "exact": exact_c,
+                            "N_value": float(N * value), "N_exact": float(N * exact_c)})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _t(diff, se, scale):
+    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
+
+
+def _agreement(rows: pd.DataFrame):
+    t = _t(rows.value - rows.exact, rows.se, rows.exact)
+    n_bags = int(rows.n_bags.min())
+    crit = t_critical(n_bags, len(rows))
+    return (AGREES if t.max() <= crit else DISAGREES), rows.loc[t.idxmax()], float(t.max()), crit, n_bags
+
+
+def _two_outputs_twice(combo) -> bool:
+    outs = [o for _, o in combo]
+    return len(set(outs)) == 2 and all(outs.count(o) == 2 for o in set(outs))
+
+
+def uncorrelated(table: pd.DataFrame, experiment: str) -> dict:
+    """"The outputs are uncorrelated at every N": every cross-output 2-point function against 0 (exact at every N),
+    Bonferroni t over them. With the conditional estimator each network's value is exactly 0 (Wick's sum has no
+    pairing of different outputs): the claim then checks the estimator's structure, not a noisy mean."""
+    d = table[(table.experiment == experiment) & (table.quantity == "moment") & (table.order == 2)
+              & (table.structure == "cross output")]
+    agreement, worst, t, crit, n_bags = _agreement(d)
+    return Claim(named("the outputs are uncorrelated at every N", experiment),
+                 f"⟨f_i f_j⟩, i ≠ j, at {worst.combo}, N = {int(worst.N)} (the largest |t|)", worst.value, worst.se,
+                 worst.exact, agreement, HOLDS if (d.exact == 0).all() else FAILS,
+                 HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
+                 f"max |measured| / se = {t:.3g} against {crit:.3g}"
+                 + ("; the conditional estimator gives 0 for every network" if (d.se == 0).all() else "")).row()
+
+
+def cross_connected(table: pd.DataFrame, experiment: str) -> dict:
+    """"The cross-output connected 4-point function is O(1/N) with the exact coefficient": ⟨f_i f_i f_j f_j⟩_c for two
+    outputs i ≠ j, every combination and width, against the exact theory's V/N (Bonferroni t); the statement holds in
+    the theory (N times it is the same at every N) and in the measurement where they agree."""
+    d = table[(table.experiment == experiment) & (table.quantity == "connected")]
+    d = d[[_two_outputs_twice(parse_combo(c)) for c in d.combo]]
+    agreement, worst, t, crit, n_bags = _agreement(d)
+    spread = d.groupby("combo").N_exact.agg(lambda v: np.ptp(v) / max(np.abs(v).max(), 1e-300)).max()
+    return Claim(named("the cross-output connected 4-point function is V/N", experiment),
+                 f"N ⟨f_i f_i f_j f_j⟩_c at {worst.combo}, N = {int(worst.N)} (the largest |t|)", worst.N_value,
+                 worst.N * worst.se, worst.N_exact, agreement, HOLDS if spread < 1e-9 else FAILS,
+                 HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
+                 f"max |measured − exact| / se = {t:.3g} against {crit:.3g}").row()
+
+
+def ratio_three(table: pd.DataFrame, experiment: str) -> dict:
+    """"⟨f_i⁴⟩_c = 3 ⟨f_i² f_j²⟩_c at one point" (the O(d_out) symmetry of the outputs' law): at every point, width and
+    pair of outputs, the measured same-output connected part against 3 times the cross-output one, their difference
+    with its error (the two share networks: the error of the difference from the jackknife of each is conservative
+    only if they are not anti-correlated, so the bag-to-bag error of the difference is used), Bonferroni t."""
+    d = table[(table.experiment == experiment) & (table.quantity == "connected")]
+    rows = []
+    for r in d.itertuples():
+        combo = parse_combo(r.combo)
+        if len({p for p, _ in combo}) == 1 and _two_outputs_twice(combo):
+            (p, i), (_, j) = combo[0], combo[2]
+            same = d[(d.N == r.N) & (d.sigma_w == r.sigma_w) & (d.combo == combo_label(((p, i),) * 4))].iloc[0]
+            diff, diff_exact = same.value - 3 * r.value, same.exact - 3 * r.exact
+            rows.append({"N": r.N, "combo": r.combo, "value": diff, "exact": diff_exact,
+                         "se": float(np.hypot(same.se, 3 * r.se)), "n_bags": r.n_bags,
+                         "ratio": same.value / r.value if r.value else np.nan, "ratio_exact": same.exact / r.exact})
+    rows = pd.DataFrame(rows)
+    agreement, worst, t, crit, n_bags = _agreement(rows)
+    return Claim(named("⟨f_i⁴⟩_c = 3 ⟨f_i² f_j²⟩_c at one point", experiment),
+                 f"⟨f_i⁴⟩_c / ⟨f_i² f_j²⟩_c at {worst.combo}, N = {int(worst.N)} (the largest |t| of the difference)",
+                 worst.ratio, np.nan, worst.ratio_exact, agreement,
+                 HOLDS if (np.abs(rows.ratio_exact - 3) < 1e-9).all() else FAILS,
+                 HOLDS if agreement == AGREES else FAILS, alpha_text(len(rows), n_bags, "points, widths and outputs"),
+                 f"max |⟨f_i⁴⟩_c − 3⟨f_i² f_j²⟩_c| / se = {t:.3g} against {crit:.3g} (se: the two errors added in "
+                 f"quadrature)" + ("; the conditional estimator keeps the ratio for every network (3⟨Ĝ²⟩ − 3⟨Ĝ⟩² "
+                                   "against ⟨Ĝ²⟩ − ⟨Ĝ⟩²): the claim then checks the estimator's structure"
+                                   if t < 1e-6 else "")).row()
+
+
+def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
+    """The claims of every experiment that asks for ``outputs``."""
+    rows = []
+    for name, exp in experiments.items():
+        if "outputs" in exp.analyses:
+            rows += [uncorrelated(table, name), cross_connected(table, name), ratio_three(table, name)]
+    return rows
+
+
+def outputs_figure(table: pd.DataFrame, experiment: str):
+    """One experiment of several outputs: N times the connected 4-point function at each point, of one output
+    (⟨f_i⁴⟩_c, divided by 3) and of two (⟨f_i² f_j²⟩_c), against N (markers with errors) beside the exact theory
+    (lines): equal, and flat in N, where the theory holds."""
+    from . import style  # first: style selects the Agg backend
+    import matplotlib.pyplot as plt
+
+    d = table[(table.experiment == experiment) & (table.quantity == "connected")]
+    sigmas = sorted(set(d.sigma_w))
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(6.0 * len(sigmas), 4.4), squeeze=False, layout="constrained")
+    widths = sorted(set(d.N))
+    points = sorted({parse_combo(c)[0][0] for c in d.combo})
+    colours = plt.cm.tab10(np.arange(len(points)))
+    for ax, sw in zip(axes[0], sigmas):
+        s = d[d.sigma_w == sw]
+        for colour, p in zip(colours, points):
+            same = s[s.combo == combo_label(((p, 0),) * 4)].sort_values("N")
+            cross = s[s.combo == combo_label(((p, 0), (p, 0), (p, 1), (p, 1)))].sort_values("N")
+            ax.errorbar(same.N, same.N_value / 3, yerr=same.N * same.se / 3, fmt="o", ms=4, capsize=2, color=colour,
+                        label=f"x_{p}: N ⟨f_1⁴⟩_c / 3")
+            ax.errorbar(cross.N, cross.N_value, yerr=cross.N * cross.se, fmt="s", ms=4, capsize=2, mfc="none",
+                        color=colour, label=f"x_{p}: N ⟨f_1² f_2²⟩_c")
+            ax.plot(cross.N, cross.N_exact, "-", color=colour, lw=1)
+        ax.set_xscale("log")
+        style.width_ticks(ax, widths)
+        ax.set_xlabel("N")
+        ax.set_title(f"σ_W = {sw:g}: N × connected 4-point functions (lines: exact)", fontsize=9)
+        ax.legend(fontsize=7)
+    first = d.iloc[0]
+    fig.suptitle(f"{experiment}: {first.activation}, d_in = {first.d_in}, d_out = {first.d_out}\n"
+                 f"{int(first.n_bags)} bags of {int(first.n_nets)} networks, conditional estimator", fontsize=10)
+    return fig
