@@ -28,10 +28,7 @@ if sm.params.backend == "cuda":
 start = time.perf_counter()
 table = sampling.block_table(model, seed, bags, sm.params.orders, threads=sm.threads, backend=sm.params.backend)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(backend=sm.params.backend, seed=seed, activation=model.activation,
-                         estimator=model.estimator, d_in=model.d_in, points=[list(p) for p in model.points],
-                         sigma_b=model.sigma_b, sigma_w=model.sigma_w, N=model.N, n_nets=model.n_nets,
-                         depth=model.depth, bags=[bags.start, bags.stop - 1], orders=list(sm.params.orders))
+meta = tables.block_provenance(model, seed, bags, sm.params.orders, backend=sm.params.backend)
 meta["kernel_seconds"] = elapsed
 if sm.params.backend == "cuda":
     meta["device"] = cuda_kernel.device_info()

@@ -18,10 +18,7 @@ orders = list(sm.params.orders)
 start = time.perf_counter()
 table = trained_sampling.block_table(model, seed, bags, orders)
 elapsed = time.perf_counter() - start
-meta = tables.provenance(seed=seed, activation=model.activation, estimator=model.estimator, d_in=model.d_in,
-                         points=[list(p) for p in model.points], sigma_b=model.sigma_b, sigma_w=model.sigma_w,
-                         N=model.N, n_nets=model.n_nets, depth=model.depth, bags=[bags.start, bags.stop - 1],
-                         orders=orders, training=training.as_dict())
+meta = tables.block_provenance(model, seed, bags, orders, training=training.as_dict())
 meta["kernel_seconds"] = elapsed
 tables.write_table(table, sm.output[0], meta)
 log.info("%s d_in=%d trained (%s, %s) N=%d sigma_w=%s bags %d-%d: %.3f s, %.3g networks/s",

@@ -160,8 +160,7 @@ class Ensemble:
     training: Training | None = field(default=None, compare=False)
     #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
     training_key: str = field(init=False, default="", repr=False)
-    #: the number of outputs (docs/science.md §12); 1, the papers' networks, leaves every name and table as it was
-    d_out: int = 1
+    d_out: int = 1  # the number of outputs (docs/science.md §12): 1 leaves every name and table as it was
 
     def __post_init__(self):
         object.__setattr__(self, "training_key", _training_key(self.training))

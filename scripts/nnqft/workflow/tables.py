@@ -32,6 +32,15 @@ def provenance(backend: str = "cpu", **params) -> dict:
     return {"params": params, "backend": backend, "stream_version": STREAM_VERSION, "versions": versions()}
 
 
+def block_provenance(model, seed: int, bags: range, orders, *, backend: str = "cpu", **extra) -> dict:
+    """:func:`provenance` of a sampled block: the seed and the point (its model's fields), its bags [first, last] and
+    orders, and ``extra`` (a training, a number of outputs)."""
+    return provenance(backend=backend, seed=seed, activation=model.activation, estimator=model.estimator,
+                      d_in=model.d_in, points=[list(p) for p in model.points], sigma_b=model.sigma_b,
+                      sigma_w=model.sigma_w, N=model.N, n_nets=model.n_nets, depth=model.depth,
+                      bags=[bags.start, bags.stop - 1], orders=list(orders), **extra)
+
+
 class TableError(RuntimeError):
     """A table that cannot be read or written; the message names the file and what to do."""
 
