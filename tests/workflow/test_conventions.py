@@ -128,7 +128,7 @@ def test_the_default_profile_is_loaded_by_a_plain_call_rerun_incomplete(quick_ru
 def test_every_rule_writes_its_log(quick_run):
     logs = quick_run / "logs"
     steps = registry.steps_for(design.experiments(QUICK))
-    assert {s.name for s in registry.TABLES} - {s.name for s in steps} == set(registry.STEP_KINDS)
+    assert {s.name for s in registry.TABLES} - {s.name for s in steps} == set(registry.KIND_OF)
     expected = [*(f"analyse/{step.name}.log" for step in steps), "claims.log", "gather_correlators.log",
                 *(f"plot/{path}.log" for path in registry.figure_paths(design.experiments(QUICK), QUICK["orders"]))]
     for name in expected:

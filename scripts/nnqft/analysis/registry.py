@@ -42,11 +42,9 @@ ANALYSES = {
                "4-point function is V/N, and that the same-output one is 3 times it at one point",
 }
 
-#: The kind of experiment (:data:`nnqft.model.KINDS`) each analysis is made for; the others are the untrained
-#: one-output experiments'.
-ANALYSIS_KINDS = {"training": "trained", "outputs": "outputs"}
-#: The analyses of a trained ensemble (experiments with a ``training``).
-TRAINED_ANALYSES = tuple(a for a, k in ANALYSIS_KINDS.items() if k == "trained")
+#: The analyses (and the analysis steps of :data:`TABLES`, named alike) of another kind of experiment than the
+#: untrained one-output ones (:data:`nnqft.model.KINDS`): each reads only the correlators of its kind.
+KIND_OF = {"training": "trained", "outputs": "outputs"}
 
 
 def kind_of(exp) -> str:
@@ -54,8 +52,9 @@ def kind_of(exp) -> str:
     return getattr(exp, "kind", "untrained")
 
 
-def analysis_kind(analysis: str) -> str:
-    return ANALYSIS_KINDS.get(analysis, "untrained")
+def analysis_kind(name: str) -> str:
+    """The kind of experiment an analysis, or an analysis step, is made for."""
+    return KIND_OF.get(name, "untrained")
 
 #: The analyses of networks of more than one hidden layer (the others need the exact one-hidden-layer theory).
 DEEP_ANALYSES = ("falloff", "depth_running")
@@ -173,27 +172,16 @@ TABLES = (
     Step("outputs", ("output_correlators",), ("outputs",)),
 )
 
-#: The kind of experiment (:data:`nnqft.model.KINDS`) each step reads the correlators of; the others read the
-#: untrained one-output experiments'.
-STEP_KINDS = {"training": "trained", "outputs": "outputs"}
-#: The steps that read the trained ensembles' correlators.
-TRAINED_STEPS = tuple(s for s, k in STEP_KINDS.items() if k == "trained")
-
-
-def step_kind(step: Step) -> str:
-    return STEP_KINDS.get(step.name, "untrained")
-
-
 def steps_for(experiments: dict) -> tuple[Step, ...]:
     """The steps a config runs: those of each kind of experiment it has (a config of untrained one-output experiments
     runs exactly the steps it always ran)."""
     kinds = {kind_of(exp) for exp in experiments.values()}
-    return tuple(s for s in TABLES if step_kind(s) in kinds)
+    return tuple(s for s in TABLES if analysis_kind(s.name) in kinds)
 
 
 def step_experiments(step: Step, experiments: dict) -> dict:
     """The experiments a step computes on: those of its kind."""
-    return {n: e for n, e in experiments.items() if kind_of(e) == step_kind(step)}
+    return {n: e for n, e in experiments.items() if kind_of(e) == analysis_kind(step.name)}
 
 
 def waiting_on(step: Step) -> int:
@@ -207,19 +195,19 @@ def waiting_on(step: Step) -> int:
     return len(waiting)
 
 
-#: The tables the claims read (nnqft.analysis.claims.claims_table): of the untrained experiments, of the trained ones.
-CLAIMS_READS = ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope", "hms_six_point",
-                "couplings", "coupling_means", "flow_fit", "depth_running")
-TRAINED_CLAIMS_READS = ("training", "training_fit")
-OUTPUT_CLAIMS_READS = ("outputs",)
+#: The tables the claims read (nnqft.analysis.claims.claims_table), per kind of experiment.
+CLAIMS_READS = {"untrained": ("deviations", "error_bars", "hms_falloff", "hms_lambda", "hms_lambda_slope",
+                              "hms_six_point", "couplings", "coupling_means", "flow_fit", "depth_running"),
+                "trained": ("training", "training_fit"),
+                "outputs": ("outputs",)}
 
 
 def claims_reads(experiments: dict) -> tuple[str, ...]:
-    """The tables the claims of a config read: CLAIMS_READS with an untrained one-output experiment,
-    TRAINED_CLAIMS_READS with a trained one, OUTPUT_CLAIMS_READS with one of several outputs."""
+    """The tables the claims of a config read: those of each kind of experiment it has, in the order of KINDS."""
+    from ..model import KINDS
+
     kinds = {kind_of(exp) for exp in experiments.values()}
-    return ((CLAIMS_READS if "untrained" in kinds else ()) + (TRAINED_CLAIMS_READS if "trained" in kinds else ())
-            + (OUTPUT_CLAIMS_READS if "outputs" in kinds else ()))
+    return tuple(t for kind in KINDS if kind in kinds for t in CLAIMS_READS[kind])
 
 
 def step(name: str) -> Step:

@@ -126,11 +126,11 @@ def test_experiments_sharing_a_trained_ensemble_sample_the_union_of_their_orders
 def test_a_trained_experiment_gets_only_the_trained_steps_figures_and_claims():
     experiments = design.experiments(TRAINED)
     assert [s.name for s in registry.steps_for(experiments)] == ["training"]
-    assert registry.claims_reads(experiments) == registry.TRAINED_CLAIMS_READS
+    assert registry.claims_reads(experiments) == registry.CLAIMS_READS["trained"]
     assert registry.figure_paths(experiments, [2]) == [f"{name}/training" for name in experiments]
     untrained = design.experiments(QUICK)
     assert "training" not in [s.name for s in registry.steps_for(untrained)]
-    assert registry.claims_reads(untrained) == registry.CLAIMS_READS
+    assert registry.claims_reads(untrained) == registry.CLAIMS_READS["untrained"]
 
 
 def test_a_trained_jobs_memory_does_not_grow_with_n_nets():
