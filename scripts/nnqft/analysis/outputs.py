@@ -11,13 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from functools import lru_cache
+
 from ..sampling.outputs import combo_label, output_combos, parse_combo
 from ..theory.partitions import pairings
 from .stats import jackknife_se, leave_one_out
-from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, Claim, alpha_text, named, t_critical
+from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, t_critical
 
 COLUMNS = ["experiment", "activation", "d_in", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
-           "order", "combo", "structure", "quantity", "value", "se", "exact", "N_value", "N_exact"]
+           "order", "combo", "structure", "quantity", "value", "se", "se_exact", "exact", "N_value", "N_exact",
+           "status"]
 #: Below this many standard errors of rounding a standard error of 0 counts as 0: the conditional estimator gives
 #: exactly 0 where no pairing matches the outputs.
 ROUNDING = 1e-12
@@ -45,41 +48,74 @@ def _connected(g: dict, combo):
     return g[combo_label(combo)] - sum(two(a, b) * two(c, d) for (a, b), (c, d) in pairings(range(4)))
 
 
-def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
-    """One row per experiment of several outputs, σ_W, N and combination of :func:`nnqft.sampling.outputs.output_combos`
-    (quantity "moment"), and one per combination of four factors (quantity "connected"): the measured ``value`` and
-    its ``se`` over bags (jackknife for the connected part), the ``exact`` value at that width, and N times both."""
+@lru_cache(maxsize=None)
+def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
+    """The combinations of a model of several outputs (one network per bag: ``model.at(n_nets=1)``), their exact
+    values and the variance of one network's conditional estimate (NaN for Erf beyond order 2: 8-point moments by
+    quadrature, for bounded outputs; as for one output, nnqft.analysis.deviations.exact_standard_error)."""
     from .. import theory
     from ..theory import outputs as exact_outputs
 
+    th = theory.of(model.at(d_out=1, estimator="plain"))
+    combos = [c for _, c in output_combos(len(model.points), model.d_out, orders)]
+    exact = exact_outputs.correlators(th, combos, model.N)
+    cheap = [k for k, c in enumerate(combos) if len(c) <= 2 or model.activation != "erf"]
+    variance = np.full(len(combos), np.nan)
+    variance[cheap] = np.maximum(exact_outputs.conditional_variances(th, [combos[k] for k in cheap], model.N), 0.0)
+    return combos, exact, variance
+
+
+def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
+    """One row per experiment of several outputs, σ_W, N and combination of :func:`nnqft.sampling.outputs.output_combos`
+    (quantity "moment"), and one per combination of four factors (quantity "connected"): the measured ``value`` and
+    its ``se`` over bags (jackknife for the connected part), the ``exact`` value at that width, and N times both; for
+    the moments the exact standard error ``se_exact`` too, and per point and order the error bars' ``status``
+    (:func:`nnqft.analysis.deviations.error_bars`: "error bars unreliable (heavy tails)" where the measured
+    bag-to-bag variance is far below the exact one), which the connected rows take from order 4."""
     out = []
     for name, exp in experiments.items():
         rows = _rows(corr, name, exp)
-        orders = sorted(set(rows.order))
-        combos = [c for _, c in output_combos(len(exp.points), exp.d_out, orders)]
-        labels = [combo_label(c) for c in combos]
+        orders = tuple(sorted(set(rows.order)))
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
-            model = exp.model(sigma_w, int(N))
-            th = theory.of(model.at(d_out=1, estimator="plain"))
+            combos, exact, variance = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
+            labels = [combo_label(c) for c in combos]
             bags = point.pivot(index="bag", columns="combo", values="value")[labels].to_numpy()
             mean, loo = bags.mean(axis=0), leave_one_out(bags)
             se = bags.std(axis=0, ddof=1) / np.sqrt(len(bags))
-            exact = exact_outputs.correlators(th, combos, int(N))
+            se_exact = np.sqrt(variance / (exp.n_nets * len(bags)))
             label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "d_out": exp.d_out,
                      "estimator": exp.estimator, "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w), "N": int(N),
                      "n_bags": exp.n_bags, "n_nets": exp.n_nets}
             for k, combo in enumerate(combos):
                 out.append({**label, "order": len(combo), "combo": labels[k], "structure": structure(combo),
                             "quantity": "moment", "value": float(mean[k]), "se": float(se[k]),
-                            "exact": float(exact[k]), "N_value": float(N * mean[k]), "N_exact": float(N * exact[k])})
+                            "se_exact": float(se_exact[k]), "exact": float(exact[k]), "N_value": float(N * mean[k]),
+                            "N_exact": float(N * exact[k])})
             g_mean, g_loo, g_exact = dict(zip(labels, mean)), dict(zip(labels, loo.T)), dict(zip(labels, exact))
             for combo in (c for c in combos if len(c) == 4):
                 value, exact_c = float(_connected(g_mean, combo)), float(_connected(g_exact, combo))
                 se_c = float(jackknife_se(_connected(g_loo, combo)))
                 out.append({**label, "order": 4, "combo": combo_label(combo), "structure": structure(combo),
-                            "quantity": "connected", "value": value, "se": se_c, "exact": exact_c,
+                            "quantity": "connected", "value": value, "se": se_c, "se_exact": np.nan, "exact": exact_c,
                             "N_value": float(N * value), "N_exact": float(N * exact_c)})
-    return pd.DataFrame(out, columns=COLUMNS)
+    table = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "status"])
+    return table.merge(_statuses(table), on=STATUS_KEYS, how="left")[COLUMNS]
+
+
+#: What the error bars' status is given per.
+STATUS_KEYS = ["experiment", "sigma_w", "N", "order"]
+
+
+def _statuses(table: pd.DataFrame) -> pd.DataFrame:
+    """The error bars' status per point and order, from the moments (:func:`nnqft.analysis.deviations.error_bars`)."""
+    from .deviations import UNCHECKED, error_bars
+
+    m = table[table.quantity == "moment"]
+    if m.empty:
+        return pd.DataFrame(columns=STATUS_KEYS + ["status"])
+    frame = m.assign(depth=1, g_se=m.se, g_se_exact=m.se_exact.where(m.se_exact > 0))
+    bars = error_bars(frame)[STATUS_KEYS + ["status"]]
+    return bars.assign(status=bars.status.fillna(UNCHECKED))
 
 
 def _t(diff, se, scale):
@@ -119,13 +155,20 @@ def cross_connected(table: pd.DataFrame, experiment: str) -> dict:
     the theory (N times it is the same at every N) and in the measurement where they agree."""
     d = table[(table.experiment == experiment) & (table.quantity == "connected")]
     d = d[[_two_outputs_twice(parse_combo(c)) for c in d.combo]]
+    bad = sorted({int(n) for n in d.N[d.status == UNRELIABLE]})
+    if len(bad) == d.N.nunique():
+        return Claim(named("the cross-output connected 4-point function is V/N", experiment),
+                     "N ⟨f_i f_i f_j f_j⟩_c", np.nan, np.nan, np.nan, UNRELIABLE, HOLDS, UNRELIABLE,
+                     "", f"error bars unreliable (heavy tails) at every N {bad}").row()
+    d = d[~d.N.isin(bad)]
     agreement, worst, t, crit, n_bags = _agreement(d)
     spread = d.groupby("combo").N_exact.agg(lambda v: np.ptp(v) / max(np.abs(v).max(), 1e-300)).max()
     return Claim(named("the cross-output connected 4-point function is V/N", experiment),
                  f"N ⟨f_i f_i f_j f_j⟩_c at {worst.combo}, N = {int(worst.N)} (the largest |t|)", worst.N_value,
                  worst.N * worst.se, worst.N_exact, agreement, HOLDS if spread < 1e-9 else FAILS,
                  HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
-                 f"max |measured − exact| / se = {t:.3g} against {crit:.3g}").row()
+                 f"max |measured − exact| / se = {t:.3g} against {crit:.3g}"
+                 + (f"; error bars unreliable (heavy tails) at N = {bad}, left out" if bad else "")).row()
 
 
 def ratio_three(table: pd.DataFrame, experiment: str) -> dict:

@@ -29,16 +29,39 @@ def correlator(theory: Theory, factors, N: int) -> float:
     factors = [tuple(int(v) for v in f) for f in factors]
     if len(factors) % 2:
         return 0.0
-    total = 0.0
-    for pairing in pairings(range(len(factors))):
-        if all(factors[a][1] == factors[b][1] for a, b in pairing):
-            total += theory.conditional_moment([(factors[a][0], factors[b][0]) for a, b in pairing], N)
-    return total
+    return float(sum(theory.conditional_moment(pairs, N) for pairs in _pairs(factors)))
 
 
 def correlators(theory: Theory, combos, N: int) -> np.ndarray:
     """:func:`correlator` of each combination of ``combos`` (tuples of (point, output) factors)."""
     return np.array([correlator(theory, c, N) for c in combos])
+
+
+def _pairs(factors) -> list[list[tuple[int, int]]]:
+    """The output-respecting pairings of ``factors``, each as pairs of point indices."""
+    return [[(factors[a][0], factors[b][0]) for a, b in pairing] for pairing in pairings(range(len(factors)))
+            if all(factors[a][1] == factors[b][1] for a, b in pairing)]
+
+
+def conditional_variances(theory: Theory, combos, N: int) -> np.ndarray:
+    """The variance over networks of one network's conditional estimate of each combination (its output-respecting
+    Wick sum of Π Ĝ): Σ_{P, Q} E[Π_P Ĝ Π_Q Ĝ] − G², exact at every N (as
+    :meth:`nnqft.theory.exact.Theory.conditional_estimator_variance` for one output). The expectations of each size
+    are computed in one batch."""
+    combos = [[tuple(int(v) for v in f) for f in c] for c in combos]
+    terms: dict[int, list] = {}  # number of pairs -> (combination index, the pairs of P and Q)
+    for k, c in enumerate(combos):
+        matchings = _pairs(c) if len(c) % 2 == 0 else []
+        for P in matchings:
+            for Q in matchings:
+                terms.setdefault(len(P) + len(Q), []).append((k, P + Q))
+    second = np.zeros(len(combos))
+    for size, rows in terms.items():
+        values = theory._conditional_moments(np.array([pairs for _, pairs in rows], dtype=np.int64).reshape(
+            len(rows), size, 2), N)
+        np.add.at(second, [k for k, _ in rows], values)
+    g = correlators(theory, combos, N)
+    return second - g * g
 
 
 def connected_four_point(theory: Theory, factors, N: int) -> float:

@@ -75,3 +75,14 @@ def test_sampled_networks_of_two_outputs_agree_and_independent_outputs_do_not(ac
     independent = theory[cross] - [outputs.connected_four_point(th, combos[k], N) for k in cross]
     assert (np.abs(mean[cross] - independent) / se[cross]).max() > crit
 
+
+
+def test_the_conditional_estimators_variance_is_the_one_output_one_and_zero_where_no_pairing_matches():
+    th = Theory("relu", POINTS, 0.5, 1.5)
+    combos = [(0, 1), (0, 0, 1, 2), (1, 1, 1, 1)]
+    one = outputs.conditional_variances(th, [[(p, 0) for p in c] for c in combos], 5)
+    np.testing.assert_allclose(one, [th.conditional_estimator_variance(c, 5) for c in combos], rtol=1e-12)
+    assert outputs.conditional_variances(th, [[(0, 0), (1, 1)], [(0, 0), (0, 0), (1, 1)]], 5).tolist() == [0.0, 0.0]
+    cross = outputs.conditional_variances(th, [[(0, 0), (0, 0), (1, 1), (1, 1)]], 5)[0]
+    G = outputs.correlator(th, [(0, 0), (0, 0), (1, 1), (1, 1)], 5)
+    assert cross == pytest.approx(th.conditional_moment([(0, 0), (1, 1), (0, 0), (1, 1)], 5) - G * G, rel=1e-12)
