@@ -33,6 +33,10 @@ def experiment_rows(corr: pd.DataFrame, experiments: dict, columns=None) -> pd.D
         sel &= corr.estimator == ens.estimator  # one estimator per experiment: never mixed
         sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w))
         sel &= corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
+        if "training" in corr.columns:  # a trained correlator table (nnqft.analysis.training)
+            sel &= corr.training == (ens.training.training_id if ens.training is not None else "")
+        if "d_out" in corr.columns:  # a table of several outputs (nnqft.analysis.outputs)
+            sel &= corr.d_out == ens.d_out
         part = corr.loc[sel, list(columns) if columns is not None else corr.columns]  # a copy: a boolean mask
         bags = part.groupby(POINT_KEYS).bag.nunique()
         if len(bags) != len(exp.sigma_w) * len(exp.N) or (bags != exp.n_bags).any():

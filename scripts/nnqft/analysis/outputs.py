@@ -15,31 +15,17 @@ from functools import lru_cache
 
 from ..sampling.outputs import combo_label, output_combos, parse_combo
 from ..theory.partitions import pairings
+from .deviations import experiment_rows
 from .stats import jackknife_se, leave_one_out
-from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, t_critical
+from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, rounded_t, t_critical
 
 COLUMNS = ["experiment", "activation", "d_in", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
            "order", "combo", "structure", "quantity", "value", "se", "se_exact", "exact", "N_value", "N_exact",
            "status"]
-#: Below this many standard errors of rounding a standard error of 0 counts as 0: the conditional estimator gives
-#: exactly 0 where no pairing matches the outputs.
-ROUNDING = 1e-12
 
 
 def structure(combo) -> str:
     return "same output" if len({o for _, o in combo}) == 1 else "cross output"
-
-
-def _rows(corr: pd.DataFrame, name: str, exp) -> pd.DataFrame:
-    ens = exp.ensemble
-    sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
-    sel &= (corr.estimator == ens.estimator) & (corr.d_out == ens.d_out) & (corr.sigma_b == exp.sigma_b)
-    sel &= corr.sigma_w.isin(list(exp.sigma_w)) & corr.N.isin(list(exp.N)) & (corr.bag < exp.n_bags)
-    rows = corr[sel]
-    found = rows.groupby(["sigma_w", "N"]).bag.nunique()
-    if len(found) != len(exp.sigma_w) * len(exp.N) or (found != exp.n_bags).any():
-        raise ValueError(f"experiment {name}: the correlator table of several outputs lacks some of its points or bags")
-    return rows
 
 
 def _connected(g: dict, combo):
@@ -74,7 +60,7 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     bag-to-bag variance is far below the exact one), which the connected rows take from order 4."""
     out = []
     for name, exp in experiments.items():
-        rows = _rows(corr, name, exp)
+        rows = experiment_rows(corr, {name: exp})
         orders = tuple(sorted(set(rows.order)))
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
             combos, exact, variance = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
@@ -118,12 +104,8 @@ def _statuses(table: pd.DataFrame) -> pd.DataFrame:
     return bars.assign(status=bars.status.fillna(UNCHECKED))
 
 
-def _t(diff, se, scale):
-    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
-
-
 def _agreement(rows: pd.DataFrame):
-    t = _t(rows.value - rows.exact, rows.se, rows.exact)
+    t = rounded_t(rows.value - rows.exact, rows.se, rows.exact)
     n_bags = int(rows.n_bags.min())
     crit = t_critical(n_bags, len(rows))
     return (AGREES if t.max() <= crit else DISAGREES), rows.loc[t.idxmax()], float(t.max()), crit, n_bags

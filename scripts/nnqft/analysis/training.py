@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import combos
+from .deviations import experiment_rows
 from .stats import jackknife_se, leave_one_out
 from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, Claim, alpha_text, named,
-                       t_critical, wls_slope)
+                       rounded_t, t_critical, wls_slope)
 
 COLUMNS = ["experiment", "activation", "d_in", "layers", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
            "time", "quantity", "point", "value", "se", "theory", "exact", "N_deviation", "N_deviation_se"]
@@ -26,22 +27,6 @@ FIT_COLUMNS = ["experiment", "activation", "layers", "estimator", "sigma_w", "ti
 QUANTITIES = {"mean": (1,), "covariance": (1, 2), "kurtosis": (1, 2, 3, 4)}
 #: How many of the largest resolved widths the power of N of a deviation is measured between.
 ASYMPTOTIC_WIDTHS = 2
-#: Below this many standard errors of rounding (relative to the value), a standard error of 0 counts as 0: the control
-#: variate's estimate at τ = 0 is the theory itself, with no noise.
-ROUNDING = 1e-12
-
-
-def _trained_rows(corr: pd.DataFrame, name: str, exp) -> pd.DataFrame:
-    ens = exp.ensemble
-    sel = (corr.activation == ens.activation) & (corr.points == ens.points_json) & (corr.n_nets == ens.n_nets)
-    sel &= (corr.estimator == ens.estimator) & (corr.training == ens.training.training_id)
-    sel &= (corr.sigma_b == exp.sigma_b) & corr.sigma_w.isin(list(exp.sigma_w)) & corr.N.isin(list(exp.N))
-    sel &= corr.bag < exp.n_bags
-    rows = corr[sel]
-    found = rows.groupby(["sigma_w", "N"]).bag.nunique()
-    if len(found) != len(exp.sigma_w) * len(exp.N) or (found != exp.n_bags).any():
-        raise ValueError(f"experiment {name}: the trained correlator table lacks some of its points or bags")
-    return rows
 
 
 def _quantities(g: dict, P: int) -> dict[str, tuple[list[str], callable]]:
@@ -109,7 +94,7 @@ def training_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     (NaN at τ > 0) and ``N_deviation`` = N (value − theory) with its standard error."""
     out = []
     for name, exp in experiments.items():
-        rows = _trained_rows(corr, name, exp)
+        rows = experiment_rows(corr, {name: exp})
         P = len(exp.points)
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
             theory_at = _theory(exp, sigma_w, exp.training.times)
@@ -141,15 +126,10 @@ def training_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def _t(diff, se, scale):
-    """|diff| / se, with a standard error of 0 (no noise) counted as the rounding of ``scale``."""
-    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
-
-
 def resolved(table: pd.DataFrame, n_tests: int) -> pd.Series:
     """Rows whose deviation from the theory is beyond the Bonferroni t bound over ``n_tests`` tests."""
     crit = t_critical(int(table.n_bags.iloc[0]), n_tests) if len(table) else np.inf
-    return _t(table.value - table.theory, table.se, table.theory) > crit
+    return rounded_t(table.value - table.theory, table.se, table.theory) > crit
 
 
 def training_fit_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +168,7 @@ def untrained_at_zero(table: pd.DataFrame, experiment: str) -> dict:
     The statement holds in the theory by construction (a network is trained from the untrained sampler's draw); in the
     measurement it is the agreement."""
     d = table[(table.experiment == experiment) & (table.time == 0)]
-    t = _t(d.value - d.exact, d.se, d.exact)
+    t = rounded_t(d.value - d.exact, d.se, d.exact)
     n_bags = int(d.n_bags.iloc[0])
     crit = t_critical(n_bags, len(d))
     worst = d.loc[t.idxmax()]
@@ -211,7 +191,7 @@ def approaches_as_one_over_N(table: pd.DataFrame, fit: pd.DataFrame, experiment:
     d = table[(table.experiment == experiment) & (table.quantity == quantity) & (table.time > 0)]
     n_bags = int(d.n_bags.iloc[0])
     top = d[d.N == d.N.max()]
-    t = _t(top.value - top.theory, top.se, top.theory)
+    t = rounded_t(top.value - top.theory, top.se, top.theory)
     crit = t_critical(n_bags, len(top))
     agreement = AGREES if t.max() <= crit else DISAGREES
     f = fit[(fit.experiment == experiment) & (fit.quantity == quantity) & fit.slope.notna()]
@@ -263,7 +243,7 @@ def readout_exact(table: pd.DataFrame, plain: str, conditional: str) -> dict:
     b = table[table.experiment == conditional].set_index(keys)
     both = a.merge(b, left_index=True, right_index=True, how="inner", suffixes=("_plain", "_conditional"))
     se = np.sqrt(both.se_plain**2 + both.se_conditional**2)
-    t = _t(both.value_plain - both.value_conditional, se, both.value_conditional)
+    t = rounded_t(both.value_plain - both.value_conditional, se, both.value_conditional)
     n_bags = int(min(both.n_bags_plain.min(), both.n_bags_conditional.min()))
     crit = t_critical(n_bags, len(both))
     worst = both.iloc[int(np.argmax(t.to_numpy()))]

@@ -79,6 +79,16 @@ def unreliable_widths(error_bars: pd.DataFrame, experiment: str, order: int) -> 
     return sorted({int(n) for (_, n), st in statuses(error_bars, experiment, order).items() if st == UNRELIABLE})
 
 
+#: Relative to the reference, below this a standard error of 0 counts as rounding: an estimator that is exact by
+#: construction (the control variate at τ = 0, the conditional estimator of several outputs' cross 2-point function).
+ROUNDING = 1e-12
+
+
+def rounded_t(diff, se, scale):
+    """|diff| / se, a standard error of 0 taken as the rounding of ``scale`` (:data:`ROUNDING`)."""
+    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
+
+
 def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
     """max over rows of |g_mean − reference| / g_se, its number of tests, and the row where it is reached."""
     t = (dev.g_mean - dev[reference]).abs() / dev.g_se
