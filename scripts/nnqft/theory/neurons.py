@@ -33,6 +33,9 @@ from .cones import RELU_NODES, gauss_legendre_01, relu_moment
 #: (σ_b = σ_W = 3 at |x| = 1); larger ones are refused rather than computed to an unknown accuracy.
 MAX_ERF_VARIANCE = 18.0
 
+#: Covariance matrices per batch at the innermost level of the Erf recursion (see :func:`erf_moments`).
+ERF_CHUNK = 5000
+
 
 def erf_nodes(max_variance: float) -> int:
     """Gauss–Legendre nodes per level of the Erf recursion: the t-integrands sharpen as the pre-activation
@@ -163,7 +166,9 @@ def erf_moments(covs, nodes: int | None = None, closed_pair: bool = True) -> np.
         ∂_i ∂_j F = (4/π) e^{−z_i² − z_j²} Π_{l≠i,j} erf(z_l),
 
     and the Gaussian factor is absorbed into the measure: E[e^{−zᵀΛz} G(z)] = det(I + 2ΛΣ)^{−1/2}
-    E_{Σ(I + 2ΛΣ)^{−1}}[G(z)], with Λ = e_i e_iᵀ + e_j e_jᵀ. Each step removes two factors at the cost of
+    E_{Σ(I + 2ΛΣ)^{−1}}[G(z)], with Λ = e_i e_iᵀ + e_j e_jᵀ. Both factors need only the 2 × 2 block A = I/2 + Σ_PP
+    on P = {i, j}: det(I + 2ΛΣ) = 4 det A (Sylvester) and Σ(I + 2ΛΣ)^{−1} = Σ − Σ_{:,P} A^{−1} Σ_{P,:}
+    (Woodbury), which hold for singular Σ too (points of rank below k). Each step removes two factors at the cost of
     one integral over t, done by Gauss–Legendre with ``nodes`` nodes (default :func:`erf_nodes` of the
     largest variance). ``closed_pair=False`` carries the recursion down to k = 0 instead of stopping at the
     arcsine kernel (to test the recursion against it).
@@ -177,7 +182,9 @@ def erf_moments(covs, nodes: int | None = None, closed_pair: bool = True) -> np.
                          f"the Erf quadrature's convergence is tested")
     nodes = nodes or erf_nodes(top)
     out = np.empty(covs.shape[0])
-    chunk = max(1, 200_000 // nodes ** max(covs.shape[1] // 2 - 1, 1))
+    # Few matrices at a time: the innermost level holds nodes^(k/2 − 1) of them per matrix, and arrays that stay in
+    # the CPU's cache ran 6× faster than one large batch (measured at k = 6, 42 nodes).
+    chunk = max(1, ERF_CHUNK // nodes ** max(covs.shape[1] // 2 - 1, 1))
     for start in range(0, covs.shape[0], chunk):
         out[start:start + chunk] = _erf_moments(covs[start:start + chunk], nodes, closed_pair)
     return out
@@ -192,24 +199,32 @@ def _erf_moments(covs: np.ndarray, nodes: int, closed_pair: bool) -> np.ndarray:
     if k == 2 and closed_pair:
         return _erf_arcsin(covs[:, 0, 1], covs[:, 0, 0], covs[:, 1, 1])
     t, w = gauss_legendre_01(nodes)
-    diag = np.zeros_like(covs)
+    off = covs.copy()
     idx = np.arange(k)
-    diag[:, idx, idx] = covs[:, idx, idx]
-    # Σ(t) for every matrix and node: (m, n, k, k)
-    sig = diag[:, None] + t[None, :, None, None] * (covs - diag)[:, None]
+    off[:, idx, idx] = 0.0
+    sig = covs[:, None] - (1 - t)[None, :, None, None] * off[:, None]  # Σ(t) = D + t (Σ − D): (m, n, k, k)
     total = np.zeros(m)
-    eye = np.eye(k)
     for i, j in combinations(range(k), 2):
-        lam = np.zeros((k, k))
-        lam[i, i] = lam[j, j] = 1.0
-        a = eye + 2 * lam @ sig  # (m, n, k, k)
-        det = np.linalg.det(a)
-        rest = np.array([l for l in range(k) if l not in (i, j)])
-        if len(rest):
-            tilted = (sig @ np.linalg.inv(a))[:, :, rest[:, None], rest]  # only the block the recursion reads
-            sub = ((tilted + np.swapaxes(tilted, -1, -2)) / 2).reshape(-1, k - 2, k - 2)
-            inner = _erf_moments(sub, nodes, closed_pair).reshape(m, len(t))
+        # A = I/2 + Σ_PP on the pair P = {i, j}: det(I + 2ΛΣ) = 4 det A, and Σ(I + 2ΛΣ)^{-1} = Σ − Σ_{:,P} A^{-1} Σ_{P,:}
+        a_ii, a_jj, a_ij = 0.5 + sig[..., i, i], 0.5 + sig[..., j, j], sig[..., i, j]
+        det_a = a_ii * a_jj - a_ij * a_ij
+
+        def tilted(p, q):
+            """Entry (p, q) of Σ(I + 2ΛΣ)^{-1}, symmetric in p and q by construction."""
+            return sig[..., p, q] - (a_jj * sig[..., p, i] * sig[..., q, i] + a_ii * sig[..., p, j] * sig[..., q, j]
+                                     - a_ij * (sig[..., p, i] * sig[..., q, j] + sig[..., p, j] * sig[..., q, i])) / det_a
+
+        rest = [r for r in range(k) if r not in (i, j)]
+        if len(rest) == 2 and closed_pair:  # the arcsine kernel of the 2 × 2 block, without building it
+            a, b = rest
+            inner = _erf_arcsin(tilted(a, b), tilted(a, a), tilted(b, b))
+        elif rest:
+            sub = np.empty((m, len(t), k - 2, k - 2))
+            for r, p in enumerate(rest):
+                for c, q in enumerate(rest[r:], start=r):
+                    sub[..., r, c] = sub[..., c, r] = tilted(p, q)
+            inner = _erf_moments(sub.reshape(-1, k - 2, k - 2), nodes, closed_pair).reshape(m, len(t))
         else:
             inner = np.ones((m, len(t)))
-        total += covs[:, i, j] * (4 / np.pi) * ((det ** -0.5 * inner) @ w)
+        total += covs[:, i, j] * (4 / np.pi) * (((4 * det_a) ** -0.5 * inner) @ w)
     return total
