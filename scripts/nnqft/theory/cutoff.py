@@ -42,8 +42,9 @@ CELL_NODES = 8
 TOLERANCE = 1e-9
 #: The kernels that may sit under the integral: HMS's W-part K_EFT = K − σ_b², or the full K.
 KERNELS = ("w", "full")
-#: Grid points per block of the cubature (memory: a few arrays of this many float64 per point).
-_BLOCK = 1 << 17
+#: Grid points per block of the cubature: the pair products of a block (21 rows at 6 points) stay in the CPU's cache
+#: (measured: the cutoff tests ran in 22 s at 2^12 or 2^13 points, 39 s at 2^17).
+_BLOCK = 1 << 13
 
 
 def four_point_multisets(n_points: int) -> list[tuple[int, ...]]:
@@ -180,7 +181,8 @@ def cubature(model, cutoffs, *, nodes: int = CELL_NODES, kernel: str = "w", with
     lam = np.asarray(cutoffs, dtype=float)
     t, w = np.polynomial.legendre.leggauss(nodes)
     multisets = np.array(four_point_multisets(len(x)))
-    # pair products, then each multiset as a product of two pairs: 45 multiplications per node instead of 105
+    # pair products q_p(y) = k_a k_b, and each multiset {a, b, c, d} as a product of two pairs: the sum over the nodes
+    # of q_ab q_cd w is entry (ab, cd) of the matrix (q w) qᵀ, one matrix product per block of nodes
     pairs = combos.multisets(len(x), 2)
     pair_index = {p: j for j, p in enumerate(pairs)}
     left = np.array([pair_index[tuple(m[:2])] for m in multisets])
@@ -195,14 +197,15 @@ def cubature(model, cutoffs, *, nodes: int = CELL_NODES, kernel: str = "w", with
             weight = np.prod(np.meshgrid(*[a[1] for a in axes], indexing="ij"), axis=0).ravel()
             y = np.stack([g.ravel() for g in grid], axis=1)
             for start in range(0, len(y), _BLOCK):
-                k = neurons.kernel_between(model.activation, y[start:start + _BLOCK], x, sigma_b, sigma_w).T
+                k = neurons.kernel_between(model.activation, x, y[start:start + _BLOCK], sigma_b, sigma_w)
                 if kernel == "w":
                     k = k - sigma_b**2
                 q = k[pa] * k[pb]
-                prod = q[left] * q[right]
-                shells[:, s] += prod @ weight[start:start + _BLOCK]
-                if with_abs:
-                    shells_abs[:, s] += np.abs(prod) @ weight[start:start + _BLOCK]
+                w_block = weight[start:start + _BLOCK]
+                shells[:, s] += ((q * w_block) @ q.T)[left, right]
+                if with_abs:  # |q_ab q_cd| = |q_ab| |q_cd|
+                    q = np.abs(q)
+                    shells_abs[:, s] += ((q * w_block) @ q.T)[left, right]
     inside = (radii[None, :] <= lam[:, None] * (1 + 1e-12)).T.astype(float)  # [shell, cutoff]
     return (shells @ inside, shells_abs @ inside) if with_abs else shells @ inside
 
