@@ -4,6 +4,10 @@ A and B are results/tables folders (or folders holding them). For every table pr
 its columns, its rows and every value are identical (floats by their IEEE-754 bits, NaN equal to NaN), and else
 which columns differ and in how many rows. Exits 1 if any table differs. Metadata (package versions, the stored
 config) is not compared: only the values.
+
+``--rtol R``: floats that differ in their bits but by at most R relative (|a − b| <= R max(|a|, |b|)) are reported per
+column with their largest relative difference and do not count as differing (for a change of the theory's arithmetic
+that moves its values by rounding only).
 """
 from __future__ import annotations
 
@@ -27,7 +31,15 @@ def same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
                     dtype=bool)
 
 
-def compare(a_dir: Path, b_dir: Path) -> bool:
+def relative_difference(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row by row |a − b| / max(|a|, |b|) of two float columns (0 where both are equal, NaN and inf included)."""
+    x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(x - y) / np.maximum(np.abs(x), np.abs(y))
+    return np.where((x == y) | (np.isnan(x) & np.isnan(y)), 0.0, rel)
+
+
+def compare(a_dir: Path, b_dir: Path, rtol: float | None = None) -> bool:
     names = sorted({p.name for p in a_dir.glob("*.parquet")} | {p.name for p in b_dir.glob("*.parquet")})
     identical = True
     for name in names:
@@ -50,14 +62,28 @@ def compare(a_dir: Path, b_dir: Path) -> bool:
                                             b[col].astype(object) if a[col].dtype != b[col].dtype else b[col])).sum())
                      for col in a.columns}
         differing = {col: n for col, n in differing.items() if n}
+        rounded = False
+        if rtol is not None:
+            for col in [c for c in differing if a[c].dtype.kind == "f" and b[c].dtype.kind == "f"]:
+                worst = float(np.nanmax(relative_difference(a[col], b[col])))
+                if worst <= rtol:
+                    print(f"{name}: {col} differs in {differing.pop(col)} rows by at most {worst:.1e} relative")
+                    rounded = True
         if differing:
             identical = False
             print(f"{name}: {len(a)} rows; values differ in {differing}")
         else:
-            print(f"{name}: {len(a)} rows x {len(a.columns)} columns, bit-identical")
+            print(f"{name}: {len(a)} rows x {len(a.columns)} columns, "
+                  f"{'identical within the relative tolerance' if rounded else 'bit-identical'}")
     return identical
 
 
 if __name__ == "__main__":
-    a, b = (tables_dir(Path(p)) for p in sys.argv[1:3])
-    sys.exit(0 if compare(a, b) else 1)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
+    parser.add_argument("--rtol", type=float, default=None, help="accept floats within this relative difference")
+    args = parser.parse_args()
+    sys.exit(0 if compare(tables_dir(args.a), tables_dir(args.b), args.rtol) else 1)

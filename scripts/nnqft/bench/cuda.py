@@ -93,7 +93,7 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3g}".format):
         print(table.to_string(index=False))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     table.to_parquet(args.out)
     return 0
 
