@@ -18,8 +18,6 @@ from itertools import combinations_with_replacement
 import numpy as np
 
 from ..theory.partitions import pairings
-from .streams import bag_key
-from .training import NETS_AT_ONCE, hidden_features
 
 
 def output_combos(n_points: int, d_out: int, orders) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
@@ -62,6 +60,10 @@ def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None
     """The conditional estimator of every combination of :func:`output_combos` at ``orders`` for bag ``bag`` of a
     one-hidden-layer ``model`` (estimator "conditional") with ``d_out`` outputs (default the model's):
     float[n_combinations]."""
+    # imported here, not at the top: the analysis reads this module's labels, and its jobs need not import numba
+    from .streams import bag_key
+    from .training import NETS_AT_ONCE, hidden_features
+
     d_out = model.d_out if d_out is None else int(d_out)
     if model.estimator != "conditional" or model.depth != 1 or model.training is not None:
         raise ValueError("several outputs are sampled by the conditional estimator, untrained, at one hidden layer")

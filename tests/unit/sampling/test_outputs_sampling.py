@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nnqft.sampling.streams import bag_key
+from nnqft.sampling.training import hidden_features
 from nnqft.theory import outputs
 from nnqft.theory.exact import Theory
 
@@ -40,7 +42,7 @@ def test_the_conditional_estimator_of_several_outputs_is_unbiased_and_reduces_to
     merged = np.array([sampled.conditional_values(
         model.sigma_b**2 + model.sigma_w**2 / model.N * (phi @ np.swapaxes(phi, -1, -2)),
         [tuple((p, 0) for p, _ in c) for c in labelled]).mean(axis=0) for phi in [
-            sampled.hidden_features(sampled.bag_key(5, model, b), model, range(3000), model.x) for b in range(4)]])
+            hidden_features(bag_key(5, model, b), model, range(3000), model.x) for b in range(4)]])
     assert (np.abs(merged.mean(axis=0) - theory)[nonzero] / se[nonzero]).max() > crit
     with pytest.raises(ValueError, match="conditional estimator"):
         sampled.bag_correlators(model.at(estimator="plain"), 5, 0, [2], 2)
