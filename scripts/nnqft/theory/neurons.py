@@ -210,7 +210,7 @@ def _erf_moments(covs: np.ndarray, nodes: int, closed_pair: bool) -> np.ndarray:
         det_a = a_ii * a_jj - a_ij * a_ij
 
         def tilted(p, q):
-            """Entry (p, q) of Σ(I + 2ΛΣ)^{-1}, symmetric in p and q by construction."""
+            """Entry (p, q) of Σ(I + 2ΛΣ)^{-1} (symmetric in p and q up to rounding: one triangle is computed)."""
             return sig[..., p, q] - (a_jj * sig[..., p, i] * sig[..., q, i] + a_ii * sig[..., p, j] * sig[..., q, j]
                                      - a_ij * (sig[..., p, i] * sig[..., q, j] + sig[..., p, j] * sig[..., q, i])) / det_a
 
