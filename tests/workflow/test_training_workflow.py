@@ -21,7 +21,7 @@ def training_run(workflow_runs):
 
 def test_every_trained_point_is_sampled_under_its_training_and_gathered_with_its_times(training_run):
     samples = {p.relative_to(training_run).as_posix() for p in (training_run / "results" / "samples").rglob("*.parquet")}
-    assert samples == set(design.block_paths(CONFIG, trained=True)) and not design.block_paths(CONFIG)
+    assert samples == set(design.block_paths(CONFIG, kind="trained")) and not design.block_paths(CONFIG)
     corr = pq.read_table(training_run / "results" / "tables" / "trained_correlators.parquet").to_pandas()
     for name, exp in design.experiments(CONFIG).items():
         rows = corr[(corr.training.astype(str) == exp.training.training_id) & (corr.estimator.astype(str) == exp.estimator)]
@@ -78,7 +78,7 @@ def test_every_trained_rule_writes_its_log_and_no_untrained_rule_runs(training_r
     for name in expected:
         assert (logs / name).stat().st_size > 0, name
     sample_logs = list((logs / "sample_trained").rglob("*.log"))
-    assert len(sample_logs) == len(design.block_paths(CONFIG, trained=True))
+    assert len(sample_logs) == len(design.block_paths(CONFIG, kind="trained"))
     assert all(p.stat().st_size > 0 for p in sample_logs)
     assert {p.name for p in (logs / "analyse").iterdir()} == {"training.log"} and not (logs / "sample_bags").exists()
 

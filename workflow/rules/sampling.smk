@@ -121,7 +121,7 @@ rule gather_correlators:
 
 rule gather_trained:
     input:
-        design.block_paths(config, trained=True),
+        design.block_paths(config, kind="trained"),
     output:
         "results/tables/trained_correlators.parquet",
     log:
@@ -131,7 +131,7 @@ rule gather_trained:
         "../../envs/nnqft.yaml"
     params:
         seed=config["seed"],
-        ensembles=design.ensembles(config, trained=True),
+        ensembles=design.ensembles(config, kind="trained"),
         orders=config["orders"],
         backend=config["backend"],
         stream_version=STREAM_VERSION,

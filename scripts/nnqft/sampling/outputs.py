@@ -17,7 +17,7 @@ from itertools import combinations_with_replacement
 
 import numpy as np
 
-from ..theory.partitions import pairings
+from ..theory.outputs import output_pairings
 
 
 def output_combos(n_points: int, d_out: int, orders) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
@@ -35,13 +35,6 @@ def combo_label(combo) -> str:
 def parse_combo(label: str) -> tuple[tuple[int, int], ...]:
     """The inverse of :func:`combo_label`."""
     return tuple(tuple(int(v) for v in factor.split(":")) for factor in str(label).split(","))
-
-
-def output_pairings(combo) -> list[list[tuple[int, int]]]:
-    """The pairings of a combination's factors that pair equal outputs, each as pairs of point indices (empty for an
-    odd number of factors of some output)."""
-    return [[(combo[a][0], combo[b][0]) for a, b in pairing] for pairing in pairings(range(len(combo)))
-            if all(combo[a][1] == combo[b][1] for a, b in pairing)]
 
 
 def conditional_values(G: np.ndarray, combos) -> np.ndarray:

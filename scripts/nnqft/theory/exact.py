@@ -155,7 +155,7 @@ class Theory(FieldTheory):
         each C expands into σ_b² and (σ_W²/N) S, and E[Π_{i∈T} S_i] = Σ over set partitions π of T of
         N(N−1)...(N−|π|+1) Π_{B∈π} M(the points of the pairs in B), neurons being i.i.d."""
         pairs = np.array([[tuple(p) for p in pairs]], dtype=np.int64).reshape(1, -1, 2)
-        return float(self._conditional_moments(pairs, N)[0])
+        return float(self.conditional_moments(pairs, N)[0])
 
     def conditional_estimator_variance(self, combo, N: int) -> float:
         """Variance of one network's conditional estimator of G^(n)(combo), the Wick sum of Π C over the
@@ -168,7 +168,7 @@ class Theory(FieldTheory):
 
     def estimator_variances(self, combos, N: int, estimator: str = "plain") -> np.ndarray:
         """As :meth:`nnqft.theory.base.FieldTheory.estimator_variances`; the conditional one vectorised over the
-        combinations (:meth:`_conditional_moments`), but for Erf, whose moments are computed combination by
+        combinations (:meth:`conditional_moments`), but for Erf, whose moments are computed combination by
         combination as :meth:`conditional_estimator_variance` asks for them (their quadrature's bits depend on the
         batch)."""
         if estimator != "conditional" or self.activation == "erf":
@@ -181,12 +181,12 @@ class Theory(FieldTheory):
             second = np.zeros(len(rows))
             for P in matchings:
                 for Q in matchings:
-                    second = second + self._conditional_moments(np.stack(P + Q, axis=1), N)
+                    second = second + self.conditional_moments(np.stack(P + Q, axis=1), N)
             g, _ = self.correlators([combos[r] for r in rows], N)
             out[rows] = second - g * g
         return out
 
-    def _conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
+    def conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
         """:meth:`conditional_moment` of each row of ``pairs`` (int[m, k, 2]: k pairs of point indices per row),
         vectorised with the same products and sums in the same order."""
         m, k, _ = pairs.shape

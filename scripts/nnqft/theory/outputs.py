@@ -29,7 +29,7 @@ def correlator(theory: Theory, factors, N: int) -> float:
     factors = [tuple(int(v) for v in f) for f in factors]
     if len(factors) % 2:
         return 0.0
-    return float(sum(theory.conditional_moment(pairs, N) for pairs in _pairs(factors)))
+    return float(sum(theory.conditional_moment(pairs, N) for pairs in output_pairings(factors)))
 
 
 def correlators(theory: Theory, combos, N: int) -> np.ndarray:
@@ -37,8 +37,9 @@ def correlators(theory: Theory, combos, N: int) -> np.ndarray:
     return np.array([correlator(theory, c, N) for c in combos])
 
 
-def _pairs(factors) -> list[list[tuple[int, int]]]:
-    """The output-respecting pairings of ``factors``, each as pairs of point indices."""
+def output_pairings(factors) -> list[list[tuple[int, int]]]:
+    """The pairings of ``factors`` that pair equal outputs, each as pairs of point indices (none for an odd number of
+    factors of some output)."""
     return [[(factors[a][0], factors[b][0]) for a, b in pairing] for pairing in pairings(range(len(factors)))
             if all(factors[a][1] == factors[b][1] for a, b in pairing)]
 
@@ -51,13 +52,13 @@ def conditional_variances(theory: Theory, combos, N: int) -> np.ndarray:
     combos = [[tuple(int(v) for v in f) for f in c] for c in combos]
     terms: dict[int, list] = {}  # number of pairs -> (combination index, the pairs of P and Q)
     for k, c in enumerate(combos):
-        matchings = _pairs(c) if len(c) % 2 == 0 else []
+        matchings = output_pairings(c) if len(c) % 2 == 0 else []
         for P in matchings:
             for Q in matchings:
                 terms.setdefault(len(P) + len(Q), []).append((k, P + Q))
     second = np.zeros(len(combos))
     for size, rows in terms.items():
-        values = theory._conditional_moments(np.array([pairs for _, pairs in rows], dtype=np.int64).reshape(
+        values = theory.conditional_moments(np.array([pairs for _, pairs in rows], dtype=np.int64).reshape(
             len(rows), size, 2), N)
         np.add.at(second, [k for k, _ in rows], values)
     g = correlators(theory, combos, N)

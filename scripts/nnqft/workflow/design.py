@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .. import combos
 from ..model import Ensemble, Experiment, Model, Training, depth_tag, point_rows, tag_depth
 
 #: The correlator orders of a trained experiment that gives none (its mean, covariance and fourth cumulant).
@@ -122,7 +123,7 @@ def block_memory_mb(config: dict, n_bags: int, n_points: int) -> float:
     """Estimated peak memory of one sampling job of ``n_bags`` bags at ``n_points`` points: the fixed part,
     per-thread scratch and the block's rows (the weights are generated on the fly and never stored)."""
     max_order = max(config["orders"])
-    n_nodes = sum(math.comb(n_points + k - 1, k) for k in range(1, max_order + 1))
+    n_nodes = sum(combos.n_multisets(n_points, k) for k in range(1, max_order + 1))
     scratch = config.get("threads_per_job", 1) * 2 * n_nodes * 16 * 8
     rows = n_bags * n_nodes * 64
     return JOB_BASE_MB + (scratch + rows) / 2**20
@@ -139,14 +140,14 @@ def trained_block_memory_mb(model: Model, orders) -> float:
     features at the test and training points (the conditional estimator)."""
     training = model.training
     P, times = len(model.points), len(training.times)
-    n_combos = sum(math.comb(P + k - 1, k) for k in orders)
+    n_combos = sum(combos.n_multisets(P, k) for k in orders)
     per_net = times * (3 * n_combos + 2 * P) + (P + len(training.inputs)) * (model.N + P + len(training.inputs))
     return JOB_BASE_MB + TRAINED_NETS_AT_ONCE * per_net * 8 / 2**20
 
 
 def output_combos_count(n_points: int, d_out: int, orders) -> int:
     """The number of (point, output) multisets of the given orders: the correlators per bag of several outputs."""
-    return sum(math.comb(n_points * d_out + k - 1, k) for k in orders)
+    return sum(combos.n_multisets(n_points * d_out, k) for k in orders)
 
 
 def outputs_block_memory_mb(model: Model, orders) -> float:
@@ -190,11 +191,9 @@ def point_sets(config: dict) -> dict[str, list[list[float]]]:
     return {p.ensemble.points_id: [list(r) for r in p.ensemble.points] for p in sampling_points(config)}
 
 
-def ensembles(config: dict, *, trained: bool = False, kind: str | None = None) -> dict[str, dict]:
-    """Every ensemble of one ``kind`` of point (:data:`nnqft.model.KINDS`; default "untrained", or "trained" with ``trained``) by
-    its directory name (:attr:`nnqft.model.Ensemble.name`), as plain data; a trained one with the orders it is sampled
-    at."""
-    kind = kind or ("trained" if trained else "untrained")
+def ensembles(config: dict, kind: str = "untrained") -> dict[str, dict]:
+    """Every ensemble of one ``kind`` of point (:data:`nnqft.model.KINDS`) by its directory name
+    (:attr:`nnqft.model.Ensemble.name`), as plain data; a trained one with the orders it is sampled at."""
     orders = trained_orders(config)
     return {p.ensemble.name: {**p.ensemble.as_dict(), **({"orders": orders[p.ensemble.name]}
                                                          if kind == "trained" else {})}
@@ -264,12 +263,10 @@ def point_width(p: Point) -> int:
     return p.N * p.ensemble.depth * (TRAINED_NEURON_WORK if integrated else 1)
 
 
-def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet", *, trained: bool = False,
-                kind: str | None = None) -> list[str]:
+def block_paths(config: dict, root: str = "results/samples", ext: str = ".parquet", *,
+                kind: str = "untrained") -> list[str]:
     """Every block file the config asks for, in a stable order, with numbers in their canonical spelling: of the
-    points of one ``kind`` (:data:`nnqft.model.KINDS`: each has its rule; default "untrained", or "trained" with
-    ``trained``)."""
-    kind = kind or ("trained" if trained else "untrained")
+    points of one ``kind`` (:data:`nnqft.model.KINDS`: each has its rule)."""
     pattern = {"untrained": BLOCK_PATTERN, "trained": TRAINED_BLOCK_PATTERN, "outputs": OUTPUTS_BLOCK_PATTERN}[kind]
     paths = []
     for p in sampling_points(config):

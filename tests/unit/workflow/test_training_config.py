@@ -103,13 +103,13 @@ def test_trained_points_get_their_own_paths_and_untrained_ones_keep_theirs():
     config["experiments"]["trained"] = trained_exp
     check(config)
     assert design.block_paths(config) == design.block_paths(QUICK)
-    paths = design.block_paths(config, trained=True)
+    paths = design.block_paths(config, kind="trained")
     tid = design.experiments(config)["trained"].training.training_id
     assert paths and all(p.split("/")[3].endswith(f"_plain_T{tid}") for p in paths)
     same = copy.deepcopy(trained_exp)
     same["training"]["times"] = [0.0, 1.0]
     config["experiments"]["other"] = same
-    assert len({p.split("/")[3] for p in design.block_paths(config, trained=True)}) == 2  # times are its identity
+    assert len({p.split("/")[3] for p in design.block_paths(config, kind="trained")}) == 2  # times are its identity
 
 
 def test_experiments_sharing_a_trained_ensemble_sample_the_union_of_their_orders():
@@ -120,7 +120,7 @@ def test_experiments_sharing_a_trained_ensemble_sample_the_union_of_their_orders
     check(config)
     name = design.experiments(config)["erf_trained"].ensemble.name
     assert design.trained_orders(config)[name] == [1, 2, 3, 4, 5]
-    assert design.ensembles(config, trained=True)[name]["orders"] == [1, 2, 3, 4, 5]
+    assert design.ensembles(config, kind="trained")[name]["orders"] == [1, 2, 3, 4, 5]
 
 
 def test_a_trained_experiment_gets_only_the_trained_steps_figures_and_claims():
