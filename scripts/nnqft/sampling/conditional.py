@@ -69,7 +69,7 @@ def output_rows(n_points: int, orders) -> np.ndarray:
     return np.array([row[tuple(c)] for _, c in combos.output_combos(n_points, list(orders))], dtype=np.int64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first, pair_of,
                 rest_of, out_rows, partial):
     """Sums over the networks of chunk ``c`` of the Wick sums ``out_rows``, into ``partial[c]``.
@@ -108,8 +108,8 @@ def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pair
     log_norm = log_norm_of(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, out_rows.shape[0]))
     for c in prange(n_chunks):
-        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q, first,
-                    pair_of, rest_of, out_rows, partial)
+        _chunk_sums(np.int64(c), key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, pair_p, pair_q,
+                    first, pair_of, rest_of, out_rows, partial)
     return partial
 
 

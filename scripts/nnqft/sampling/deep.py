@@ -144,54 +144,72 @@ def _draw_output(st, cov, work, f):
     return st
 
 
+@njit(cache=True, error_model="numpy")
+def _plain_chunk(c, key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, parent, last,
+                 out_nodes, partial):
+    """Sums over the networks of chunk ``c`` of the monomials ``out_nodes`` of f, into ``partial[c]`` (plain
+    estimator; lanes as in :func:`nnqft.sampling.kernel._chunk_sums`)."""
+    n_points, d_in = x.shape
+    work = _scratch(n_points, d_in, pair_p.shape[0])
+    cov = np.zeros((n_points, n_points))
+    f = np.empty(n_points)
+    prod = np.zeros((parent.shape[0], LANES))
+    acc = np.zeros((out_nodes.shape[0], LANES))
+    stop = min(n_nets, (c + 1) * CHUNK)
+    for a0 in range(c * CHUNK, stop, LANES):
+        n_lanes = min(LANES, stop - a0)
+        for lane in range(n_lanes):
+            st = _output_covariance(key0, key1, a0 + lane, N, depth, sigma_b, sigma_w, x, norms, activation,
+                                    pair_p, pair_q, cov, work)
+            _draw_output(st, cov, work, f)
+            for i in range(n_points):
+                prod[i, lane] = f[i]
+        close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
+    lane_totals(acc, partial, c)
+
+
 def _plain_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, parent, last,
                 out_nodes):
     """Per-chunk sums over the networks of one bag of the monomials ``out_nodes`` of f (plain estimator)."""
-    n_points, d_in = x.shape
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     partial = np.zeros((n_chunks, out_nodes.shape[0]))
     for c in prange(n_chunks):
-        work = _scratch(n_points, d_in, pair_p.shape[0])
-        cov = np.zeros((n_points, n_points))
-        f = np.empty(n_points)
-        prod = np.zeros((parent.shape[0], LANES))
-        acc = np.zeros((out_nodes.shape[0], LANES))
-        stop = min(n_nets, (c + 1) * CHUNK)
-        for a0 in range(c * CHUNK, stop, LANES):
-            n_lanes = min(LANES, stop - a0)
-            for lane in range(n_lanes):
-                st = _output_covariance(key0, key1, a0 + lane, N, depth, sigma_b, sigma_w, x, norms, activation,
-                                        pair_p, pair_q, cov, work)
-                _draw_output(st, cov, work, f)
-                for i in range(n_points):
-                    prod[i, lane] = f[i]
-            close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
-        lane_totals(acc, partial, c)
+        _plain_chunk(np.int64(c), key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p,
+                     pair_q, parent, last, out_nodes, partial)
     return partial
+
+
+@njit(cache=True, error_model="numpy")
+def _conditional_chunk(c, key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, first,
+                       pair_of, rest_of, out_rows, partial):
+    """Sums over the networks of chunk ``c`` of the Wick sums ``out_rows`` of Ĝ^(L+1), into ``partial[c]``
+    (conditional estimator)."""
+    n_points, d_in = x.shape
+    n_pairs = pair_p.shape[0]
+    work = _scratch(n_points, d_in, n_pairs)
+    cov = np.zeros((n_points, n_points))
+    w = np.zeros((first.shape[0] - 1, LANES))
+    acc = np.zeros((out_rows.shape[0], LANES))
+    stop = min(n_nets, (c + 1) * CHUNK)
+    for a0 in range(c * CHUNK, stop, LANES):
+        n_lanes = min(LANES, stop - a0)
+        for lane in range(n_lanes):
+            _output_covariance(key0, key1, a0 + lane, N, depth, sigma_b, sigma_w, x, norms, activation, pair_p,
+                               pair_q, cov, work)
+            for r in range(n_pairs):
+                w[r, lane] = cov[pair_p[r], pair_q[r]]
+        close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
+    lane_totals(acc, partial, c)
 
 
 def _conditional_sums(key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, first,
                       pair_of, rest_of, out_rows):
     """Per-chunk sums over the networks of one bag of the Wick sums of Ĝ^(L+1) (conditional estimator)."""
-    n_points, d_in = x.shape
-    n_pairs = pair_p.shape[0]
     n_chunks = (n_nets + CHUNK - 1) // CHUNK
     partial = np.zeros((n_chunks, out_rows.shape[0]))
     for c in prange(n_chunks):
-        work = _scratch(n_points, d_in, n_pairs)
-        cov = np.zeros((n_points, n_points))
-        w = np.zeros((first.shape[0] - 1, LANES))
-        acc = np.zeros((out_rows.shape[0], LANES))
-        stop = min(n_nets, (c + 1) * CHUNK)
-        for a0 in range(c * CHUNK, stop, LANES):
-            n_lanes = min(LANES, stop - a0)
-            for lane in range(n_lanes):
-                _output_covariance(key0, key1, a0 + lane, N, depth, sigma_b, sigma_w, x, norms, activation, pair_p,
-                                   pair_q, cov, work)
-                for r in range(n_pairs):
-                    w[r, lane] = cov[pair_p[r], pair_q[r]]
-            close_wick_lanes(w, n_lanes, n_pairs, first, pair_of, rest_of, acc, out_rows)
-        lane_totals(acc, partial, c)
+        _conditional_chunk(np.int64(c), key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p,
+                           pair_q, first, pair_of, rest_of, out_rows, partial)
     return partial
 
 

@@ -96,7 +96,7 @@ def _eval_network(key0, key1, a, N, sigma_b, sigma_w, x, log_norm, activation, h
         h[i] += b1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
 def _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, parent, last, out_nodes,
                 partial):
     """Sums of the monomials over the networks of chunk ``c``, into ``partial[c]``.
@@ -130,8 +130,8 @@ def _bag_chunk_sums(key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, pare
     log_norm = log_norm_of(sigma_b, sigma_w, x)
     partial = np.zeros((n_chunks, out_nodes.shape[0]))
     for c in prange(n_chunks):
-        _chunk_sums(c, key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, parent, last, out_nodes,
-                    partial)
+        _chunk_sums(np.int64(c), key0, key1, n_nets, N, sigma_b, sigma_w, x, activation, log_norm, parent, last,
+                    out_nodes, partial)
     return partial
 
 

@@ -1,8 +1,9 @@
 """Compile the CPU sampling kernels into numba's on-disk cache once: ``python -m nnqft.sampling.precompile``.
 
 Every sampling job is a fresh Python process that loads the kernels from numba's cache (``__pycache__`` beside
-the package's sources, or ``NUMBA_CACHE_DIR``), or compiles them when the cache is cold: about 10 s for a serial
-kernel and 30 s for a threaded one on a 2-core machine. A run that starts many jobs at once on a cold cache (the
+the package's sources, or ``NUMBA_CACHE_DIR``), or compiles them when the cache is cold: 6 to 14 s for a threaded
+kernel, which compiles the body of a chunk, and about 1.5 s more for the serial one, which calls the same body
+(:func:`nnqft.sampling.blocks.parallel_and_serial`), on a 2-core machine. A run that starts many jobs at once on a cold cache (the
 first run after a clone or an edit of a kernel, a cluster submitting a hundred jobs) has every one of them compile
 the same kernel at the same time. This compiles each kernel once, side by side on the machine's cores: the serial
 and the threaded variant of the four samplers (the plain and the conditional estimator, at one hidden layer and
@@ -20,8 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 #: The samplers :func:`nnqft.sampling.bags.bag_correlators` dispatches to, by the model fields that select them.
 SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"depth": 2},
             "deep conditional": {"depth": 2, "estimator": "conditional"}}
-#: The kernels' variants: threaded (numba's thread pool; the longer to compile, so started first) and serial
-#: (``threads=1``, a job with one thread).
+#: The kernels' variants: threaded (numba's thread pool; started first: it compiles the chunk body that the serial
+#: one then loads from the cache) and serial (``threads=1``, a job with one thread).
 VARIANTS = {"threaded": None, "serial": 1}
 
 

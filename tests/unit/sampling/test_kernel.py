@@ -51,7 +51,7 @@ CACHED = textwrap.dedent("""
 """)
 
 
-def test_numba_caches_the_parallel_and_the_serial_kernel_apart(tmp_path):
+def test_numba_caches_the_parallel_and_the_serial_kernel_apart_and_their_chunk_body_once(tmp_path):
     """Both versions are compiled from one Python body (nnqft.sampling.blocks.parallel_and_serial, which the
     conditional kernel uses too). A cache that
     mixed them up would hand the one-thread jobs the parallel code (which starts numba's threading layer) or the
@@ -66,3 +66,7 @@ def test_numba_caches_the_parallel_and_the_serial_kernel_apart(tmp_path):
     assert started == "False" and int(hits) == 1, second.stdout
     names = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
     assert {"kernel._bag_chunk_sums", "kernel._bag_chunk_sums_serial"} <= names, names
+    # the two share one compiled chunk body, cached for one signature (a uint64 chunk index from the prange would
+    # make it two, each kernel compiling its own: blocks.parallel_and_serial)
+    bodies = [p.name for p in tmp_path.rglob("kernel._chunk_sums-*.nbc")]
+    assert len(bodies) == 1, bodies
