@@ -18,7 +18,7 @@ import subprocess  # noqa: E402
 
 import pytest  # noqa: E402
 
-from helpers import complete_run, guard_snakemake, load_config, table_targets  # noqa: E402
+from helpers import ROOT, catalog_run, guard_snakemake, load_config, table_targets  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -35,25 +35,29 @@ def snakemake_only_in_marked_tests(request, monkeypatch):
 @pytest.fixture(scope="session")
 def workflow_runs(tmp_path_factory):
     """``workflow_runs(name)``: the folder of a complete local run (2 cores) of the shipped config/<name>.yaml, made
-    once per session whichever test asks first. Under pytest-xdist the workers share it: the first to ask makes
-    it under a lock in the folder the workers share, the others wait for it and read it."""
+    once per session whichever test asks first, the way the Snakemake catalog runs ``.test`` (helpers.catalog_run;
+    for config/quick.yaml, which ``.test/config/config.yaml`` links to, it is the catalog's test run). Under
+    pytest-xdist the workers share it: the first to ask makes it under a lock in the folder the workers share, the
+    others wait for it and read it."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # pytest-of-<user>/pytest-<n>: this session's workers' common folder
 
-    def run(name: str, figures: bool = True):
-        """``figures`` False: the tables and the claims only (helpers.table_targets); the figures such a run would
+    def run(name: str, figures=True):
+        """``figures`` True: every output. Otherwise the tables and the claims (helpers.table_targets) and only the
+        figures ``figures`` names (paths under results/figures, without extension); the others such a run would
         draw are then checked by a dry run (helpers.planned_figures) and drawn in the test process
         (helpers.overflowing_figures), which saves a job process per figure."""
-        label = name if figures else f"{name}-tables"
+        label = name if figures is True else f"{name}-tables"
         workdir = shared / f"run-{label}"
         with open(shared / f"run-{label}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (workdir / ".complete").exists():
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
-                config = load_config(name)
-                complete_run(workdir, config, *([] if figures else table_targets(config)))
+                targets = [] if figures is True else [*table_targets(load_config(name)),
+                                                      *(f"results/figures/{f}.png" for f in figures or ())]
+                catalog_run(workdir, (ROOT / "config" / f"{name}.yaml").read_text(), *targets)
                 (workdir / ".complete").touch()
         return workdir
 
@@ -62,7 +66,8 @@ def workflow_runs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_run(workflow_runs):
-    """The complete run of config/quick.yaml, shared by the workflow, convention, report and SLURM tests."""
+    """The complete run of config/quick.yaml, shared by the workflow, convention, report and SLURM tests: the
+    catalog's ``.test`` run (test_conventions.py)."""
     return workflow_runs("quick")
 
 

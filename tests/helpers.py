@@ -57,8 +57,10 @@ def guard_snakemake(start, test: str):
 
 def write_config(workdir, config: dict) -> Path:
     """``config`` as a file in ``workdir``, named by its content and written atomically: tests in other pytest-xdist
-    workers run Snakemake in the same shared run folder at the same time, each with its own config."""
-    text = yaml.safe_dump(config)
+    workers run Snakemake in the same shared run folder at the same time, each with its own config. Keys keep their
+    order, as in the shipped file the config was read from: the rules' ``experiments`` params, and the tables' rows,
+    follow the config's order of experiments, so a reordered copy would rerun the gathers and the analyses."""
+    text = yaml.safe_dump(config, sort_keys=False)
     path = Path(workdir) / f"test-config-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_text(text)
@@ -92,6 +94,18 @@ def scheduled_outputs(result):
 def complete_run(workdir: Path, config: dict, *targets) -> Path:
     """A complete local run of ``config`` (2 cores) in ``workdir``: every output, or only ``targets``."""
     result = run_snakemake(workdir, config, "--cores", "2", *targets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def catalog_run(workdir: Path, config_text: str, *targets) -> Path:
+    """A complete local run (2 cores) the way the Snakemake catalog runs a workflow's ``.test`` folder: the config
+    written as ``config/config.yaml`` in ``workdir`` and found by the Snakefile itself (`snakemake --cores 2
+    --directory workdir`, no --configfile); every output, or only ``targets``."""
+    (Path(workdir) / "config").mkdir(parents=True, exist_ok=True)
+    (Path(workdir) / "config" / "config.yaml").write_text(config_text)
+    result = subprocess.run(snakemake_command(workdir, None, "--cores", "2", *targets), capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
 
