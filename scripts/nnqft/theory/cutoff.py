@@ -28,7 +28,6 @@ from functools import lru_cache
 from itertools import product
 
 import numpy as np
-from scipy import special
 
 from .. import combos
 from . import neurons
@@ -131,6 +130,8 @@ def gauss_integrals(model, cutoffs, *, kernel: str = "w") -> np.ndarray:
 def _gauss_1d(xs, c, lam):
     """∫_{−Λ}^{Λ} exp(−c Σ_i (y − x_i)²) dy = e^{−c q} √(π / (4 c n)) [erf(√(c n)(Λ − m)) + erf(√(c n)(Λ + m))],
     with n points, m their mean and q = Σ (x_i − m)²."""
+    from scipy import special  # here: importing scipy.special costs 0.1 s of every analysis job's start-up
+
     n, m = len(xs), xs.mean()
     q = np.sum((xs - m) ** 2)
     s = np.sqrt(c * n)
