@@ -151,11 +151,11 @@ def sample_runtime(wildcards, attempt):
     return math.ceil((4 * seconds + 60) / 60) * attempt
 
 
-CODE = codedeps.Package(PACKAGE_DIR)
+CODE = codedeps.CachedDigests(PACKAGE_DIR)
 
 
 def code_digest(script, *roots):
     """The code param of a rule: a digest of everything in nnqft that the rule script (in scripts/)
     reaches, transitively, plus ``roots`` ("module.name") that it reaches by name only. Read with ast,
     not imported, so parsing the Snakefile (also done by every cluster job) imports no numba or scipy."""
-    return CODE.digest([*CODE.script_roots(SCRIPTS_DIR / script), *roots])
+    return CODE.digest(SCRIPTS_DIR / script, roots)

@@ -250,3 +250,52 @@ def test_each_figure_reaches_its_own_function_and_helpers_only():
     assert (figures, "falloff") not in closures["depth_running"]
     assert len({REAL.digest([tuple(("analysis." + spec.function).rsplit(".", 1))]) for spec in registry.FIGURES}) == len(
         {spec.function for spec in registry.FIGURES})
+
+
+def test_the_cached_digests_are_the_package_s_and_follow_every_edit(tmp_path, monkeypatch):
+    """codedeps.CachedDigests, the rules' code params remembered across Snakemake invocations: on a cold cache each
+    digest is Package.digest of the script's roots and the extra roots; a second instance answers from the cache file
+    without parsing the package; after an edit of any module (one no rule reaches included) the cache is not used, and
+    the digest of a rule that reaches the edit changes; an unwritable cache is ignored."""
+    package = write_package(tmp_path / "pkg", MODULES)
+    script = tmp_path / "script.py"
+    script.write_text("from nnqft import physics\n\nphysics.energy(1)\n")
+    cache = tmp_path / "cache" / "code-digests.json"
+    fresh = codedeps.Package(package)
+    expected = fresh.digest([*fresh.script_roots(script), "helpers.unused"])
+    assert codedeps.CachedDigests(package, cache).digest(script, ["helpers.unused"]) == expected
+    assert cache.exists()
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed the package although the cache holds the digest")
+
+    with monkeypatch.context() as m:
+        m.setattr(codedeps, "Package", no_parse)
+        assert codedeps.CachedDigests(package, cache).digest(script, ["helpers.unused"]) == expected
+    for module, old, new in (("helpers", "return SCALE * x", "return SCALE * x + 0"),
+                             ("helpers", "return x", "return -x")):  # the second: reached by the root only
+        (package / f"{module}.py").write_text((package / f"{module}.py").read_text().replace(old, new))
+        edited = codedeps.Package(package)
+        now = edited.digest([*edited.script_roots(script), "helpers.unused"])
+        assert now != expected and codedeps.CachedDigests(package, cache).digest(script, ["helpers.unused"]) == now
+        expected = now
+    # a new module no rule reaches: the cache is not read (the package is parsed again)
+    (package / "unrelated.py").write_text("X = 1\n")
+    with monkeypatch.context() as m:
+        m.setattr(codedeps, "Package", no_parse)
+        with pytest.raises(AssertionError, match="parsed the package"):
+            codedeps.CachedDigests(package, cache).digest(script, ["helpers.unused"])
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert codedeps.CachedDigests(package, blocked / "code-digests.json").digest(script, ["helpers.unused"]) == expected
+
+
+def test_the_real_rules_cached_digests_are_the_package_s(tmp_path):
+    """Every rule script of scripts/ with each analysis step and figure root the rules add: the cached digest is the
+    one the package gives."""
+    cached = codedeps.CachedDigests(cache=tmp_path / "code-digests.json")
+    for script in sorted((ROOT / "scripts").glob("*.py")):
+        roots = [f"analysis.steps.{s.name}" for s in registry.TABLES] if script.name == "analysis_table.py" else [""]
+        for root in roots:
+            extra = [root] if root else []
+            assert cached.digest(script, extra) == REAL.digest([*REAL.script_roots(script), *extra]), (script, root)
