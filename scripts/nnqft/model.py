@@ -220,7 +220,7 @@ class Model:
     training: Training | None = field(default=None, compare=False)
     #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
     training_key: str = field(init=False, default="", repr=False)
-    #: the number of outputs (docs/science.md §12); several are sampled by the conditional estimator, untrained, at
+    #: the number of outputs (docs/science.md §12); several are sampled by either estimator, untrained, at
     #: one hidden layer (nnqft.sampling.outputs)
     d_out: int = 1
 
@@ -238,8 +238,8 @@ class Model:
         object.__setattr__(self, "d_out", int(self.d_out))
         if self.d_out < 1:
             raise ValueError(f"d_out = {self.d_out}: a network has at least one output")
-        if self.d_out > 1 and (self.estimator != "conditional" or self.depth != 1 or self.training is not None):
-            raise ValueError("several outputs are sampled by the conditional estimator, untrained, at one hidden layer")
+        if self.d_out > 1 and (self.depth != 1 or self.training is not None):
+            raise ValueError("several outputs are sampled untrained, at one hidden layer")
         if self.training is not None:
             self.training.check(d_in=self.d_in, depth=self.depth)
             if self.estimator == "conditional" and self.training.layers != "readout":

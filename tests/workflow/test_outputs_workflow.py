@@ -1,5 +1,5 @@
 """Networks of several outputs through the workflow: config/outputs_quick.yaml end to end (ReLU with two outputs, Erf
-with three, by the conditional estimator), its sample paths, the gathered bags against the sampler, the outputs table,
+with three, by the conditional estimator; ReLU by the plain one too), its sample paths, the gathered bags against the sampler, the outputs table,
 figure and claims, and a claim that fails when the theory ignores the outputs."""
 import pandas as pd
 import pyarrow.parquet as pq
@@ -25,13 +25,16 @@ def test_every_point_is_sampled_under_its_outputs_and_gathered_bit_for_bit(outpu
     assert samples == set(design.block_paths(CONFIG, kind="outputs")) and not design.block_paths(CONFIG)
     corr = pq.read_table(outputs_run / "results" / "tables" / "output_correlators.parquet").to_pandas()
     assert set(corr.d_out) == {2, 3}
-    exp = design.experiments(CONFIG)["erf_three_outputs"]
-    model = exp.model(exp.sigma_w[0], exp.N[1])
-    direct = sampling.bag_correlators(model, CONFIG["seed"], 3, CONFIG["orders"])
-    rows = corr[(corr.d_out == 3) & (corr.N == model.N) & (corr.bag == 3)]
-    labels = [sampling.combo_label(c) for _, c in sampling.output_combos(2, 3, CONFIG["orders"])]
-    assert rows.combo.astype(str).tolist() == labels
-    assert rows.value.to_numpy().tobytes() == direct.tobytes()
+    assert set(corr.estimator.astype(str)) == {"plain", "conditional"}
+    for name in ("erf_three_outputs", "relu_two_outputs_plain"):
+        exp = design.experiments(CONFIG)[name]
+        model = exp.model(exp.sigma_w[0], exp.N[1])
+        direct = sampling.bag_correlators(model, CONFIG["seed"], 3, CONFIG["orders"])
+        rows = corr[(corr.d_out == exp.d_out) & (corr.estimator == exp.estimator) & (corr.N == model.N)
+                    & (corr.bag == 3)]
+        labels = [sampling.combo_label(c) for _, c in sampling.output_combos(2, exp.d_out, CONFIG["orders"])]
+        assert rows.combo.astype(str).tolist() == labels, name
+        assert rows.value.to_numpy().tobytes() == direct.tobytes(), name
     assert not (outputs_run / "results" / "tables" / "correlators.parquet").exists()
 
 

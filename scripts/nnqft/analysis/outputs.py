@@ -37,8 +37,9 @@ def _connected(g: dict, combo):
 @lru_cache(maxsize=None)
 def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
     """The combinations of a model of several outputs (one network per bag: ``model.at(n_nets=1)``), their exact
-    values and the variance of one network's conditional estimate (NaN for Erf beyond order 2: 8-point moments by
-    quadrature, for bounded outputs; as for one output, nnqft.analysis.deviations.exact_standard_error)."""
+    values and the variance of one network's estimate by the model's estimator (its product for the plain one, its
+    Wick sum for the conditional one; NaN for Erf beyond order 2: 8-point moments by quadrature, for bounded outputs;
+    as for one output, nnqft.analysis.deviations.exact_standard_error)."""
     from .. import theory
     from ..theory import outputs as exact_outputs
 
@@ -46,8 +47,9 @@ def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
     combos = [c for _, c in output_combos(len(model.points), model.d_out, orders)]
     exact = exact_outputs.correlators(th, combos, model.N)
     cheap = [k for k, c in enumerate(combos) if len(c) <= 2 or model.activation != "erf"]
+    variances = exact_outputs.plain_variances if model.estimator == "plain" else exact_outputs.conditional_variances
     variance = np.full(len(combos), np.nan)
-    variance[cheap] = np.maximum(exact_outputs.conditional_variances(th, [combos[k] for k in cheap], model.N), 0.0)
+    variance[cheap] = np.maximum(variances(th, [combos[k] for k in cheap], model.N), 0.0)
     return combos, exact, variance
 
 
@@ -119,7 +121,8 @@ def _two_outputs_twice(combo) -> bool:
 def uncorrelated(table: pd.DataFrame, experiment: str) -> dict:
     """"The outputs are uncorrelated at every N": every cross-output 2-point function against 0 (exact at every N),
     Bonferroni t over them. With the conditional estimator each network's value is exactly 0 (Wick's sum has no
-    pairing of different outputs): the claim then checks the estimator's structure, not a noisy mean."""
+    pairing of different outputs): the claim then checks the estimator's structure, not a noisy mean; with the plain
+    one it measures."""
     d = table[(table.experiment == experiment) & (table.quantity == "moment") & (table.order == 2)
               & (table.structure == "cross output")]
     agreement, worst, t, crit, n_bags = _agreement(d)
@@ -221,5 +224,5 @@ def outputs_figure(table: pd.DataFrame, experiment: str):
         ax.legend(fontsize=7)
     first = d.iloc[0]
     fig.suptitle(f"{experiment}: {first.activation}, d_in = {first.d_in}, d_out = {first.d_out}\n"
-                 f"{int(first.n_bags)} bags of {int(first.n_nets)} networks, conditional estimator", fontsize=10)
+                 f"{int(first.n_bags)} bags of {int(first.n_nets)} networks, {first.estimator} estimator", fontsize=10)
     return fig

@@ -1,8 +1,14 @@
-"""Networks of several outputs (d_out > 1, docs/science.md §12), by the conditional estimator: given a network's
-hidden layer its outputs are independent centred Gaussian processes with one covariance
-Ĝ = σ_b² + (σ_W²/N) Σ_j φ_j φ_jᵀ, so E[Π_l f_{o_l}(x_{p_l}) | hidden layer] is Wick's sum over the pairings that pair
-equal outputs of Π Ĝ(x_{p_l}, x_{p_m}): the mean of that over a bag's networks estimates the d_out-output correlator
-without drawing a readout (the natural estimator here; nnqft.theory.outputs is its exact expectation).
+"""Networks of several outputs (d_out > 1, docs/science.md §12), by either estimator.
+
+- The conditional estimator: given a network's hidden layer its outputs are independent centred Gaussian processes
+  with one covariance Ĝ = σ_b² + (σ_W²/N) Σ_j φ_j φ_jᵀ, so E[Π_l f_{o_l}(x_{p_l}) | hidden layer] is Wick's sum over
+  the pairings that pair equal outputs of Π Ĝ(x_{p_l}, x_{p_m}): the mean of that over a bag's networks estimates the
+  d_out-output correlator without drawing a readout (nnqft.theory.outputs is its exact expectation).
+- The plain estimator: each network is drawn whole, its d_out readouts included
+  (:func:`nnqft.sampling.training.network_outputs`: output 0 is the one-output network of the same draws, the further
+  outputs' readouts follow in its stream), and the mean over a bag of the products Π_l f_{o_l}(x_{p_l}) estimates the
+  correlator. Unlike the conditional one, it measures the outputs' decorrelation and their O(d_out) symmetry instead
+  of building them in.
 
 A combination of several outputs is a tuple of factors (point index, output index) in ascending order
 (:func:`output_combos`); with d_out = 1 they are :func:`nnqft.combos.output_combos`'s combinations with output 0. The
@@ -50,16 +56,18 @@ def conditional_values(G: np.ndarray, combos) -> np.ndarray:
 
 
 def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None) -> np.ndarray:
-    """The conditional estimator of every combination of :func:`output_combos` at ``orders`` for bag ``bag`` of a
-    one-hidden-layer ``model`` (estimator "conditional") with ``d_out`` outputs (default the model's):
+    """The estimate of every combination of :func:`output_combos` at ``orders`` for bag ``bag`` of a one-hidden-layer
+    untrained ``model`` with ``d_out`` outputs (default the model's), by the model's estimator (module docstring):
     float[n_combinations]."""
     # imported here, not at the top: the analysis reads this module's labels, and its jobs need not import numba
+    from .. import combos as point_combos
     from .streams import bag_key
-    from .training import NETS_AT_ONCE, hidden_features
+    from .training import NETS_AT_ONCE, hidden_features, network_outputs
 
     d_out = model.d_out if d_out is None else int(d_out)
-    if model.estimator != "conditional" or model.depth != 1 or model.training is not None:
-        raise ValueError("several outputs are sampled by the conditional estimator, untrained, at one hidden layer")
+    if model.estimator not in ("plain", "conditional") or model.depth != 1 or model.training is not None:
+        raise ValueError("several outputs are sampled untrained, at one hidden layer, by the plain or the conditional "
+                         "estimator")
     if d_out < 1:
         raise ValueError(f"d_out = {d_out}: a network has at least one output")
     combos = [c for _, c in output_combos(len(model.points), d_out, orders)]
@@ -67,9 +75,15 @@ def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None
     total = np.zeros(len(combos))
     for start in range(0, model.n_nets, NETS_AT_ONCE):
         nets = range(start, min(start + NETS_AT_ONCE, model.n_nets))
-        phi = hidden_features(key, model, nets, model.x)  # (M, P, N)
-        G = model.sigma_b**2 + model.sigma_w**2 / model.N * (phi @ np.swapaxes(phi, -1, -2))
-        total += conditional_values(G, combos).sum(axis=0)
+        if model.estimator == "plain":
+            # factor (p, o) is column p d_out + o: the point combinations of P d_out columns, in their order, are
+            # this module's combinations (checked in the tests)
+            f = network_outputs(key, model, nets, model.x, d_out).reshape(len(nets), -1)
+            total += point_combos.products(f, orders).sum(axis=0)
+        else:
+            phi = hidden_features(key, model, nets, model.x)  # (M, P, N)
+            G = model.sigma_b**2 + model.sigma_w**2 / model.N * (phi @ np.swapaxes(phi, -1, -2))
+            total += conditional_values(G, combos).sum(axis=0)
     return total / model.n_nets
 
 

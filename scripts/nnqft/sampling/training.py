@@ -38,7 +38,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 @njit(cache=True, error_model="numpy")
 def _draw(key0, key1, a, N, d_in, theta):
     """θ of network ``a`` as standard normals in the sampler's order, into ``theta`` = [w (N × d_in, by neuron), b (N),
-    v (N), c]."""
+    v (N), c]; returns the stream's state after them."""
     s = network_state(key0, key1, a)
     s, theta[-1] = normal(s)
     for j in range(N):
@@ -46,6 +46,17 @@ def _draw(key0, key1, a, N, d_in, theta):
             s, theta[j * d_in + k] = normal(s)
         s, theta[N * d_in + j] = normal(s)
         s, theta[N * d_in + N + j] = normal(s)
+    return s
+
+
+@njit(cache=True, error_model="numpy")
+def _draw_with_readouts(key0, key1, a, N, d_in, theta, readouts):
+    """θ of network ``a`` as :func:`_draw`, then from the same stream the readouts of its further outputs: for
+    output o = 1, 2, ... its bias first, then its N weights, as standard normals into readouts[o − 1] = [c_o, v_o]."""
+    s = _draw(key0, key1, a, N, d_in, theta)
+    for o in range(readouts.shape[0]):
+        for j in range(N + 1):
+            s, readouts[o, j] = normal(s)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -208,6 +219,27 @@ def hidden_features(key, model, nets, x) -> np.ndarray:
     for r, a in enumerate(nets):
         _features(initial_parameters(key, model, a), model.N, model.d_in, model.sigma_b, model.sigma_w,
                   model.activation_code, x, shifts, out[r])
+    return out
+
+
+def network_outputs(key, model, nets, x, d_out: int) -> np.ndarray:
+    """f_o(x_p) = σ_b c_o + (σ_W/√N) Σ_j v_oj φ_j(x_p) of the untrained networks ``nets`` of the bag keyed ``key`` of a
+    one-hidden-layer ``model`` with ``d_out`` outputs, at the rows of ``x``: float64[len(nets), len(x), d_out]
+    (docs/science.md §12). Output 0 is the one-output network of the same draws (θ's v and c); the further outputs'
+    readouts follow θ in the network's stream (:func:`_draw_with_readouts`), so they share its hidden layer only."""
+    x = as_points(x)
+    shifts = _shifts(model, x)
+    N, d_in = model.N, model.d_in
+    theta, readouts = np.empty(N * (d_in + 2) + 1), np.empty((d_out - 1, N + 1))
+    phi = np.empty((len(x), N))
+    biases, weights = np.empty(d_out), np.empty((d_out, N))
+    out = np.empty((len(nets), len(x), d_out))
+    for r, a in enumerate(nets):
+        _draw_with_readouts(np.uint64(key[0]), np.uint64(key[1]), int(a), N, d_in, theta, readouts)
+        _features(theta, N, d_in, model.sigma_b, model.sigma_w, model.activation_code, x, shifts, phi)
+        biases[0], biases[1:] = theta[-1], readouts[:, 0]
+        weights[0], weights[1:] = theta[N * d_in + N:N * d_in + 2 * N], readouts[:, 1:]
+        out[r] = model.sigma_w / np.sqrt(N) * (phi @ weights.T) + model.sigma_b * biases
     return out
 
 

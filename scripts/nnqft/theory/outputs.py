@@ -50,19 +50,34 @@ def conditional_variances(theory: Theory, combos, N: int) -> np.ndarray:
     :meth:`nnqft.theory.exact.Theory.conditional_estimator_variance` for one output). The expectations of each size
     are computed in one batch."""
     combos = [[tuple(int(v) for v in f) for f in c] for c in combos]
-    terms: dict[int, list] = {}  # number of pairs -> (combination index, the pairs of P and Q)
-    for k, c in enumerate(combos):
-        matchings = output_pairings(c) if len(c) % 2 == 0 else []
-        for P in matchings:
-            for Q in matchings:
-                terms.setdefault(len(P) + len(Q), []).append((k, P + Q))
-    second = np.zeros(len(combos))
-    for size, rows in terms.items():
+    terms = [(k, P + Q) for k, c in enumerate(combos) if len(c) % 2 == 0
+             for P in output_pairings(c) for Q in output_pairings(c)]
+    g = correlators(theory, combos, N)
+    return _sums_of_moments(theory, terms, len(combos), N) - g * g
+
+
+def plain_variances(theory: Theory, combos, N: int) -> np.ndarray:
+    """The variance over networks of one network's product Π_l f_{o_l}(x_{p_l}) (the plain estimator) of each
+    combination: G(c ⊎ c) − G(c)², the moment of the combination taken twice (its output-respecting pairings, as
+    :func:`correlator`) less its square, exact at every N."""
+    combos = [[tuple(int(v) for v in f) for f in c] for c in combos]
+    terms = [(k, pairs) for k, c in enumerate(combos) for pairs in output_pairings(c + c)]
+    g = correlators(theory, combos, N)
+    return _sums_of_moments(theory, terms, len(combos), N) - g * g
+
+
+def _sums_of_moments(theory: Theory, terms, n: int, N: int) -> np.ndarray:
+    """Σ over the ``terms`` (combination index k < n, pairs of point indices) of each k of E[Π_pairs C], the
+    expectations of each number of pairs computed in one batch."""
+    by_size: dict[int, list] = {}
+    for k, pairs in terms:
+        by_size.setdefault(len(pairs), []).append((k, pairs))
+    total = np.zeros(n)
+    for size, rows in by_size.items():
         values = theory.conditional_moments(np.array([pairs for _, pairs in rows], dtype=np.int64).reshape(
             len(rows), size, 2), N)
-        np.add.at(second, [k for k, _ in rows], values)
-    g = correlators(theory, combos, N)
-    return second - g * g
+        np.add.at(total, [k for k, _ in rows], values)
+    return total
 
 
 def connected_four_point(theory: Theory, factors, N: int) -> float:

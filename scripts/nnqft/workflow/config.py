@@ -260,15 +260,11 @@ MAX_OUTPUT_COMBOS = 100_000
 
 
 def _check_outputs(where: str, exp: dict, config: dict) -> None:
-    """An experiment of several outputs (``d_out`` > 1), before it is built: the conditional estimator, untrained, at
-    one hidden layer, and no more correlators per bag than a job can hold."""
+    """An experiment of several outputs (``d_out`` > 1), before it is built: untrained, at one hidden layer (either
+    estimator), and no more correlators per bag than a job can hold."""
     d_out = exp.get("d_out", 1)
     if d_out == 1:
         return
-    if exp.get("estimator", "plain") != "conditional":
-        raise invalid(f"{where}.estimator", exp.get("estimator", "plain"), f"does not sample d_out = {d_out} outputs",
-                      "estimator: conditional (given the hidden layer the outputs are independent Gaussians; the plain "
-                      "estimator would need a readout drawn per output, not built yet)")
     if int(exp.get("depth", 1)) != 1:
         raise invalid(f"{where}.depth", exp["depth"], f"is not sampled with d_out = {d_out}",
                       "depth 1 (the theory of several outputs is built at one hidden layer)")
