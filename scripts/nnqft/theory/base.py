@@ -27,6 +27,17 @@ class FieldTheory:
         """Variance of one network's conditional estimator of G^(n)(combo) (docs/science.md §9)."""
         raise NotImplementedError
 
+    def conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
+        """E[Π_i Ĝ(pairs_i)] of the output's conditional covariance Ĝ (given the last hidden layer) for each row of
+        ``pairs`` (int[m, k, 2]: k pairs of point indices per row): what a correlator of several outputs is a sum of
+        (nnqft.theory.outputs)."""
+        raise NotImplementedError
+
+    def conditional_moment(self, pairs, N: int) -> float:
+        """:meth:`conditional_moments` of one list of pairs."""
+        pairs = np.array([[tuple(p) for p in pairs]], dtype=np.int64).reshape(1, -1, 2)
+        return float(self.conditional_moments(pairs, N)[0])
+
     def estimator_variances(self, combos, N: int, estimator: str = "plain") -> np.ndarray:
         """Variance of one network's estimate of G^(n) for each combination: for the plain estimator, the product
         f(x_1)...f(x_n), G^(2n)(combo, combo) − G^(n)(combo)²; for the conditional one, its Wick sum of Π C

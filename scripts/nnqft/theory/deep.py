@@ -171,6 +171,23 @@ class DeepTheory(FieldTheory):
             g0[r], g1[r] = free, first
         return g0, g1
 
+    def conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
+        """E[Π_e Ĝ_e] of the output's conditional covariance over the pairs e of each row of ``pairs`` (int[m, k, 2]),
+        at order 1/N: Π_e K_e + (1/N)[Σ_e K1_e Π_{e' ≠ e} K_e' + Σ_{e < e'} V_(e)(e') Π_{others} K] (Ĝ = K + O(N^-½)
+        with mean K + K1/N and covariance V/N). Summed over the perfect matchings of a combination it is
+        :meth:`expansion`'s G0 + G1/N (tested), so summed over those that pair equal outputs it is the 1/N theory of
+        several outputs (nnqft.theory.outputs)."""
+        K, K1, V = self.K, self.K1, self.V
+        out = np.empty(len(pairs))
+        for r, row in enumerate(np.asarray(pairs, dtype=np.int64)):
+            ks = [K[a, b] for a, b in row]
+            first = sum(K1[a, b] * math.prod(ks[:e] + ks[e + 1:]) for e, (a, b) in enumerate(row))
+            for e, f in combinations(range(len(row)), 2):
+                rest = [ks[i] for i in range(len(row)) if i not in (e, f)]
+                first += V[row[e][0], row[e][1], row[f][0], row[f][1]] * math.prod(rest)
+            out[r] = math.prod(ks) + first / N
+        return out
+
     def correlators(self, combos, N: int) -> tuple[np.ndarray, np.ndarray]:
         """(G, G_0) as :meth:`nnqft.theory.exact.Theory.correlators`: G = G0 + G1/N, truncated at order 1/N."""
         g0, g1 = self.expansion(combos)

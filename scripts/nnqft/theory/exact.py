@@ -150,13 +150,6 @@ class Theory(FieldTheory):
             raise KeyError("a moment was looked up before it was computed")
         return values[at]
 
-    def conditional_moment(self, pairs, N: int) -> float:
-        """E[Π_i C(pairs_i)] over first layers, C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9):
-        each C expands into σ_b² and (σ_W²/N) S, and E[Π_{i∈T} S_i] = Σ over set partitions π of T of
-        N(N−1)...(N−|π|+1) Π_{B∈π} M(the points of the pairs in B), neurons being i.i.d."""
-        pairs = np.array([[tuple(p) for p in pairs]], dtype=np.int64).reshape(1, -1, 2)
-        return float(self.conditional_moments(pairs, N)[0])
-
     def conditional_estimator_variance(self, combo, N: int) -> float:
         """Variance of one network's conditional estimator of G^(n)(combo), the Wick sum of Π C over the
         perfect matchings: Σ_{P, Q} E[Π_P C Π_Q C] − G^(n)²."""
@@ -187,8 +180,11 @@ class Theory(FieldTheory):
         return out
 
     def conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
-        """:meth:`conditional_moment` of each row of ``pairs`` (int[m, k, 2]: k pairs of point indices per row),
-        vectorised with the same products and sums in the same order."""
+        """E[Π_i C(pairs_i)] over first layers for each row of ``pairs`` (int[m, k, 2]: k pairs of point indices per
+        row), C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y) (docs/science.md §9): each C expands into σ_b² and
+        (σ_W²/N) S, and E[Π_{i∈T} S_i] = Σ over set partitions π of T of N(N−1)...(N−|π|+1) Π_{B∈π} M(the points of
+        the pairs in B), neurons being i.i.d. Vectorised over the rows with the same products and sums in the same
+        order as for one row."""
         m, k, _ = pairs.shape
         lam, sb2 = self.sigma_w**2 / N, self.sigma_b**2
         terms = [(size, T, part) for size in range(k + 1) for T in combinations(range(k), size)

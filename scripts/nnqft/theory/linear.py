@@ -58,6 +58,12 @@ class LinearTheory(FieldTheory):
             g0[r] = sum(math.prod(self.K[a, b] for a, b in match) for match in pairings(c))
         return g, g0
 
+    def conditional_moments(self, pairs: np.ndarray, N: int) -> np.ndarray:
+        """E[Π_i Ĝ(pairs_i)] = m_k at the pairs' indices, for each row of ``pairs`` (int[m, k, 2]), exactly."""
+        pairs = np.asarray(pairs, dtype=np.int64)
+        m = self.moment(pairs.shape[1], N)
+        return np.asarray(m[tuple(pairs.reshape(len(pairs), -1).T)], dtype=float).reshape(len(pairs))
+
     def conditional_estimator_variance(self, combo, N: int) -> float:
         """Variance of one network's conditional estimator, the Wick sum of Ĝ over the matchings of ``combo``:
         Σ_{μ, μ'} E[Π_μ Ĝ Π_μ' Ĝ] − G^(n)²."""

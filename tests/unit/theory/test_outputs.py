@@ -86,3 +86,31 @@ def test_the_conditional_estimators_variance_is_the_one_output_one_and_zero_wher
     cross = outputs.conditional_variances(th, [[(0, 0), (0, 0), (1, 1), (1, 1)]], 5)[0]
     G = outputs.correlator(th, [(0, 0), (0, 0), (1, 1), (1, 1)], 5)
     assert cross == pytest.approx(th.conditional_moment([(0, 0), (1, 1), (0, 0), (1, 1)], 5) - G * G, rel=1e-12)
+
+
+DEEP_CASES = [("relu", 2), ("erf", 3), ("linear", 2)]
+
+
+@pytest.mark.parametrize("activation, depth", DEEP_CASES)
+def test_at_any_depth_one_output_is_the_depth_theory_and_the_ratio_three_holds(activation, depth):
+    """Several outputs at depth > 1 (nnqft.theory.outputs over the theory's conditional moments): with one output the
+    sum over matchings is the 1/N theory's G^(n) (DeepTheory.expansion) or the exact linear one (LinearTheory), at
+    orders 2 to 6; the cross-output 2-point function is 0; ⟨f_i⁴⟩_c = 3⟨f_i² f_j²⟩_c at one point; and the cross
+    4-point function is connected at order 1/N: for the 1/N theory V/N of the output layer's vertex, less the product
+    of the 2-point corrections K1 K1/N² that its truncated 2-point functions leave."""
+    from nnqft import theory
+    from nnqft.model import Model
+
+    th = theory.of(Model(activation, POINTS, 0.5, 1.5, 8, 10, depth=depth))
+    combos = [c for n in (2, 4, 6) for c in combinations_with_replacement(range(3), n)]
+    for N in (3, 8, 50):
+        g, _ = th.correlators(combos, N)
+        np.testing.assert_allclose(outputs.correlators(th, [[(p, 0) for p in c] for c in combos], N), g, rtol=1e-12,
+                                   atol=1e-14)
+        assert outputs.correlator(th, [(0, 0), (1, 1)], N) == 0.0
+        same = outputs.connected_four_point(th, [(2, 0)] * 4, N)
+        cross = outputs.connected_four_point(th, [(2, 0), (2, 0), (2, 1), (2, 1)], N)
+        assert same == pytest.approx(3 * cross, rel=1e-12) and abs(cross) > 0
+        if activation != "linear":
+            mixed = outputs.connected_four_point(th, [(0, 0), (1, 0), (2, 1), (2, 1)], N)
+            assert N * mixed == pytest.approx(th.V[0, 1, 2, 2] - th.K1[0, 1] * th.K1[2, 2] / N, rel=1e-9, abs=1e-12)
