@@ -1,5 +1,5 @@
-"""Rule script (sample_outputs): correlators of one block of bags of one point of several outputs, by the conditional
-estimator (nnqft.sampling.outputs)."""
+"""Rule script (sample_outputs): correlators of one block of bags of one point of several outputs, by its estimator
+(nnqft.sampling.outputs)."""
 import time
 
 from nnqft.sampling import outputs
@@ -16,5 +16,6 @@ elapsed = time.perf_counter() - start
 meta = tables.block_provenance(model, seed, bags, orders, d_out=model.d_out)
 meta["kernel_seconds"] = elapsed
 tables.write_table(table, sm.output[0], meta)
-log.info("%s d_in=%d d_out=%d N=%d sigma_w=%s bags %d-%d: %.3f s, %.3g networks/s", model.activation, model.d_in,
-         model.d_out, model.N, model.sigma_w, bags.start, bags.stop - 1, elapsed, model.n_nets * len(bags) / elapsed)
+log.info("%s d_in=%d depth=%d d_out=%d %s N=%d sigma_w=%s bags %d-%d: %.3f s, %.3g networks/s", model.activation,
+         model.d_in, model.depth, model.d_out, model.estimator, model.N, model.sigma_w, bags.start, bags.stop - 1,
+         elapsed, model.n_nets * len(bags) / elapsed)

@@ -1,5 +1,5 @@
 """Networks of several outputs through the workflow: config/outputs_quick.yaml end to end (ReLU with two outputs, Erf
-with three, by the conditional estimator; ReLU by the plain one too), its sample paths, the gathered bags against the sampler, the outputs table,
+with three, by the conditional estimator; ReLU by the plain one too, and ReLU of depth 2), its sample paths, the gathered bags against the sampler, the outputs table,
 figure and claims, and a claim that fails when the theory ignores the outputs."""
 import pandas as pd
 import pyarrow.parquet as pq
@@ -26,12 +26,12 @@ def test_every_point_is_sampled_under_its_outputs_and_gathered_bit_for_bit(outpu
     corr = pq.read_table(outputs_run / "results" / "tables" / "output_correlators.parquet").to_pandas()
     assert set(corr.d_out) == {2, 3}
     assert set(corr.estimator.astype(str)) == {"plain", "conditional"}
-    for name in ("erf_three_outputs", "relu_two_outputs_plain"):
+    for name in ("erf_three_outputs", "relu_two_outputs_plain", "relu_two_outputs_L2"):
         exp = design.experiments(CONFIG)[name]
         model = exp.model(exp.sigma_w[0], exp.N[1])
         direct = sampling.bag_correlators(model, CONFIG["seed"], 3, CONFIG["orders"])
-        rows = corr[(corr.d_out == exp.d_out) & (corr.estimator == exp.estimator) & (corr.N == model.N)
-                    & (corr.bag == 3)]
+        rows = corr[(corr.d_out == exp.d_out) & (corr.estimator == exp.estimator) & (corr.depth == exp.depth)
+                    & (corr.activation == exp.activation) & (corr.N == model.N) & (corr.bag == 3)]
         labels = [sampling.combo_label(c) for _, c in sampling.output_combos(2, exp.d_out, CONFIG["orders"])]
         assert rows.combo.astype(str).tolist() == labels, name
         assert rows.value.to_numpy().tobytes() == direct.tobytes(), name
@@ -46,6 +46,7 @@ def test_the_outputs_table_figure_and_claims(outputs_run):
         n_four = len(sampling.output_combos(len(exp.points), exp.d_out, [4]))
         assert len(mine) == len(exp.N) * (n_combos + n_four), name
         assert set(mine.structure) == {"same output", "cross output"}
+        assert set(mine.theory) == {"exact" if exp.depth == 1 else "1/N"} and set(mine.depth) == {exp.depth}, name
     root = outputs_run / "results" / "figures"
     assert {p.relative_to(root).as_posix() for p in root.rglob("*.png")} == {
         f"{n}/outputs.png" for n in CONFIG["experiments"]}

@@ -66,8 +66,6 @@ def network_work(wildcards):
     if "training_id" in wildcards.keys():
         integrated = wildcards.estimator != "conditional"
         return int(wildcards.N) * (design.TRAINED_NEURON_WORK if integrated else 1)
-    if "d_out" in wildcards.keys():
-        return int(wildcards.N)
     return int(wildcards.N) * tag_depth(wildcards.depth_tag)
 
 

@@ -71,8 +71,9 @@ rule sample_trained:
         "../../scripts/sample_trained.py"
 
 
-# A point of several outputs (an experiment with d_out > 1): the conditional estimator of every (point, output)
-# multiset, from each network's hidden layer (nnqft.sampling.outputs). Its own rule, as for trained points.
+# A point of several outputs (an experiment with d_out > 1): every (point, output) multiset by the plain or the
+# conditional estimator (nnqft.sampling.outputs), at any depth for the conditional one. Its own rule, as for trained
+# points.
 rule sample_outputs:
     output:
         f"results/samples/{OUTPUTS_BLOCK}.parquet",

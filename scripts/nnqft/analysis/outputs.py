@@ -17,11 +17,12 @@ from ..sampling.outputs import combo_label, output_combos, parse_combo
 from ..theory.partitions import pairings
 from .deviations import experiment_rows
 from .stats import jackknife_se, leave_one_out
-from .verdicts import AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, rounded_t, t_critical
+from .verdicts import (AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, rounded_t, t_critical,
+                       wls_intercept)
 
-COLUMNS = ["experiment", "activation", "d_in", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
-           "order", "combo", "structure", "quantity", "value", "se", "se_exact", "exact", "N_value", "N_exact",
-           "status"]
+COLUMNS = ["experiment", "activation", "d_in", "depth", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags",
+           "n_nets", "order", "combo", "structure", "quantity", "value", "se", "se_exact", "theory", "exact", "N_value",
+           "N_exact", "status"]
 
 
 def structure(combo) -> str:
@@ -35,21 +36,34 @@ def _connected(g: dict, combo):
 
 
 @lru_cache(maxsize=None)
-def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
-    """The combinations of a model of several outputs (one network per bag: ``model.at(n_nets=1)``), their exact
-    values and the variance of one network's estimate by the model's estimator (its product for the plain one, its
-    Wick sum for the conditional one; NaN for Erf beyond order 2: 8-point moments by quadrature, for bounded outputs;
-    as for one output, nnqft.analysis.deviations.exact_standard_error)."""
+def _theory(family):
+    """The theory of a model of several outputs (``model.at(d_out=1, estimator="plain", N=..., n_nets=1)``, so one per
+    family): exact at one hidden layer and for linear networks, the 1/N theory otherwise (nnqft.theory.of)."""
     from .. import theory
+
+    return theory.of(family)
+
+
+def _family(model):
+    return model.at(d_out=1, estimator="plain", N=1, n_nets=1)
+
+
+@lru_cache(maxsize=None)
+def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
+    """The combinations of a model of several outputs (one network per bag: ``model.at(n_nets=1)``), their values in
+    its theory and the variance of one network's estimate by the model's estimator (its product for the plain one, its
+    Wick sum for the conditional one; NaN for Erf beyond order 2: 8-point moments by quadrature, for bounded outputs,
+    as for one output, nnqft.analysis.deviations.exact_standard_error; NaN for the 1/N theory, which gives none)."""
     from ..theory import outputs as exact_outputs
 
-    th = theory.of(model.at(d_out=1, estimator="plain"))
+    th = _theory(_family(model))
     combos = [c for _, c in output_combos(len(model.points), model.d_out, orders)]
     exact = exact_outputs.correlators(th, combos, model.N)
-    cheap = [k for k, c in enumerate(combos) if len(c) <= 2 or model.activation != "erf"]
+    cheap = [k for k, c in enumerate(combos) if th.exact and (len(c) <= 2 or model.activation != "erf")]
     variances = exact_outputs.plain_variances if model.estimator == "plain" else exact_outputs.conditional_variances
     variance = np.full(len(combos), np.nan)
-    variance[cheap] = np.maximum(variances(th, [combos[k] for k in cheap], model.N), 0.0)
+    if cheap:
+        variance[cheap] = np.maximum(variances(th, [combos[k] for k in cheap], model.N), 0.0)
     return combos, exact, variance
 
 
@@ -59,11 +73,14 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     its ``se`` over bags (jackknife for the connected part), the ``exact`` value at that width, and N times both; for
     the moments the exact standard error ``se_exact`` too, and per point and order the error bars' ``status``
     (:func:`nnqft.analysis.deviations.error_bars`: "error bars unreliable (heavy tails)" where the measured
-    bag-to-bag variance is far below the exact one), which the connected rows take from order 4."""
+    bag-to-bag variance is far below the exact one), which the connected rows take from order 4. ``theory`` names the
+    theory of ``exact``: "exact" (one hidden layer, linear networks) or "1/N" (deeper: nnqft.theory.deep, its order
+    1/N)."""
     out = []
     for name, exp in experiments.items():
         rows = experiment_rows(corr, {name: exp})
         orders = tuple(sorted(set(rows.order)))
+        theory_name = "exact" if _theory(_family(exp.model(exp.sigma_w[0], exp.N[0]))).exact else "1/N"
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
             combos, exact, variance = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
             labels = [combo_label(c) for c in combos]
@@ -71,9 +88,9 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             mean, loo = bags.mean(axis=0), leave_one_out(bags)
             se = bags.std(axis=0, ddof=1) / np.sqrt(len(bags))
             se_exact = np.sqrt(variance / (exp.n_nets * len(bags)))
-            label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "d_out": exp.d_out,
-                     "estimator": exp.estimator, "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w), "N": int(N),
-                     "n_bags": exp.n_bags, "n_nets": exp.n_nets}
+            label = {"experiment": name, "activation": exp.activation, "d_in": exp.d_in, "depth": exp.depth,
+                     "d_out": exp.d_out, "estimator": exp.estimator, "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w),
+                     "N": int(N), "n_bags": exp.n_bags, "n_nets": exp.n_nets, "theory": theory_name}
             for k, combo in enumerate(combos):
                 out.append({**label, "order": len(combo), "combo": labels[k], "structure": structure(combo),
                             "quantity": "moment", "value": float(mean[k]), "se": float(se[k]),
@@ -118,7 +135,7 @@ def _two_outputs_twice(combo) -> bool:
     return len(set(outs)) == 2 and all(outs.count(o) == 2 for o in set(outs))
 
 
-def uncorrelated(table: pd.DataFrame, experiment: str) -> dict:
+def uncorrelated(table: pd.DataFrame, experiment: str, depth: int = 1) -> dict:
     """"The outputs are uncorrelated at every N": every cross-output 2-point function against 0 (exact at every N),
     Bonferroni t over them. With the conditional estimator each network's value is exactly 0 (Wick's sum has no
     pairing of different outputs): the claim then checks the estimator's structure, not a noisy mean; with the plain
@@ -131,32 +148,58 @@ def uncorrelated(table: pd.DataFrame, experiment: str) -> dict:
                  worst.exact, agreement, HOLDS if (d.exact == 0).all() else FAILS,
                  HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
                  f"max |measured| / se = {t:.3g} against {crit:.3g}"
-                 + ("; the conditional estimator gives 0 for every network" if (d.se == 0).all() else "")).row()
+                 + ("; the conditional estimator gives 0 for every network" if (d.se == 0).all() else ""),
+                 depth=str(depth)).row()
 
 
-def cross_connected(table: pd.DataFrame, experiment: str) -> dict:
-    """"The cross-output connected 4-point function is O(1/N) with the exact coefficient": ⟨f_i f_i f_j f_j⟩_c for two
-    outputs i ≠ j, every combination and width, against the exact theory's V/N (Bonferroni t); the statement holds in
-    the theory (N times it is the same at every N) and in the measurement where they agree."""
+def cross_connected(table: pd.DataFrame, experiment: str, depth: int = 1, truncated: bool = False,
+                    vertex=None) -> dict:
+    """"The cross-output connected 4-point function is V/N": ⟨f_i f_i f_j f_j⟩_c for two outputs i ≠ j, every
+    combination and width, against the theory (Bonferroni t); the statement holds in the theory where N times it is V
+    at every N (one hidden layer) or approaches it (deeper: closer to V at the largest width than at the smallest,
+    ``vertex``: combination label -> the output layer's V of the 1/N theory) and in the measurement where they agree.
+    With the 1/N theory (``truncated``: networks of ``depth`` > 1 but linear ones, whose theory is exact), whose
+    O(1/N²) remainder the data resolve, the agreement is that of the limit instead: per combination N times the
+    measured value is fitted by a + b/N over the widths (weighted least squares), and a is tested against V."""
     d = table[(table.experiment == experiment) & (table.quantity == "connected")]
     d = d[[_two_outputs_twice(parse_combo(c)) for c in d.combo]]
+    name = named("the cross-output connected 4-point function is V/N", experiment)
     bad = sorted({int(n) for n in d.N[d.status == UNRELIABLE]})
     if len(bad) == d.N.nunique():
-        return Claim(named("the cross-output connected 4-point function is V/N", experiment),
-                     "N ⟨f_i f_i f_j f_j⟩_c", np.nan, np.nan, np.nan, UNRELIABLE, HOLDS, UNRELIABLE,
-                     "", f"error bars unreliable (heavy tails) at every N {bad}").row()
+        return Claim(name, "N ⟨f_i f_i f_j f_j⟩_c", np.nan, np.nan, np.nan, UNRELIABLE, HOLDS, UNRELIABLE,
+                     "", f"error bars unreliable (heavy tails) at every N {bad}", depth=str(depth)).row()
     d = d[~d.N.isin(bad)]
-    agreement, worst, t, crit, n_bags = _agreement(d)
-    spread = d.groupby("combo").N_exact.agg(lambda v: np.ptp(v) / max(np.abs(v).max(), 1e-300)).max()
-    return Claim(named("the cross-output connected 4-point function is V/N", experiment),
-                 f"N ⟨f_i f_i f_j f_j⟩_c at {worst.combo}, N = {int(worst.N)} (the largest |t|)", worst.N_value,
-                 worst.N * worst.se, worst.N_exact, agreement, HOLDS if spread < 1e-9 else FAILS,
-                 HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
-                 f"max |measured − exact| / se = {t:.3g} against {crit:.3g}"
-                 + (f"; error bars unreliable (heavy tails) at N = {bad}, left out" if bad else "")).row()
+    if vertex is None:  # one hidden layer: exactly V/N at every N
+        spread = d.groupby("combo").N_exact.agg(lambda v: np.ptp(v) / max(np.abs(v).max(), 1e-300)).max()
+        statement = HOLDS if spread < 1e-9 else FAILS
+    else:
+        def closer(combo, rows):
+            rows = rows.sort_values("N")
+            v = vertex[combo]
+            return abs(rows.N_exact.iloc[-1] - v) <= abs(rows.N_exact.iloc[0] - v) + 1e-9 * abs(v)  # rounding
+        statement = HOLDS if all(closer(c, rows) for c, rows in d.groupby("combo")) else FAILS
+    left_out = f"; error bars unreliable (heavy tails) at N = {bad}, left out" if bad else ""
+    if not truncated:
+        agreement, worst, t, crit, n_bags = _agreement(d)
+        return Claim(name, f"N ⟨f_i f_i f_j f_j⟩_c at {worst.combo}, N = {int(worst.N)} (the largest |t|)",
+                     worst.N_value, worst.N * worst.se, worst.N_exact, agreement, statement,
+                     HOLDS if agreement == AGREES else FAILS, alpha_text(len(d), n_bags, "widths and combinations"),
+                     f"max |measured − theory| / se = {t:.3g} against {crit:.3g}" + left_out, depth=str(depth)).row()
+    fits = []
+    for combo, rows in d.groupby("combo", sort=True):
+        a, se_a = wls_intercept(1.0 / rows.N.to_numpy(float), rows.N_value.to_numpy(), (rows.N * rows.se).to_numpy())
+        fits.append({"combo": combo, "value": a, "se": se_a, "exact": vertex[combo], "n_bags": rows.n_bags.min(),
+                     "N": rows.N.max(), "widths": len(rows)})
+    fits = pd.DataFrame(fits)
+    agreement, worst, t, crit, n_bags = _agreement(fits)
+    return Claim(name, f"N ⟨f_i f_i f_j f_j⟩_c as N → ∞ (a of a + b/N over {int(worst.widths)} widths) at "
+                 f"{worst.combo}", worst.value, worst.se, worst.exact, agreement, statement,
+                 HOLDS if agreement == AGREES else FAILS, alpha_text(len(fits), n_bags, "combinations"),
+                 f"max |a − V| / se = {t:.3g} against {crit:.3g}; the theory is the 1/N one of depth {depth}, whose "
+                 f"O(1/N²) remainder the fit's b/N takes" + left_out, depth=str(depth)).row()
 
 
-def ratio_three(table: pd.DataFrame, experiment: str) -> dict:
+def ratio_three(table: pd.DataFrame, experiment: str, depth: int = 1) -> dict:
     """"⟨f_i⁴⟩_c = 3 ⟨f_i² f_j²⟩_c at one point" (the O(d_out) symmetry of the outputs' law): at every point, width and
     pair of outputs, the measured same-output connected part against 3 times the cross-output one, their difference
     with its error (the two share networks: the error of the difference from the jackknife of each is conservative
@@ -182,7 +225,7 @@ def ratio_three(table: pd.DataFrame, experiment: str) -> dict:
                  f"max |⟨f_i⁴⟩_c − 3⟨f_i² f_j²⟩_c| / se = {t:.3g} against {crit:.3g} (se: the two errors added in "
                  f"quadrature)" + ("; the conditional estimator keeps the ratio for every network (3⟨Ĝ²⟩ − 3⟨Ĝ⟩² "
                                    "against ⟨Ĝ²⟩ − ⟨Ĝ⟩²): the claim then checks the estimator's structure"
-                                   if t < 1e-6 else "")).row()
+                                   if t < 1e-6 else ""), depth=str(depth)).row()
 
 
 def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
@@ -190,14 +233,34 @@ def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
     rows = []
     for name, exp in experiments.items():
         if "outputs" in exp.analyses:
-            rows += [uncorrelated(table, name), cross_connected(table, name), ratio_three(table, name)]
+            family = _family(exp.model(exp.sigma_w[0], exp.N[0]))
+            vertex = _vertices(family, exp.d_out) if exp.depth > 1 else None
+            rows += [uncorrelated(table, name, exp.depth),
+                     cross_connected(table, name, exp.depth, not _theory(family).exact, vertex),
+                     ratio_three(table, name, exp.depth)]
     return rows
+
+
+def _vertices(family, d_out: int) -> dict:
+    """The output layer's vertex V_(ab)(cd) of the 1/N theory (nnqft.theory.deep, any activation) of each cross-output
+    combination of four factors (two of output i at points a, b, two of output j at c, d), by label."""
+    from ..theory.deep import DeepTheory
+
+    V = DeepTheory.of(family).V
+    out = {}
+    for _, combo in output_combos(len(family.points), d_out, [4]):
+        if _two_outputs_twice(combo):
+            i = combo[0][1]
+            (a, b), (c, e) = [p for p, o in combo if o == i], [p for p, o in combo if o != i]
+            out[combo_label(combo)] = float(V[a, b, c, e])
+    return out
 
 
 def outputs_figure(table: pd.DataFrame, experiment: str):
     """One experiment of several outputs: N times the connected 4-point function at each point, of one output
-    (⟨f_i⁴⟩_c, divided by 3) and of two (⟨f_i² f_j²⟩_c), against N (markers with errors) beside the exact theory
-    (lines): equal, and flat in N, where the theory holds."""
+    (⟨f_i⁴⟩_c, divided by 3) and of two (⟨f_i² f_j²⟩_c), against N (markers with errors) beside the theory (lines):
+    equal where the exact theory holds (flat in N at one hidden layer), approached as N grows by the 1/N theory's V
+    (deeper networks, whose O(1/N²) remainder N× the data show)."""
     from . import style  # first: style selects the Agg backend
     import matplotlib.pyplot as plt
 
@@ -220,9 +283,11 @@ def outputs_figure(table: pd.DataFrame, experiment: str):
         ax.set_xscale("log")
         style.width_ticks(ax, widths)
         ax.set_xlabel("N")
-        ax.set_title(f"σ_W = {sw:g}: N × connected 4-point functions (lines: exact)", fontsize=9)
+        lines = "exact theory" if (s.theory == "exact").all() else "the 1/N theory's V"
+        ax.set_title(f"σ_W = {sw:g}: N × connected 4-point functions (lines: {lines})", fontsize=9)
         ax.legend(fontsize=7)
     first = d.iloc[0]
-    fig.suptitle(f"{experiment}: {first.activation}, d_in = {first.d_in}, d_out = {first.d_out}\n"
+    depth = f", depth {first.depth}" if first.depth > 1 else ""
+    fig.suptitle(f"{experiment}: {first.activation}{depth}, d_in = {first.d_in}, d_out = {first.d_out}\n"
                  f"{int(first.n_bags)} bags of {int(first.n_nets)} networks, {first.estimator} estimator", fontsize=10)
     return fig

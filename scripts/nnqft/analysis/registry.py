@@ -57,7 +57,7 @@ def analysis_kind(name: str) -> str:
     return KIND_OF.get(name, "untrained")
 
 #: The analyses of networks of more than one hidden layer (the others need the exact one-hidden-layer theory).
-DEEP_ANALYSES = ("falloff", "depth_running")
+DEEP_ANALYSES = ("falloff", "depth_running", "outputs")
 
 #: The analyses of the couplings u_n, which are GaussNet's only (nnqft.analysis.flow.COUPLINGS_SKIPPED).
 COUPLING_ANALYSES = ("u4_negative", "u6_positive", "flow_fit", "passive_flow")
@@ -107,7 +107,7 @@ def analysis_unmet(analysis: str, exp, orders=None) -> str:
         return f"at least 2 widths N (N (measured − theory) against N), got {widths}"
     if exp.depth > 1 and analysis not in DEEP_ANALYSES:
         return (f"one hidden layer (depth 1; the exact theory it uses is that of one hidden layer), got depth "
-                f"{exp.depth}: at depth > 1 ask for {list(DEEP_ANALYSES)}")
+                f"{exp.depth}: at depth > 1 ask for {[a for a in DEEP_ANALYSES if analysis_kind(a) == kind]}")
     if analysis == "depth_running" and len(sigma_w) != 1:
         return f"one sigma_w (a depth scan at fixed sigma_w), got {sigma_w}"
     if analysis in ("lambda_running", "six_point") and exp.activation == "linear":

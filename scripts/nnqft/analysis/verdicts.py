@@ -121,9 +121,20 @@ def correlator_agreement(dev: pd.DataFrame, error_bars: pd.DataFrame, experiment
 
 
 
-def wls_slope(x, y, sigma) -> tuple[float, float]:
-    """Slope of y vs x by weighted least squares (weights 1/sigma^2) and its standard error."""
+def _wls_line(x, y, sigma, k: int) -> tuple[float, float]:
+    """Coefficient ``k`` (0: intercept, 1: slope) of the line y = a + b x fitted by weighted least squares (weights
+    1/sigma^2) and its standard error."""
     w = 1 / np.asarray(sigma) ** 2
     X = np.stack([np.ones_like(x), x], axis=1)
     cov = np.linalg.inv(X.T @ (X * w[:, None]))
-    return float((cov @ (X.T @ (w * y)))[1]), float(np.sqrt(cov[1, 1]))
+    return float((cov @ (X.T @ (w * y)))[k]), float(np.sqrt(cov[k, k]))
+
+
+def wls_slope(x, y, sigma) -> tuple[float, float]:
+    """Slope of y vs x by weighted least squares (weights 1/sigma^2) and its standard error."""
+    return _wls_line(x, y, sigma, 1)
+
+
+def wls_intercept(x, y, sigma) -> tuple[float, float]:
+    """Intercept of y = a + b x by weighted least squares (weights 1/sigma^2) and its standard error."""
+    return _wls_line(x, y, sigma, 0)

@@ -247,8 +247,8 @@ TRAINED_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_n
                          "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 
 #: The path pattern of a block of a point of several outputs: the ensemble's directory ends in ``_O{d_out}``
-#: (:func:`nnqft.model.outputs_tag`; the conditional estimator at one hidden layer, so no depth tag).
-OUTPUTS_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}_O{d_out}/"
+#: (:func:`nnqft.model.outputs_tag`), after the depth tag (empty at one hidden layer).
+OUTPUTS_BLOCK_PATTERN = ("seed{seed}/{activation}_d{d_in}_x{points_id}_nnets{n_nets}_{estimator}{depth_tag}_O{d_out}/"
                          "sb{sigma_b}_sw{sigma_w}_N{N}/bags{first}-{last}")
 #: The work of training one network, in sampled neurons per hidden neuron (measured by ``make bench-training``: about
 #: 65 µs per hidden neuron for Erf trained to τ = 8 at the default step, against 0.15 µs to sample one): it sizes the
