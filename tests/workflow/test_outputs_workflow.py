@@ -1,6 +1,6 @@
 """Networks of several outputs through the workflow: config/outputs_quick.yaml end to end (ReLU with two outputs, Erf
 with three, by the conditional estimator; ReLU by the plain one too, and ReLU of depth 2), its sample paths, the gathered bags against the sampler, the outputs table,
-figure and claims, and a claim that fails when the theory ignores the outputs."""
+falloff per output structure, figure and claims, and a claim that fails when the theory ignores the outputs."""
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -47,6 +47,11 @@ def test_the_outputs_table_figure_and_claims(outputs_run):
         assert len(mine) == len(exp.N) * (n_combos + n_four), name
         assert set(mine.structure) == {"same output", "cross output"}
         assert set(mine.theory) == {"exact" if exp.depth == 1 else "1/N"} and set(mine.depth) == {exp.depth}, name
+    fall = pd.read_parquet(outputs_run / "results" / "tables" / "outputs_falloff.parquet")
+    for name, exp in design.experiments(CONFIG).items():
+        mine = fall[fall.experiment == name]
+        assert set(zip(mine.structure, mine.order)) == {("same output", 2), ("same output", 4), ("cross output", 4)}
+        assert len(mine) == 3 * len(exp.N) and set(mine.d_out) == {exp.d_out}, name
     root = outputs_run / "results" / "figures"
     assert {p.relative_to(root).as_posix() for p in root.rglob("*.png")} == {
         f"{n}/outputs.png" for n in CONFIG["experiments"]}
@@ -73,7 +78,7 @@ def test_a_theory_that_ignores_the_outputs_is_rejected(outputs_run, monkeypatch)
 
 def test_every_rule_writes_its_log_and_no_figure_falls_outside_its_canvas(outputs_run):
     logs = outputs_run / "logs"
-    for name in ["analyse/outputs.log", "claims.log", "gather_outputs.log",
+    for name in ["analyse/outputs.log", "analyse/outputs_falloff.log", "claims.log", "gather_outputs.log",
                  *(f"plot/{n}/outputs.log" for n in CONFIG["experiments"])]:
         assert (logs / name).stat().st_size > 0, name
     assert len(list((logs / "sample_outputs").rglob("*.log"))) == len(design.block_paths(CONFIG, kind="outputs"))

@@ -246,9 +246,9 @@ def error_bars(dev: pd.DataFrame, alpha: float = ERROR_BAR_ALPHA) -> pd.DataFram
 FALLOFF_KEYS = ["experiment", "activation", "d_in", "depth", "estimator", "sigma_b", "sigma_w", "N", "order"]
 
 
-def falloff(dev: pd.DataFrame) -> pd.DataFrame:
+def falloff(dev: pd.DataFrame, keys=FALLOFF_KEYS) -> pd.DataFrame:
     """HMS's falloff of the deviation from the Gaussian process with N (docs/science.md §8), from the deviations
-    table: per experiment, point and order, means over the combinations of
+    table: per experiment, point and order (per ``keys``), means over the combinations of
 
     - ``m``: |m_n|, m_n = (Ḡ_exp - G_GP) / G_GP with Ḡ_exp the mean over bags (HMS's <m_n>);
     - ``background``: the bag-to-bag standard deviation over |G_GP| (HMS's background);
@@ -261,7 +261,7 @@ def falloff(dev: pd.DataFrame) -> pd.DataFrame:
     se = dev.background_m / np.sqrt(dev.n_bags)
     d = dev.assign(abs_m=dev.m.abs(), abs_exact=dev.m_exact.abs(), se=se,
                    expected=folded_normal_mean(dev.m_exact, se))
-    return d.groupby(FALLOFF_KEYS, sort=True).agg(
+    return d.groupby(list(keys), sort=True).agg(
         n_bags=("n_bags", "first"), n_nets=("n_nets", "first"), n_combos=("m", "size"), m=("abs_m", "mean"),
         background=("background_m", "mean"),
         m_exact=("abs_exact", "mean"), m_expected=("expected", "mean"), se=("se", "mean")).reset_index()

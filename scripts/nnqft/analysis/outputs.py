@@ -21,8 +21,8 @@ from .verdicts import (AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha
                        wls_intercept)
 
 COLUMNS = ["experiment", "activation", "d_in", "depth", "d_out", "estimator", "sigma_b", "sigma_w", "N", "n_bags",
-           "n_nets", "order", "combo", "structure", "quantity", "value", "se", "se_exact", "theory", "exact", "N_value",
-           "N_exact", "status"]
+           "n_nets", "order", "combo", "structure", "quantity", "value", "se", "se_exact", "theory", "exact", "gp",
+           "N_value", "N_exact", "status"]
 
 
 def structure(combo) -> str:
@@ -49,11 +49,12 @@ def _family(model):
 
 
 @lru_cache(maxsize=None)
-def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
+def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """The combinations of a model of several outputs (one network per bag: ``model.at(n_nets=1)``), their values in
-    its theory and the variance of one network's estimate by the model's estimator (its product for the plain one, its
+    its theory, the variance of one network's estimate by the model's estimator (its product for the plain one, its
     Wick sum for the conditional one; NaN for Erf beyond order 2: 8-point moments by quadrature, for bounded outputs,
-    as for one output, nnqft.analysis.deviations.exact_standard_error; NaN for the 1/N theory, which gives none)."""
+    as for one output, nnqft.analysis.deviations.exact_standard_error; NaN for the 1/N theory, which gives none), and
+    their Gaussian process values (nnqft.theory.outputs.gaussian)."""
     from ..theory import outputs as exact_outputs
 
     th = _theory(_family(model))
@@ -64,7 +65,7 @@ def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray]:
     variance = np.full(len(combos), np.nan)
     if cheap:
         variance[cheap] = np.maximum(variances(th, [combos[k] for k in cheap], model.N), 0.0)
-    return combos, exact, variance
+    return combos, exact, variance, exact_outputs.gaussian(th, combos, model.N)
 
 
 def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
@@ -75,14 +76,15 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     (:func:`nnqft.analysis.deviations.error_bars`: "error bars unreliable (heavy tails)" where the measured
     bag-to-bag variance is far below the exact one), which the connected rows take from order 4. ``theory`` names the
     theory of ``exact``: "exact" (one hidden layer, linear networks) or "1/N" (deeper: nnqft.theory.deep, its order
-    1/N)."""
+    1/N); ``gp`` is the Gaussian process's value (nnqft.theory.outputs.gaussian; 0 for a connected part), which
+    :func:`falloff` measures the deviations from."""
     out = []
     for name, exp in experiments.items():
         rows = experiment_rows(corr, {name: exp})
         orders = tuple(sorted(set(rows.order)))
         theory_name = "exact" if _theory(_family(exp.model(exp.sigma_w[0], exp.N[0]))).exact else "1/N"
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
-            combos, exact, variance = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
+            combos, exact, variance, gp = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
             labels = [combo_label(c) for c in combos]
             bags = point.pivot(index="bag", columns="combo", values="value")[labels].to_numpy()
             mean, loo = bags.mean(axis=0), leave_one_out(bags)
@@ -94,15 +96,15 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             for k, combo in enumerate(combos):
                 out.append({**label, "order": len(combo), "combo": labels[k], "structure": structure(combo),
                             "quantity": "moment", "value": float(mean[k]), "se": float(se[k]),
-                            "se_exact": float(se_exact[k]), "exact": float(exact[k]), "N_value": float(N * mean[k]),
-                            "N_exact": float(N * exact[k])})
+                            "se_exact": float(se_exact[k]), "exact": float(exact[k]), "gp": float(gp[k]),
+                            "N_value": float(N * mean[k]), "N_exact": float(N * exact[k])})
             g_mean, g_loo, g_exact = dict(zip(labels, mean)), dict(zip(labels, loo.T)), dict(zip(labels, exact))
             for combo in (c for c in combos if len(c) == 4):
                 value, exact_c = float(_connected(g_mean, combo)), float(_connected(g_exact, combo))
                 se_c = float(jackknife_se(_connected(g_loo, combo)))
                 out.append({**label, "order": 4, "combo": combo_label(combo), "structure": structure(combo),
                             "quantity": "connected", "value": value, "se": se_c, "se_exact": np.nan, "exact": exact_c,
-                            "N_value": float(N * value), "N_exact": float(N * exact_c)})
+                            "gp": 0.0, "N_value": float(N * value), "N_exact": float(N * exact_c)})
     table = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "status"])
     return table.merge(_statuses(table), on=STATUS_KEYS, how="left")[COLUMNS]
 
@@ -121,6 +123,27 @@ def _statuses(table: pd.DataFrame) -> pd.DataFrame:
     frame = m.assign(depth=1, g_se=m.se, g_se_exact=m.se_exact.where(m.se_exact > 0))
     bars = error_bars(frame)[STATUS_KEYS + ["status"]]
     return bars.assign(status=bars.status.fillna(UNCHECKED))
+
+
+#: What the outputs' falloff is given per: the one-output falloff's keys, the number of outputs and the structure.
+FALLOFF_KEYS = ["experiment", "activation", "d_in", "depth", "d_out", "estimator", "sigma_b", "sigma_w", "N", "order",
+                "structure"]
+
+
+def falloff(table: pd.DataFrame) -> pd.DataFrame:
+    """HMS's falloff (nnqft.analysis.deviations.falloff, docs/science.md §8) per output structure: per experiment,
+    σ_W, N, order and structure ("same output", "cross output"), the means over the combinations of |m| with
+    m = (measured − G_GP)/G_GP, of the exact theory's |m|, of what noise makes |m| read, the background and the standard
+    error, from the moments of the outputs table whose Gaussian process value G_GP (its ``gp``) is not 0: a
+    cross-output combination enters where every output appears an even number of times (f_i f_i f_j f_j), so the
+    cross-output rows are of order 4 and more, the interaction between the outputs alone."""
+    from .deviations import falloff as one_output
+
+    m = table[(table.quantity == "moment") & (table.gp != 0)]
+    gp = m.gp
+    frame = m.assign(m=(m.value - gp) / gp, m_exact=(m.exact - gp) / gp,
+                     background_m=m.se * np.sqrt(m.n_bags) / gp.abs())
+    return one_output(frame, FALLOFF_KEYS)
 
 
 def _agreement(rows: pd.DataFrame):
@@ -256,17 +279,20 @@ def _vertices(family, d_out: int) -> dict:
     return out
 
 
-def outputs_figure(table: pd.DataFrame, experiment: str):
-    """One experiment of several outputs: N times the connected 4-point function at each point, of one output
-    (⟨f_i⁴⟩_c, divided by 3) and of two (⟨f_i² f_j²⟩_c), against N (markers with errors) beside the theory (lines):
-    equal where the exact theory holds (flat in N at one hidden layer), approached as N grows by the 1/N theory's V
-    (deeper networks, whose O(1/N²) remainder N× the data show)."""
+def outputs_figure(table: pd.DataFrame, fall: pd.DataFrame, experiment: str):
+    """One experiment of several outputs, a column per σ_W. Top: N times the connected 4-point function at each
+    point, of one output (⟨f_i⁴⟩_c, divided by 3) and of two (⟨f_i² f_j²⟩_c), against N (markers with errors) beside
+    the theory (lines): equal where the exact theory holds (flat in N at one hidden layer), approached as N grows by
+    the 1/N theory's V (deeper networks, whose O(1/N²) remainder N× the data show). Bottom: HMS's falloff per output
+    structure (:func:`falloff`), <|m|> against N for each order and structure (markers), the theory's (dashed), what
+    the theory plus the measured noise makes <|m|> read (thin solid) and the background (dotted)."""
     from . import style  # first: style selects the Agg backend
     import matplotlib.pyplot as plt
 
     d = table[(table.experiment == experiment) & (table.quantity == "connected")]
+    f = fall[fall.experiment == experiment]
     sigmas = sorted(set(d.sigma_w))
-    fig, axes = plt.subplots(1, len(sigmas), figsize=(6.0 * len(sigmas), 4.4), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(2, len(sigmas), figsize=(6.0 * len(sigmas), 8.4), squeeze=False, layout="constrained")
     widths = sorted(set(d.N))
     points = sorted({parse_combo(c)[0][0] for c in d.combo})
     colours = plt.cm.tab10(np.arange(len(points)))
@@ -285,6 +311,26 @@ def outputs_figure(table: pd.DataFrame, experiment: str):
         ax.set_xlabel("N")
         lines = "exact theory" if (s.theory == "exact").all() else "the 1/N theory's V"
         ax.set_title(f"σ_W = {sw:g}: N × connected 4-point functions (lines: {lines})", fontsize=9)
+        ax.legend(fontsize=7)
+    kinds = {("same output", 2): ("C0", "v"), ("same output", 4): ("C0", "o"), ("cross output", 4): ("C3", "s")}
+    for ax, sw in zip(axes[1], sigmas):
+        for (structure_, order), g in f[f.sigma_w == sw].groupby(["structure", "order"], sort=True):
+            g = g.sort_values("N")
+            colour, marker = kinds.get((structure_, order), ("C2", "^"))
+            cross = structure_ == "cross output"  # open and larger: at one point it lies on the same-output one
+            ax.plot(g.N, g.m, marker, color=colour, ms=8 if cross else 4, mfc="none" if cross or order == 2 else colour,
+                    label=f"order {order}, {structure_}")
+            ax.plot(g.N, g.m_expected, "-", color=colour, lw=0.8, alpha=0.8)
+            ax.plot(g.N, g.background, ":", color=colour, lw=1)
+            if (g.m_exact > 1e-10).any():  # the same-output m_2 is 0 at one hidden layer
+                ax.plot(g.N, g.m_exact, "--", color=colour, alpha=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        style.width_ticks(ax, widths)
+        ax.set_xlabel("N")
+        ax.set_ylabel("<|m|>, m = (G − G_GP) / G_GP")
+        ax.set_title("falloff per output structure: measured (markers), theory (dashed),\n"
+                     "theory + noise (thin), background (dotted)", fontsize=9)
         ax.legend(fontsize=7)
     first = d.iloc[0]
     depth = f", depth {first.depth}" if first.depth > 1 else ""

@@ -36,15 +36,16 @@ ANALYSES = {
                 "the infinite-width theory of the neural tangent kernel, and N (measured − theory) against N "
                 "(results/tables/training.parquet, training_fit.parquet, the training figure); the claims that the "
                 "ensemble at τ = 0 is the untrained one and that the mean and covariance approach the theory as 1/N",
-    "outputs": "networks of several outputs (d_out > 1) against their exact theory: every (point, output) correlator "
-               "and the connected 4-point functions of one output and of two (results/tables/outputs.parquet, the "
-               "outputs figure), and the claims that the outputs are uncorrelated, that the cross-output connected "
+    "outputs": "networks of several outputs (d_out > 1) against their theory: every (point, output) correlator "
+               "and the connected 4-point functions of one output and of two (results/tables/outputs.parquet), HMS's "
+               "falloff per output structure (results/tables/outputs_falloff.parquet), the outputs figure, and the "
+               "claims that the outputs are uncorrelated, that the cross-output connected "
                "4-point function is V/N, and that the same-output one is 3 times it at one point",
 }
 
-#: The analyses (and the analysis steps of :data:`TABLES`, named alike) of another kind of experiment than the
-#: untrained one-output ones (:data:`nnqft.model.KINDS`): each reads only the correlators of its kind.
-KIND_OF = {"training": "trained", "outputs": "outputs"}
+#: The analyses (and the analysis steps of :data:`TABLES`, named alike or after them) of another kind of experiment than
+#: the untrained one-output ones (:data:`nnqft.model.KINDS`): each reads only the correlators of its kind.
+KIND_OF = {"training": "trained", "outputs": "outputs", "outputs_falloff": "outputs"}
 
 
 def kind_of(exp) -> str:
@@ -170,6 +171,7 @@ TABLES = (
     Step("depth_running", ("correlators",), ("depth_running",)),
     Step("training", ("trained_correlators",), ("training", "training_fit")),
     Step("outputs", ("output_correlators",), ("outputs",)),
+    Step("outputs_falloff", ("outputs",), ("outputs_falloff",)),
 )
 
 def steps_for(experiments: dict) -> tuple[Step, ...]:
@@ -265,7 +267,8 @@ FIGURES = (
            orders=(4,)),
     Figure("training", "training.training_figure", ("training", "training_fit"), ("training",), orders=(1, 2),
            kind="trained"),
-    Figure("outputs", "outputs.outputs_figure", ("outputs",), ("outputs",), orders=(4,), kind="outputs"),
+    Figure("outputs", "outputs.outputs_figure", ("outputs", "outputs_falloff"), ("outputs",), orders=(4,),
+           kind="outputs"),
 )
 
 

@@ -24,6 +24,7 @@ FINITE = {
     "depth_running": (["kurtosis_N", "kurtosis_N_se", "kurtosis_N_theory"], ["scan", "depth", "N"]),
     "training": (["value", "se", "theory", "N_deviation"], ["experiment", "sigma_w", "N", "time", "quantity", "point"]),
     "outputs": (["value", "se", "exact"], ["experiment", "sigma_w", "N", "quantity", "combo"]),
+    "outputs_falloff": (["m", "background", "m_exact", "m_expected", "se"], outputs_.FALLOFF_KEYS),
 }
 
 
@@ -93,6 +94,11 @@ def training(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame
 def outputs(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
     """Networks of several outputs against their exact theory (:func:`nnqft.analysis.outputs.outputs_table`)."""
     return {"outputs": outputs_.outputs_table(frames["output_correlators"], experiments)}
+
+
+def outputs_falloff(frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:
+    """HMS's falloff per output structure (:func:`nnqft.analysis.outputs.falloff`)."""
+    return {"outputs_falloff": outputs_.falloff(frames["outputs"])}
 
 
 def compute(step: Step, frames: dict, experiments: dict, cutoffs) -> dict[str, pd.DataFrame]:

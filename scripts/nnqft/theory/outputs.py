@@ -37,6 +37,21 @@ def correlators(theory: Theory, combos, N: int) -> np.ndarray:
     return np.array([correlator(theory, c, N) for c in combos])
 
 
+def gaussian(theory: Theory, combos, N: int) -> np.ndarray:
+    """The Gaussian process's value of each combination, its deviations' reference (docs/science.md §8, §12): Wick's
+    sum over the pairings that pair equal outputs of the product of the kernel K(x_a, x_b), the infinite-width
+    2-point function (the same for every output: at N = ∞ the outputs are independent Gaussian processes; at one
+    hidden layer K is G^(2) at every N, deeper G^(2) = K + K1/N). With one output it is the one-output theory's G_0
+    (the second array of :meth:`nnqft.theory.base.FieldTheory.correlators`, which gives K); 0 where some output
+    appears an odd number of times."""
+    n_points = len(theory.points)
+    pairs = [(a, b) for a in range(n_points) for b in range(a, n_points)]
+    K = dict(zip(pairs, theory.correlators(pairs, N)[1]))
+    combos = [[tuple(int(v) for v in f) for f in c] for c in combos]
+    return np.array([sum(float(np.prod([K[min(a, b), max(a, b)] for a, b in pairing]))
+                         for pairing in output_pairings(c)) for c in combos])
+
+
 def output_pairings(factors) -> list[list[tuple[int, int]]]:
     """The pairings of ``factors`` that pair equal outputs, each as pairs of point indices (none for an odd number of
     factors of some output)."""

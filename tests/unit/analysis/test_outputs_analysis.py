@@ -114,3 +114,27 @@ def test_at_depth_two_the_limit_is_needed_where_the_data_resolve_the_remainder()
     exp = deep_experiment(20_000, 10, [4, 8, 16, 32])
     assert deep_cross_claim(exp, 3)["agreement"] == "agrees"
     assert deep_cross_claim(exp, 3, truncated=False)["agreement"] == DISAGREES
+
+
+def test_the_falloff_per_output_structure_reads_the_vertex_off_the_cross_output_rows():
+    """HMS's falloff per output structure on a replica (ReLU, one hidden layer, two outputs): the cross-output rows are
+    of order 4 alone, where the Gaussian process pairs equal outputs only, so their exact m is V(ab;cd)/(N K_ab K_cd)
+    (nnqft.theory.outputs.vertex, computed apart); the same-output m_2 is 0 at one hidden layer; the measured <|m|>
+    lies within 5 standard errors of what the exact theory plus noise makes it read (the table's ``se``, the mean of
+    the combinations' errors, bounds the error of their mean)."""
+    from nnqft import theory
+    from nnqft.theory import outputs as exact_outputs
+
+    exp = experiment()
+    fall = analysis.falloff(analysis.outputs_table(replica(exp, 7), {exp.name: exp}))
+    assert set(zip(fall.structure, fall.order)) == {("same output", 2), ("same output", 4), ("cross output", 4)}
+    assert (fall[fall.order == 2].m_exact < 1e-12).all()
+    th = theory.of(analysis._family(exp.model(exp.sigma_w[0], exp.N[0])))
+    cross = [c for _, c in sampling.output_combos(len(exp.points), 2, [4]) if analysis._two_outputs_twice(c)]
+    ratios = []
+    for combo in cross:
+        (a, b), (c, d) = [p for p, o in combo if o == 0], [p for p, o in combo if o == 1]
+        ratios.append(abs(exact_outputs.vertex(th, a, b, c, d) / (th.K[a, b] * th.K[c, d])))
+    rows = fall[fall.structure == "cross output"].set_index("N")
+    np.testing.assert_allclose(rows.m_exact * rows.index, np.mean(ratios), rtol=1e-10)
+    assert (np.abs(fall.m - fall.m_expected) < 5 * fall.se).all(), fall.to_string()

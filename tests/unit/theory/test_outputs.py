@@ -20,8 +20,9 @@ def test_one_output_is_the_exact_theory(activation):
     th = Theory(activation, [0.1, 0.4, -0.2] if activation == "gauss" else POINTS, 1.0, 1.5)
     combos = [c for n in (2, 4, 6) for c in combinations_with_replacement(range(3), n)]
     labelled = [[(p, 0) for p in c] for c in combos]
-    g, _ = th.correlators(combos, 5)
+    g, g0 = th.correlators(combos, 5)
     np.testing.assert_allclose(outputs.correlators(th, labelled, 5), g, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(outputs.gaussian(th, labelled, 5), g0, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf"])
@@ -37,6 +38,9 @@ def test_outputs_are_uncorrelated_and_connected_at_order_one_over_N_with_the_ver
         same = outputs.connected_four_point(th, [(1, 0)] * 4, N)
         cross = outputs.connected_four_point(th, [(1, 0), (1, 0), (1, 1), (1, 1)], N)
         assert same == pytest.approx(3 * cross, rel=1e-10)  # O(d_out): ⟨f_i⁴⟩_c = 3⟨f_i² f_j²⟩_c
+        gp = outputs.gaussian(th, [[(0, 0), (1, 0), (2, 1), (2, 1)], [(0, 0), (1, 1)], [(0, 0), (1, 0), (2, 0), (2, 1)],
+                                   [(1, 0)] * 4], N)  # the Gaussian process: only the pairings of equal outputs
+        np.testing.assert_allclose(gp, [th.K[0, 1] * th.K[2, 2], 0, 0, 3 * th.K[1, 1] ** 2], rtol=1e-12)
 
 
 def _sample(activation, points, sigma_b, sigma_w, N, n_nets, d_out, rng):
@@ -104,8 +108,10 @@ def test_at_any_depth_one_output_is_the_depth_theory_and_the_ratio_three_holds(a
     th = theory.of(Model(activation, POINTS, 0.5, 1.5, 8, 10, depth=depth))
     combos = [c for n in (2, 4, 6) for c in combinations_with_replacement(range(3), n)]
     for N in (3, 8, 50):
-        g, _ = th.correlators(combos, N)
+        g, g0 = th.correlators(combos, N)
         np.testing.assert_allclose(outputs.correlators(th, [[(p, 0) for p in c] for c in combos], N), g, rtol=1e-12,
+                                   atol=1e-14)
+        np.testing.assert_allclose(outputs.gaussian(th, [[(p, 0) for p in c] for c in combos], N), g0, rtol=1e-12,
                                    atol=1e-14)
         assert outputs.correlator(th, [(0, 0), (1, 1)], N) == 0.0
         same = outputs.connected_four_point(th, [(2, 0)] * 4, N)

@@ -79,6 +79,6 @@ def test_one_output_keeps_every_name_and_several_get_their_own():
     experiments = design.experiments(config)
     assert experiments["two"].kind == "outputs" and experiments["width_scan"].kind == "untrained"
     assert "d_out" not in experiments["width_scan"].as_dict() and experiments["two"].as_dict()["d_out"] == 2
-    assert [s.name for s in registry.steps_for({"two": experiments["two"]})] == ["outputs"]
+    assert [s.name for s in registry.steps_for({"two": experiments["two"]})] == ["outputs", "outputs_falloff"]
     assert registry.claims_reads({"two": experiments["two"]}) == registry.CLAIMS_READS["outputs"]
     assert registry.figure_paths({"two": experiments["two"]}, [2, 4]) == ["two/outputs"]
