@@ -1,4 +1,5 @@
-"""Several outputs (d_out > 1) at one hidden layer, exactly at every N (docs/science.md §12).
+"""Several outputs (d_out > 1): exactly at every N at one hidden layer and for linear networks, at order 1/N deeper
+(docs/science.md §12). At one hidden layer:
 
 f_i(x) = Σ_j W1_ij φ_j(x) + b1_i for i = 1..d_out, the rows of W1 and the b1_i i.i.d.: given the hidden layer the
 outputs are independent centred Gaussian processes with the same covariance C(x, y) = σ_b² + (σ_W²/N) Σ_j φ_j(x) φ_j(y).
@@ -11,7 +12,9 @@ With one output every pairing counts and this is the one-output theory's G^(n) (
 (point index, output index); a combination of several outputs is a tuple of factors. Consequences, each tested:
 ⟨f_i f_j⟩ = δ_ij K; for i ≠ j, ⟨f_i(x1) f_i(x2) f_j(x3) f_j(x4)⟩_c = V(12;34)/N with
 V(ab;cd) = σ_W⁴(E[φ_aφ_bφ_cφ_d] − E[φ_aφ_b]E[φ_cφ_d]); and ⟨f_i⁴⟩_c = 3⟨f_i² f_j²⟩_c at one point (the O(d_out)
-symmetry of the outputs' law).
+symmetry of the outputs' law). Deeper, C is the last layer's Ĝ^(L+1) and E[Π C] the theory's
+:meth:`nnqft.theory.base.FieldTheory.conditional_moments` (exact for linear networks, order 1/N otherwise): the same
+formulas hold with the output layer's vertex.
 """
 from __future__ import annotations
 
