@@ -238,9 +238,8 @@ class Model:
         object.__setattr__(self, "d_out", int(self.d_out))
         if self.d_out < 1:
             raise ValueError(f"d_out = {self.d_out}: a network has at least one output")
-        if self.d_out > 1 and (self.training is not None or (self.depth != 1 and self.estimator != "conditional")):
-            raise ValueError("several outputs are sampled untrained, at one hidden layer by either estimator or at "
-                             "any depth by the conditional one")
+        if self.d_out > 1 and self.training is not None:
+            raise ValueError("several outputs are sampled untrained")
         if self.training is not None:
             self.training.check(d_in=self.d_in, depth=self.depth)
             if self.estimator == "conditional" and self.training.layers != "readout":

@@ -1,5 +1,5 @@
 """Networks of several outputs through the workflow: config/outputs_quick.yaml end to end (ReLU with two outputs, Erf
-with three, by the conditional estimator; ReLU by the plain one too, and ReLU of depth 2), its sample paths, the gathered bags against the sampler, the outputs table,
+with three, by the conditional estimator; ReLU by the plain one too, and ReLU of depth 2 by both), its sample paths, the gathered bags against the sampler, the outputs table,
 falloff per output structure, figure and claims, and a claim that fails when the theory ignores the outputs."""
 import pandas as pd
 import pyarrow.parquet as pq
@@ -26,7 +26,7 @@ def test_every_point_is_sampled_under_its_outputs_and_gathered_bit_for_bit(outpu
     corr = pq.read_table(outputs_run / "results" / "tables" / "output_correlators.parquet").to_pandas()
     assert set(corr.d_out) == {2, 3}
     assert set(corr.estimator.astype(str)) == {"plain", "conditional"}
-    for name in ("erf_three_outputs", "relu_two_outputs_plain", "relu_two_outputs_L2"):
+    for name in ("erf_three_outputs", "relu_two_outputs_plain", "relu_two_outputs_L2", "relu_two_outputs_L2_plain"):
         exp = design.experiments(CONFIG)[name]
         model = exp.model(exp.sigma_w[0], exp.N[1])
         direct = sampling.bag_correlators(model, CONFIG["seed"], 3, CONFIG["orders"])

@@ -264,6 +264,34 @@ def output_covariances(key, model, nets) -> np.ndarray:
                         act, norms, pair_p, pair_q)
 
 
+@njit(cache=True, error_model="numpy")
+def _outputs(key0, key1, nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, d_out):
+    n_points, d_in = x.shape
+    work = _scratch(n_points, d_in, pair_p.shape[0])
+    cov = np.zeros((n_points, n_points))
+    f = np.empty(n_points)
+    out = np.empty((nets.shape[0], n_points, d_out))
+    for r in range(nets.shape[0]):
+        st = _output_covariance(key0, key1, nets[r], N, depth, sigma_b, sigma_w, x, norms, activation, pair_p, pair_q,
+                                cov, work)
+        for o in range(d_out):
+            st = _draw_output(st, cov, work, f)
+            out[r, :, o] = f
+    return out
+
+
+def network_outputs(key, model, nets, d_out: int) -> np.ndarray:
+    """The outputs f_o(x_p) of the networks ``nets`` of the bag keyed ``key`` of a deep ``model`` with ``d_out``
+    outputs: float64[len(nets), P, d_out] (docs/science.md §12). Given its last hidden layer a network's outputs are
+    independent Gaussians of covariance Ĝ^(L+1), drawn as the plain sampler draws its one output (f = R ξ): output 0
+    is the plain sampler's network of the same stream, the further outputs take the next P normals each, so they
+    share its hidden layers only."""
+    pair_p, pair_q = wick_tables(len(model.points), 2)[:2]
+    _, N, depth, sb, sw, x, act, norms = _fields(model)
+    return _outputs(np.uint64(key[0]), np.uint64(key[1]), np.asarray(nets, dtype=np.int64), N, depth, sb, sw, x, act,
+                    norms, pair_p, pair_q, int(d_out))
+
+
 @njit(cache=True)
 def _factor(cov, rtol):
     n = cov.shape[0]

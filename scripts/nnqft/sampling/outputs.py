@@ -58,19 +58,20 @@ def conditional_values(G: np.ndarray, combos) -> np.ndarray:
 def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None) -> np.ndarray:
     """The estimate of every combination of :func:`output_combos` at ``orders`` for bag ``bag`` of an untrained
     ``model`` with ``d_out`` outputs (default the model's), by the model's estimator (module docstring): at one hidden
-    layer by either; at depth > 1 by the conditional one, each network's Ĝ being that of its last hidden layer
-    (:func:`nnqft.sampling.deep.output_covariances`, the deep conditional sampler's networks): float[n_combinations]."""
+    layer by either; at depth > 1 each network's Ĝ is that of its last hidden layer
+    (:func:`nnqft.sampling.deep.output_covariances`, the deep conditional sampler's networks), and the plain estimator
+    draws the outputs given it (:func:`nnqft.sampling.deep.network_outputs`, output 0 the deep plain sampler's network):
+    float[n_combinations]."""
     # imported here, not at the top: the analysis reads this module's labels, and its jobs need not import numba
     from .. import combos as point_combos
+    from .deep import network_outputs as deep_outputs
     from .deep import output_covariances
     from .streams import bag_key
     from .training import NETS_AT_ONCE, hidden_features, network_outputs
 
     d_out = model.d_out if d_out is None else int(d_out)
-    if (model.estimator not in ("plain", "conditional") or model.training is not None
-            or (model.depth != 1 and model.estimator != "conditional")):
-        raise ValueError("several outputs are sampled untrained, at one hidden layer by the plain or the conditional "
-                         "estimator, at any depth by the conditional one")
+    if model.estimator not in ("plain", "conditional") or model.training is not None:
+        raise ValueError("several outputs are sampled untrained, by the plain or the conditional estimator")
     if d_out < 1:
         raise ValueError(f"d_out = {d_out}: a network has at least one output")
     combos = [c for _, c in output_combos(len(model.points), d_out, orders)]
@@ -81,7 +82,8 @@ def bag_correlators(model, seed: int, bag: int, orders, d_out: int | None = None
         if model.estimator == "plain":
             # factor (p, o) is column p d_out + o: the point combinations of P d_out columns, in their order, are
             # this module's combinations (checked in the tests)
-            f = network_outputs(key, model, nets, model.x, d_out).reshape(len(nets), -1)
+            f = (network_outputs(key, model, nets, model.x, d_out) if model.depth == 1 else
+                 deep_outputs(key, model, np.arange(nets.start, nets.stop), d_out)).reshape(len(nets), -1)
             total += point_combos.products(f, orders).sum(axis=0)
         else:
             if model.depth > 1:

@@ -265,11 +265,6 @@ def _check_outputs(where: str, exp: dict, config: dict) -> None:
     d_out = exp.get("d_out", 1)
     if d_out == 1:
         return
-    if int(exp.get("depth", 1)) != 1 and exp.get("estimator", "plain") != "conditional":
-        raise invalid(f"{where}.depth", exp["depth"], f"is sampled with d_out = {d_out} by the conditional estimator "
-                      f"only, not by the {exp.get('estimator', 'plain')} one",
-                      "estimator: conditional, or depth 1 (the plain estimator of several outputs draws whole "
-                      "networks of one hidden layer)")
     if "training" in exp:
         raise invalid(f"{where}.training", "gradient flow", f"is not run with d_out = {d_out}", "d_out: 1")
     n_points = len(point_rows(exp.get("points", config["points"])))

@@ -25,9 +25,6 @@ def exp(config, key, value, name="relu_two_outputs"):
 BAD = {
     "d_out 0": (lambda c: exp(c, "d_out", 0), ["d_out", "0", "minimum"]),
     "d_out not an integer": (lambda c: exp(c, "d_out", 1.5), ["d_out", "1.5", "integer"]),
-    "depth 2 by the plain estimator": (lambda c: (exp(c, "depth", 2), exp(c, "estimator", "plain")),
-                                       ["experiments.relu_two_outputs.depth", "2", "conditional estimator only",
-                                        "estimator: conditional, or depth 1"]),
     "training": (lambda c: exp(c, "training", {"inputs": [0.1, 0.2], "targets": [1.0, 0.0], "times": [1.0],
                                                "layers": "readout"}),
                  ["experiments.relu_two_outputs.training", "d_out: 1"]),
@@ -76,6 +73,9 @@ def test_one_output_keeps_every_name_and_several_get_their_own():
     check(config)
     assert all(p.split("/")[3].endswith("_conditional_L2_O2") for p in design.block_paths(config, kind="outputs"))
     assert design.experiments(config)["two"].ensemble.name.endswith("_conditional_L2_O2")
+    config["experiments"]["two"]["estimator"] = "plain"  # either estimator at any depth
+    check(config)
+    assert all(p.split("/")[3].endswith("_plain_L2_O2") for p in design.block_paths(config, kind="outputs"))
     experiments = design.experiments(config)
     assert experiments["two"].kind == "outputs" and experiments["width_scan"].kind == "untrained"
     assert "d_out" not in experiments["width_scan"].as_dict() and experiments["two"].as_dict()["d_out"] == 2
