@@ -8,7 +8,8 @@ first run after a clone or an edit of a kernel, a cluster submitting a hundred j
 the same kernel at the same time. This compiles each kernel once, side by side on the machine's cores: the serial
 and the threaded variant of the four samplers (the plain and the conditional estimator, at one hidden layer and
 beyond), by sampling one tiny bag of each through the entry point the jobs use
-(:func:`nnqft.sampling.bags.block_table`).
+(:func:`nnqft.sampling.bags.block_table`), and the four samplers of several outputs
+(:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache).
 ``make test`` runs it first; run it once before submitting a cold-cache run to a cluster (on a node of the kind
 the jobs run on: numba compiles for the CPU it runs on).
 """
@@ -21,6 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 #: The samplers :func:`nnqft.sampling.bags.bag_correlators` dispatches to, by the model fields that select them.
 SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"depth": 2},
             "deep conditional": {"depth": 2, "estimator": "conditional"}}
+#: The samplers of several outputs (:func:`nnqft.sampling.outputs.bag_correlators`, one thread), by the model fields
+#: that select them.
+OUTPUT_SAMPLERS = {"outputs plain": {}, "outputs conditional": {"estimator": "conditional"},
+                   "outputs deep": {"depth": 2}, "outputs deep conditional": {"depth": 2, "estimator": "conditional"}}
 #: The kernels' variants: threaded (numba's thread pool; started first: it compiles the chunk body that the serial
 #: one then loads from the cache) and serial (``threads=1``, a job with one thread).
 VARIANTS = {"threaded": None, "serial": 1}
@@ -38,12 +43,30 @@ def compile_sampler(sampler: str, variant: str) -> float:
     return time.perf_counter() - start
 
 
+def compile_outputs_sampler(sampler: str) -> float:
+    """Samples one bag of 4 networks of two outputs of a tiny model of the outputs ``sampler`` (compiling its kernels,
+    or loading them from the cache); returns the seconds it took."""
+    from ..model import Model
+    from . import outputs
+
+    model = Model("gauss", (0.5, 1.0), sigma_b=1.0, sigma_w=1.0, N=2, n_nets=4, d_out=2, **OUTPUT_SAMPLERS[sampler])
+    start = time.perf_counter()
+    outputs.block_table(model, 0, [0], [2, 4])
+    return time.perf_counter() - start
+
+
+def compile_job(sampler: str, variant: str | None) -> float:
+    return compile_sampler(sampler, variant) if variant else compile_outputs_sampler(sampler)
+
+
 def main() -> None:
-    jobs = [(sampler, variant) for variant in VARIANTS for sampler in SAMPLERS]
+    # the threaded kernels first, the serial ones last: each loads the chunk body its threaded twin compiled
+    jobs = ([(sampler, "threaded") for sampler in SAMPLERS] + [(sampler, None) for sampler in OUTPUT_SAMPLERS]
+            + [(sampler, "serial") for sampler in SAMPLERS])
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        for (sampler, variant), seconds in zip(jobs, pool.map(compile_sampler, *zip(*jobs))):
-            print(f"{sampler:>16} {variant:>9} kernel: {seconds:6.1f} s")
+        for (sampler, variant), seconds in zip(jobs, pool.map(compile_job, *zip(*jobs))):
+            print(f"{sampler:>24} {variant or 'serial':>9} kernel: {seconds:6.1f} s")
     print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s")
 
 

@@ -34,3 +34,27 @@ def test_the_precompile_reaches_every_kernel_in_both_variants(monkeypatch):
             with pytest.raises(Reached):
                 precompile.compile_sampler(sampler, variant)
     assert reached == kernels
+
+
+#: The compiled functions the samplers of several outputs call (nnqft.sampling.outputs.bag_correlators): the whole
+#: networks' draw and features at one hidden layer, and deeper the last layer's covariance and the outputs drawn given it.
+OUTPUT_KERNELS = {("training", "_draw_with_readouts"), ("training", "_features"), ("deep", "_outputs"),
+                  ("deep", "_covariances")}
+
+
+def test_the_precompile_reaches_every_kernel_of_the_samplers_of_several_outputs(monkeypatch):
+    from nnqft.sampling import training
+
+    modules = {"training": training, "deep": deep}
+    for module, name in OUTPUT_KERNELS:
+        assert isinstance(getattr(modules[module], name), CPUDispatcher), name
+    reached = set()
+    for module, name in OUTPUT_KERNELS:
+        def record(*args, _kernel=(module, name)):
+            reached.add(_kernel)
+            raise Reached
+        monkeypatch.setattr(modules[module], name, record)
+    for sampler in precompile.OUTPUT_SAMPLERS:
+        with pytest.raises(Reached):
+            precompile.compile_outputs_sampler(sampler)
+    assert reached == OUTPUT_KERNELS
