@@ -264,6 +264,7 @@ def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
     return rows
 
 
+@lru_cache(maxsize=None)
 def _vertices(family, d_out: int) -> dict:
     """The output layer's vertex V_(ab)(cd) of the 1/N theory (nnqft.theory.deep, any activation) of each cross-output
     combination of four factors (two of output i at points a, b, two of output j at c, d), by label."""
