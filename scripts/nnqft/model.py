@@ -220,8 +220,8 @@ class Model:
     training: Training | None = field(default=None, compare=False)
     #: :attr:`Training.json`, or "" untrained: what equality, hashing and ordering compare in place of ``training``
     training_key: str = field(init=False, default="", repr=False)
-    #: the number of outputs (docs/science.md §12); several are sampled by either estimator, untrained, at
-    #: one hidden layer (nnqft.sampling.outputs)
+    #: the number of outputs (docs/science.md §12); several are sampled by either estimator, untrained, at any depth
+    #: (nnqft.sampling.outputs)
     d_out: int = 1
 
     def __post_init__(self):

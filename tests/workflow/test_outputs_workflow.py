@@ -46,7 +46,7 @@ def test_the_outputs_table_figure_and_claims(outputs_run):
         n_four = len(sampling.output_combos(len(exp.points), exp.d_out, [4]))
         assert len(mine) == len(exp.N) * (n_combos + n_four), name
         assert set(mine.structure) == {"same output", "cross output"}
-        assert set(mine.theory) == {"exact" if exp.depth == 1 else "1/N"} and set(mine.depth) == {exp.depth}, name
+        assert set(mine.theory) == {"exact" if exp.depth == 1 else "order 1/N"} and set(mine.depth) == {exp.depth}, name
     fall = pd.read_parquet(outputs_run / "results" / "tables" / "outputs_falloff.parquet")
     for name, exp in design.experiments(CONFIG).items():
         mine = fall[fall.experiment == name]

@@ -13,9 +13,10 @@ import pandas as pd
 
 from functools import lru_cache
 
+from .. import theory
 from ..sampling.outputs import combo_label, output_combos, parse_combo
 from ..theory.partitions import pairings
-from .deviations import experiment_rows
+from .deviations import EXACT, experiment_rows, theory_kind
 from .stats import jackknife_se, leave_one_out
 from .verdicts import (AGREES, DISAGREES, FAILS, HOLDS, UNRELIABLE, Claim, alpha_text, named, rounded_t, t_critical,
                        wls_intercept)
@@ -35,16 +36,8 @@ def _connected(g: dict, combo):
     return g[combo_label(combo)] - sum(two(a, b) * two(c, d) for (a, b), (c, d) in pairings(range(4)))
 
 
-@lru_cache(maxsize=None)
-def _theory(family):
-    """The theory of a model of several outputs (``model.at(d_out=1, estimator="plain", N=..., n_nets=1)``, so one per
-    family): exact at one hidden layer and for linear networks, the 1/N theory otherwise (nnqft.theory.of)."""
-    from .. import theory
-
-    return theory.of(family)
-
-
 def _family(model):
+    """One model per family (activation, points, σ's, depth): what the caches of this module are keyed by."""
     return model.at(d_out=1, estimator="plain", N=1, n_nets=1)
 
 
@@ -57,7 +50,7 @@ def _exact(model, orders: tuple) -> tuple[list, np.ndarray, np.ndarray, np.ndarr
     their Gaussian process values (nnqft.theory.outputs.gaussian)."""
     from ..theory import outputs as exact_outputs
 
-    th = _theory(_family(model))
+    th = theory.of(model)  # one per family (nnqft.theory.of)
     combos = [c for _, c in output_combos(len(model.points), model.d_out, orders)]
     exact = exact_outputs.correlators(th, combos, model.N)
     cheap = [k for k, c in enumerate(combos) if th.exact and (len(c) <= 2 or model.activation != "erf")]
@@ -75,14 +68,14 @@ def outputs_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     the moments the exact standard error ``se_exact`` too, and per point and order the error bars' ``status``
     (:func:`nnqft.analysis.deviations.error_bars`: "error bars unreliable (heavy tails)" where the measured
     bag-to-bag variance is far below the exact one), which the connected rows take from order 4. ``theory`` names the
-    theory of ``exact``: "exact" (one hidden layer, linear networks) or "1/N" (deeper: nnqft.theory.deep, its order
-    1/N); ``gp`` is the Gaussian process's value (nnqft.theory.outputs.gaussian; 0 for a connected part), which
+    theory of ``exact``, as in the deviations table (nnqft.analysis.deviations.theory_kind): "exact" (one hidden
+    layer, linear networks) or "order 1/N" (deeper: nnqft.theory.deep); ``gp`` is the Gaussian process's value (nnqft.theory.outputs.gaussian; 0 for a connected part), which
     :func:`falloff` measures the deviations from."""
     out = []
     for name, exp in experiments.items():
         rows = experiment_rows(corr, {name: exp})
         orders = tuple(sorted(set(rows.order)))
-        theory_name = "exact" if _theory(_family(exp.model(exp.sigma_w[0], exp.N[0]))).exact else "1/N"
+        theory_name = theory_kind(exp.model(exp.sigma_w[0], exp.N[0]))
         for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
             combos, exact, variance, gp = _exact(exp.model(sigma_w, int(N)).at(n_nets=1), orders)
             labels = [combo_label(c) for c in combos]
@@ -259,7 +252,7 @@ def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
             family = _family(exp.model(exp.sigma_w[0], exp.N[0]))
             vertex = _vertices(family, exp.d_out) if exp.depth > 1 else None
             rows += [uncorrelated(table, name, exp.depth),
-                     cross_connected(table, name, exp.depth, not _theory(family).exact, vertex),
+                     cross_connected(table, name, exp.depth, not theory.of(family).exact, vertex),
                      ratio_three(table, name, exp.depth)]
     return rows
 
@@ -310,7 +303,7 @@ def outputs_figure(table: pd.DataFrame, fall: pd.DataFrame, experiment: str):
         ax.set_xscale("log")
         style.width_ticks(ax, widths)
         ax.set_xlabel("N")
-        lines = "exact theory" if (s.theory == "exact").all() else "the 1/N theory's V"
+        lines = "exact theory" if (s.theory == EXACT).all() else "the 1/N theory's V"
         ax.set_title(f"σ_W = {sw:g}: N × connected 4-point functions (lines: {lines})", fontsize=9)
         ax.legend(fontsize=7)
     kinds = {("same output", 2): ("C0", "v"), ("same output", 4): ("C0", "o"), ("cross output", 4): ("C3", "s")}
