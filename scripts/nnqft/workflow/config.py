@@ -260,8 +260,8 @@ MAX_OUTPUT_COMBOS = 100_000
 
 
 def _check_outputs(where: str, exp: dict, config: dict) -> None:
-    """An experiment of several outputs (``d_out`` > 1), before it is built: untrained, at one hidden layer by either
-    estimator or deeper by the conditional one, and no more correlators per bag than a job can hold."""
+    """An experiment of several outputs (``d_out`` > 1), before it is built: untrained (either estimator, any depth), and
+    no more correlators per bag than a job can hold."""
     d_out = exp.get("d_out", 1)
     if d_out == 1:
         return
