@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
+from . import kinks
 from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
 from .streams import bag_key, network_state, normal
@@ -196,8 +197,12 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
     y, shifts, point_shifts = np.array(training.targets), _shifts(model, x), _shifts(model, points)
     times = np.array(training.times)
     out = np.empty((len(nets), len(times), len(points)))
+    through_kinks = model.activation == "relu" and training.layers == "all"
     for r, a in enumerate(nets):
         theta = initial_parameters(key, model, a)
+        if through_kinks:
+            kinks.train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, x, y, points, times, step, out[r])
+            continue
         _train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, x, shifts, y, points,
                point_shifts, times, step, training.layers == "readout", out[r])
     return out

@@ -86,14 +86,14 @@ def test_readout_training_meets_the_exact_solution_of_each_network(activation):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_rk4_converges_at_its_order(activation):
-    """Halving the step divides the change by about 2^4 for smooth activations; ReLU's kink lowers the order, but the
-    change still falls with the step."""
+    """Halving the step divides the change by about 2^4, ReLU's too with both layers trained: its flow is integrated
+    through the kinks with the events located (nnqft.sampling.kinks; a fixed step across them gives about 2^1)."""
     m = model(activation, 1, N=32)
     flow = training.Training(INPUTS[1], TARGETS, [0.5, 2.0])
     key, h = streams.bag_key(7, m, 0), training.default_step(m, flow)
     runs = [training.trained_outputs(key, m, range(3), flow, step=h * 2 / 2**k) for k in range(3)]
     coarse, fine = np.abs(runs[0] - runs[1]).max(), np.abs(runs[1] - runs[2]).max()
-    assert fine < coarse / (2 if activation == "relu" else 10), (coarse, fine)
+    assert fine < coarse / 10, (coarse, fine)
     assert fine < 1e-4
 
 
@@ -134,11 +134,12 @@ def test_training_refuses_what_it_does_not_do():
         training.trained_outputs(key, m, [0], training.Training(INPUTS[2], TARGETS, [1.0]))
 
 
-@pytest.mark.parametrize("layers", ["all", "readout"])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, layers", [(a, layers) for a in ACTIVATIONS for layers in ("all", "readout")
+                                                if (a, layers) != ("relu", "all")])
 def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
     """The same networks, the same RK4 steps, computed apart (nnqft.sampling.reference.trained_outputs, the benchmark's
-    baseline): the same outputs to rounding at every time."""
+    baseline): the same outputs to rounding at every time. (ReLU with both layers trained is integrated through its
+    kinks, not by fixed steps: the next test checks it against gradient descent.)"""
     from nnqft.sampling import reference
 
     m = model(activation, 2, N=24)
@@ -147,6 +148,54 @@ def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
     np.testing.assert_allclose(training.trained_outputs(key, m, range(5), flow, step=step),
                                reference.trained_outputs(m, thetas, flow, step), rtol=1e-10, atol=1e-12)
+
+
+def gradient_descent(m, thetas, flow, eta):
+    """f at the model's points at the flow's times after gradient descent with the learning rate ``eta`` from each row
+    of ``thetas``, batched in numpy with the ReLU network's own derivative (1 above 0, 0 at and below it)."""
+    x, y, N, d, sb, sw = flow.x, np.array(flow.targets), m.N, m.d_in, m.sigma_b, m.sigma_w
+    M, s = len(thetas), sw / np.sqrt(N)
+    w, b = thetas[:, :N * d].reshape(M, N, d).copy(), thetas[:, N * d:N * d + N].copy()
+    v, c = thetas[:, N * d + N:N * d + 2 * N].copy(), thetas[:, -1].copy()
+    out, tau = np.empty((M, len(flow.times), len(m.points))), 0.0
+    for t, until in enumerate(flow.times):
+        for _ in range(int(round((until - tau) / eta))):
+            z = (sw / np.sqrt(d)) * np.einsum("mnk,pk->mpn", w, x) + sb * b[:, None, :]
+            phi = np.maximum(z, 0.0)
+            r = s * np.einsum("mpn,mn->mp", phi, v) + sb * c[:, None] - y
+            g = r[:, :, None] * s * v[:, None, :] * (z > 0)
+            w -= eta * (sw / np.sqrt(d)) * np.einsum("mpn,pk->mnk", g, x)
+            b -= eta * sb * g.sum(axis=1)
+            v -= eta * s * np.einsum("mp,mpn->mn", r, phi)
+            c -= eta * sb * r.sum(axis=1)
+        tau = until
+        z = (sw / np.sqrt(d)) * np.einsum("mnk,pk->mpn", w, m.x) + sb * b[:, None, :]
+        out[:, t] = s * np.einsum("mpn,mn->mp", np.maximum(z, 0.0), v) + sb * c[:, None]
+    return out
+
+
+def test_relu_training_is_the_limit_of_gradient_descent():
+    """ReLU with both layers trained: the flow through the kinks (nnqft.sampling.kinks: events located, Filippov's
+    sliding where both sides push a pre-activation to 0) is the limit of gradient descent at a vanishing rate η. On 300
+    networks of width 8 (142 slidings begin among them) the mean gap to gradient descent halves with η, as gradient
+    descent's O(η) error does (measured 5.8e-5, then 3.0e-5), and the largest is below 1e-3 (measured 3.5e-4). RK4 at
+    fixed steps across the kinks misses that limit by 0.034 on some networks (a neuron that slides at a training input
+    ends alive or dead there by rounding); without the event location the gap no longer halves (measured 0.94 of
+    itself), and without the sliding the events cascade without end (the kernel refuses, MAX_EVENTS)."""
+    from nnqft.sampling import kinks, reference
+
+    m = model("relu", 1, N=8)
+    flow = training.Training(INPUTS[1], TARGETS, [0.5, 2.0])
+    key, step = streams.bag_key(1, m, 0), training.default_step(m, flow)
+    thetas = np.stack([training.initial_parameters(key, m, a) for a in range(300)])
+    flowed = training.trained_outputs(key, m, range(300), flow)
+    coarse, fine = (np.abs(flowed - gradient_descent(m, thetas, flow, eta)) for eta in (2.5e-4, 1.25e-4))
+    assert 0.4 < fine.mean() / coarse.mean() < 0.6, (coarse.mean(), fine.mean())
+    assert fine.max() < 1e-3, fine.max()
+    assert np.abs(reference.trained_outputs(m, thetas, flow, step) - gradient_descent(m, thetas, flow, 1.25e-4)).max() > 1e-2
+    slides = sum(kinks.train(theta.copy(), m.N, 1, m.sigma_b, m.sigma_w, flow.x, np.array(TARGETS), m.x,
+                             np.array(flow.times), step, np.empty((2, 2)))[1] for theta in thetas)
+    assert slides > 50, slides
 
 
 def numpy_features(m, theta, x):
