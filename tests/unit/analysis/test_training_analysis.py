@@ -70,12 +70,30 @@ def test_a_deviation_of_the_mean_as_1_over_N_is_measured_as_such_and_one_as_N_to
     _, fit, found = claims(exp, synthetic(exp, np.random.default_rng(2), lambda N, tau: 8.0 / N))
     mean = found["the trained mean approaches the NTK theory as 1/N"]
     assert mean["statement_measured"] == HOLDS and abs(mean["value"] + 1) < 0.2, mean
+    assert mean["agreement"] == AGREES, mean  # its N → ∞ limit is the theory, though 8/1024 is resolved at N = 1024
+    top = fit[(fit.quantity == "mean")]
+    assert (top.limit_widths == "64,256,1024").all() and (np.abs(top.limit / top.limit_se) < 5).all()
     _, _, found = claims(exp, synthetic(exp, np.random.default_rng(3), lambda N, tau: 2.0 / np.sqrt(N)))
     mean = found["the trained mean approaches the NTK theory as 1/N"]
     assert mean["statement_measured"] == FAILS and abs(mean["value"] + 0.5) < 0.2, mean
     assert mean["agreement"] == DISAGREES  # 2/√1024 = 0.06 is resolved at the largest width
     _, _, found = claims(exp, synthetic(exp, np.random.default_rng(4)))
     assert found["the trained mean approaches the NTK theory as 1/N"]["statement_measured"] == BELOW_NOISE
+
+
+def test_a_theory_wrong_at_infinite_width_disagrees_in_the_limit_and_a_resolved_1_over_N_deviation_does_not():
+    """The agreement is the N → ∞ limit of Δ = a + b/N: a mean off by 0.01 at every N (a wrong infinite-width theory)
+    disagrees; a deviation 8/N with errors small enough to resolve it at N = 1024 (|t| 6.5 to 47 there) agrees, where the
+    comparison at the largest width alone would say "disagrees"."""
+    exp = experiment(N=(16, 64, 256, 1024), n_bags=8, n_nets=40000)
+    _, fit, found = claims(exp, synthetic(exp, np.random.default_rng(9), lambda N, tau: 0.01 + 8.0 / N))
+    assert found["the trained mean approaches the NTK theory as 1/N"]["agreement"] == DISAGREES
+    table, fit, found = claims(exp, synthetic(exp, np.random.default_rng(10), lambda N, tau: 8.0 / N))
+    mean = found["the trained mean approaches the NTK theory as 1/N"]
+    assert mean["agreement"] == AGREES, mean
+    top = table[(table.quantity == "mean") & (table.N == 1024) & (table.time > 0)]
+    t_top = np.abs(top.value - top.theory) / top.se  # measured 6.5 to 47
+    assert t_top.min() > training.t_critical(exp.n_bags, len(top))  # every one resolved at the largest width
 
 
 def test_the_training_claims_say_disagrees_at_most_at_their_stated_rate():
