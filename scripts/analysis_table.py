@@ -15,6 +15,6 @@ meta = tables.provenance(seed=sm.params.seed, experiments={n: e.as_dict() for n,
 for name, frame in steps.compute(spec, frames, experiments, sm.params.cutoffs).items():
     if name in steps.FINITE:
         tables.check_finite(steps.finite_rows(name, frame), *steps.FINITE[name])
-    tables.write_frame(frame, sm.output[name], meta)
+    tables.write_frame(tables.with_time(frame), sm.output[name], meta)
     log.info("%s: %d rows%s", name, len(frame),
              f" ({', '.join(sorted(set(frame.experiment)))})" if "experiment" in frame.columns else "")

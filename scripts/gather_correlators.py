@@ -1,6 +1,6 @@
 """Rule script (gather_correlators, gather_trained, gather_outputs): one long table of all bags of all points of one
 kind (a trained block has the columns ``training`` and ``time`` and its ensemble its own orders; a block of several
-outputs the column ``d_out``)."""
+outputs the column ``d_out``); an untrained one gains ``time`` = 0 (tables.with_time), as every table does)."""
 import json
 from pathlib import Path
 
@@ -47,5 +47,5 @@ tables.check_finite(table.select(named + ["value"]).to_pandas(), ["value"], name
 meta = tables.provenance(backend=sm.params.backend, seed=sm.params.seed, orders=list(sm.params.orders),
                          ensembles=sm.params.ensembles,
                          experiments={n: e.as_dict() for n, e in sm.params.experiments.items()})
-tables.write_table(table, sm.output[0], meta)
+tables.write_table(tables.with_time(table), sm.output[0], meta)
 log.info("gathered %d blocks, %d rows", len(parts), table.num_rows)

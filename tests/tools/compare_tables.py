@@ -8,6 +8,10 @@ config) is not compared: only the values.
 ``--rtol R``: floats that differ in their bits but by at most R relative (|a − b| <= R max(|a|, |b|)) are reported per
 column with their largest relative difference and do not count as differing (for a change of the theory's arithmetic
 that moves its values by rounding only).
+
+``--new-column NAME`` (repeatable): a column that B has and A has not (a column added on purpose, such as ``time``,
+docs/workflow.md) is reported with its distinct values and does not count as a difference; every other column is
+compared as usual.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ def relative_difference(a: pd.Series, b: pd.Series) -> np.ndarray:
     return np.where((x == y) | (np.isnan(x) & np.isnan(y)), 0.0, rel)
 
 
-def compare(a_dir: Path, b_dir: Path, rtol: float | None = None) -> bool:
+def compare(a_dir: Path, b_dir: Path, rtol: float | None = None, new_columns=()) -> bool:
     names = sorted({p.name for p in a_dir.glob("*.parquet")} | {p.name for p in b_dir.glob("*.parquet")})
     identical = True
     for name in names:
@@ -52,6 +56,10 @@ def compare(a_dir: Path, b_dir: Path, rtol: float | None = None) -> bool:
             print(f"{name}: {len(a)} rows vs {len(b)} rows")
             identical = False
             continue
+        added = [c for c in new_columns if c in b.columns and c not in a.columns]
+        if added:
+            print(f"{name}: new column(s) " + ", ".join(f"{c} (values {sorted(set(b[c].astype(str)))[:5]})" for c in added))
+            b = b.drop(columns=added)
         if list(a.columns) != list(b.columns):
             only_a, only_b = [c for c in a.columns if c not in b], [c for c in b.columns if c not in a]
             print(f"{name}: columns only in A {only_a}, only in B {only_b}; the others compared")
@@ -85,5 +93,6 @@ if __name__ == "__main__":
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
     parser.add_argument("--rtol", type=float, default=None, help="accept floats within this relative difference")
+    parser.add_argument("--new-column", action="append", default=[], help="a column B adds on purpose (repeatable)")
     args = parser.parse_args()
-    sys.exit(0 if compare(tables_dir(args.a), tables_dir(args.b), args.rtol) else 1)
+    sys.exit(0 if compare(tables_dir(args.a), tables_dir(args.b), args.rtol, args.new_column) else 1)

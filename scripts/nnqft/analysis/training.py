@@ -25,10 +25,9 @@ FIT_COLUMNS = ["experiment", "activation", "layers", "estimator", "sigma_w", "ti
                "slope", "slope_se", "limit_widths", "limit", "limit_se"]
 #: The quantities of the table, with the orders each needs.
 QUANTITIES = {"mean": (1,), "covariance": (1, 2), "kurtosis": (1, 2, 3, 4)}
-#: How many of the largest resolved widths the power of N of a deviation is measured between.
+#: How many of the largest widths the power of N of a deviation is measured between (where it is resolved), and its
+#: N → ∞ limit extrapolated from (Δ = a + b/N): the leading order is judged where the subleading ones are smallest.
 ASYMPTOTIC_WIDTHS = 2
-#: How many of the largest widths the N → ∞ limit of a deviation is extrapolated from (Δ = a + b/N, weighted).
-LIMIT_WIDTHS = 3
 
 
 def _quantities(g: dict, P: int) -> dict[str, tuple[list[str], callable]]:
@@ -137,10 +136,11 @@ def resolved(table: pd.DataFrame, n_tests: int) -> pd.Series:
 def deviation_limit(rows: pd.DataFrame) -> tuple[str, float, float]:
     """The N → ∞ limit a of the deviation Δ = value − theory of one quantity at one time and point (``rows``: one per
     N), with its standard error: the intercept of Δ = a + b/N fitted by weighted least squares (weights 1/se²) over
-    the LIMIT_WIDTHS largest widths (Δ at the largest itself if there is one width). Returns (widths, a, se of a). A
+    the ASYMPTOTIC_WIDTHS largest widths (Δ at the largest itself if there is one width): with two, a = (N₂Δ₂ − N₁Δ₁) /
+    (N₂ − N₁), free of the 1/N² terms that bias a fit reaching down to small widths. Returns (widths, a, se of a). A
     deviation of order 1/N, however well resolved, has a = 0; a theory wrong at N = ∞ (or a deviation slower than
     1/N) has a ≠ 0."""
-    r = rows.sort_values("N").iloc[-LIMIT_WIDTHS:]
+    r = rows.sort_values("N").iloc[-ASYMPTOTIC_WIDTHS:]
     dev = (r.value - r.theory).to_numpy()
     se = np.maximum(r.se.to_numpy(), ROUNDING * np.maximum(np.abs(r.theory.to_numpy()), 1.0))
     widths = ",".join(str(int(n)) for n in r.N)
@@ -204,7 +204,7 @@ def untrained_at_zero(table: pd.DataFrame, experiment: str) -> dict:
 
 def approaches_as_one_over_N(table: pd.DataFrame, fit: pd.DataFrame, experiment: str, quantity: str) -> dict:
     """"The trained ensemble's {quantity} approaches the NTK theory as 1/N". Agreement: the N → ∞ limit of the
-    deviation (:func:`deviation_limit`, Δ = a + b/N over the largest widths) is 0 at every time τ > 0 and point
+    deviation (:func:`deviation_limit`, Δ = a + b/N over the two largest widths) is 0 at every time τ > 0 and point
     (Bonferroni t over them): the infinite-width theory is the ensemble's limit. Not the comparison at the largest
     width, where the O(1/N) deviation is resolved whenever the estimate is precise enough (the control variate's at
     N = 1024): that comparison is in the detail, for information. Statement in the measurement: every fitted power

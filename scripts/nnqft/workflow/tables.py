@@ -90,6 +90,21 @@ def read_metadata(path) -> dict:
     return json.loads(pq.read_schema(path).metadata[METADATA_KEY])
 
 
+def with_time(table):
+    """``table`` (a pyarrow Table or a pandas DataFrame) with a ``time`` column, the gradient-flow time τ of its rows
+    (docs/science.md §11): where it has none, 0.0 on every row (an untrained ensemble is a trained one at τ = 0), after
+    ``N`` (at the end without one). Every table of results/tables has it but the claims' verdicts."""
+    names = list(table.columns) if not isinstance(table, pa.Table) else table.column_names
+    if "time" in names:
+        return table
+    at = names.index("N") + 1 if "N" in names else len(names)
+    if isinstance(table, pa.Table):
+        return table.add_column(at, "time", pa.array([0.0] * table.num_rows, type=pa.float64()))
+    table = table.copy()
+    table.insert(at, "time", 0.0)
+    return table
+
+
 def write_frame(frame, path, meta: dict) -> None:
     """Write a pandas DataFrame atomically with ``meta`` (see :func:`write_table`)."""
     write_table(pa.Table.from_pandas(frame, preserve_index=False), path, meta)
