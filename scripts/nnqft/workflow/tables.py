@@ -92,12 +92,13 @@ def read_metadata(path) -> dict:
 
 def with_time(table):
     """``table`` (a pyarrow Table or a pandas DataFrame) with a ``time`` column, the gradient-flow time τ of its rows
-    (docs/science.md §11): where it has none, 0.0 on every row (an untrained ensemble is a trained one at τ = 0), after
-    ``N`` (at the end without one). Every table of results/tables has it but the claims' verdicts."""
+    (docs/science.md §11): where it has none, 0.0 on every row (an untrained ensemble is a trained one at τ = 0), before
+    ``bag`` as in the trained correlator table, else after ``N``, else at the end. Every table of results/tables has it
+    but the claims' verdicts."""
     names = list(table.columns) if not isinstance(table, pa.Table) else table.column_names
     if "time" in names:
         return table
-    at = names.index("N") + 1 if "N" in names else len(names)
+    at = names.index("bag") if "bag" in names else names.index("N") + 1 if "N" in names else len(names)
     if isinstance(table, pa.Table):
         return table.add_column(at, "time", pa.array([0.0] * table.num_rows, type=pa.float64()))
     table = table.copy()

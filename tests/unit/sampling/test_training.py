@@ -198,6 +198,27 @@ def test_relu_training_is_the_limit_of_gradient_descent():
     assert slides > 50, slides
 
 
+@pytest.mark.parametrize("sliding", [(1,), (0, 2), (0, 1, 2)])
+def test_sliding_rates_hold_every_sliding_pre_activation_still(sliding):
+    """The α of a neuron's sliding inputs S solve Σ_b K_ab r_b φ'_b = 0 for a ∈ S (dz_a/dτ = 0: Filippov's velocity on
+    the surfaces), the other inputs' φ' (1 active, 0 inactive) untouched; one, two or three at once."""
+    from nnqft.sampling import kinks
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 2))
+    kernel = 1.5**2 * x @ x.T / 2 + 0.5**2
+    r = rng.normal(size=4)
+    mode = np.array([[kinks.ACTIVE], [kinks.INACTIVE], [kinks.ACTIVE], [kinks.ACTIVE]], dtype=np.int8)
+    for a in sliding:
+        mode[a, 0] = kinks.SLIDING
+    dphi = np.where(mode == kinks.ACTIVE, 1.0, 0.0)
+    kinks._sliding_rates(kernel, r, mode, dphi, 0, np.empty((4, 5)), np.empty(4, dtype=np.int64))
+    rates = kernel @ (r * dphi[:, 0])
+    np.testing.assert_allclose(rates[list(sliding)], 0.0, atol=1e-12)
+    others = [a for a in range(4) if a not in sliding]
+    np.testing.assert_array_equal(dphi[others, 0], np.where(mode[others, 0] == kinks.ACTIVE, 1.0, 0.0))
+
+
 def numpy_features(m, theta, x):
     """φ_j at the rows of ``x`` from θ, by the forward pass written here: with v = e_j and c = 0 the output is
     (σ_W/√N) φ_j. (P, N)."""
