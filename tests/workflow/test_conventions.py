@@ -140,6 +140,25 @@ def test_every_rule_writes_its_log(quick_run):
     assert all(p.stat().st_size > 0 for p in sample_logs)
 
 
+def test_every_table_has_the_flow_time_and_an_untrained_run_has_it_zero(quick_run):
+    """Every table of results/tables has ``time`` (docs/workflow.md), 0 for the quick config's untrained ensembles, before
+    ``bag`` in the correlator table as in the trained one; the claims' verdicts have none (they span times)."""
+    import pandas as pd
+
+    tables_dir = quick_run / "results" / "tables"
+    names = sorted(p.stem for p in tables_dir.glob("*.parquet"))
+    assert "correlators" in names and "claims" in names
+    for name in names:
+        frame = pd.read_parquet(tables_dir / f"{name}.parquet")
+        if name == "claims":
+            assert "time" not in frame.columns
+            continue
+        assert "time" in frame.columns, name
+        assert (frame.time == 0.0).all(), name
+    columns = list(pd.read_parquet(tables_dir / "correlators.parquet").columns)
+    assert columns[columns.index("time") + 1] == "bag"
+
+
 def test_the_package_imports_from_anywhere_without_a_path_setting(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     code = ("import nnqft, nnqft.theory.exact as exact; print(nnqft.__file__); "

@@ -92,3 +92,15 @@ def test_metadata_records_seed_parameters_backend_and_versions(tmp_path):
     meta = tables.read_metadata(path)
     assert meta["params"] == {"seed": 5, "n_nets": 7} and meta["backend"] == "cpu"
     assert {"numpy", "numba", "nnqft", "pyarrow"} <= set(meta["versions"]) and meta["stream_version"] == 1
+
+
+def test_with_time_adds_a_zero_flow_time_where_a_table_has_none_and_keeps_one_it_has():
+    frame = pd.DataFrame({"N": [4, 8], "bag": [0, 1], "value": [1.0, 2.0]})
+    assert list(tables.with_time(frame).columns) == ["N", "time", "bag", "value"]
+    assert (tables.with_time(frame).time == 0.0).all() and "time" not in frame.columns  # a copy
+    assert list(tables.with_time(frame.drop(columns="bag")).columns) == ["N", "time", "value"]
+    assert list(tables.with_time(pd.DataFrame({"x": [1.0]})).columns) == ["x", "time"]
+    arrow = tables.with_time(pa.table({"N": [4], "training": ["t"], "bag": [0]}))
+    assert arrow.column_names == ["N", "training", "time", "bag"] and arrow.column("time").to_pylist() == [0.0]
+    trained = pd.DataFrame({"N": [4], "time": [2.0], "bag": [0]})
+    assert tables.with_time(trained) is trained
