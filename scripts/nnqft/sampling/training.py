@@ -11,8 +11,8 @@ rounding. GaussNet's φ_x(z) = exp(z − Σ(x, x)) is normalised by the prior va
 The flow dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² over the training set is integrated by the classical fixed-step
 Runge–Kutta method (RK4), with equal steps of at most ``step`` between consecutive recorded times; ``layers``
 "readout" trains (v, c) only. ReLU with both layers trained is integrated through its kinks instead
-(:mod:`nnqft.sampling.kinks`: the events located, Filippov's sliding), where a fixed step loses RK4's order. One step costs four gradients, O(N · P_train · d_in) each; recording the outputs costs
-O(N · P_test · d_in) per time. :func:`trained_correlators` averages products of the outputs over a bag's networks
+(:mod:`nnqft.sampling.kinks`: the events located, Filippov's sliding), where a fixed step loses RK4's order. One step
+costs four gradients, O(N · P_train · d_in) each; recording the outputs costs O(N · P_test · d_in) per time. :func:`trained_correlators` averages products of the outputs over a bag's networks
 (or, for readout training, each network's exact Gaussian moments given its hidden layer), and
 :func:`bag_correlators` gives them for a bag of a trained :class:`nnqft.model.Model`, :func:`block_table` for a block
 of bags as the workflow's long table (rule ``sample_trained``). The module reads the infinite-width theory (the
