@@ -145,6 +145,66 @@ def _event_values(mode, z, dphi, e):
 
 
 @njit(cache=True, error_model="numpy")
+def _sliding_overshoot(mode, n_sliding, dphi):
+    """How far the α of a sliding pair lies outside [0, 1] at a state whose φ' are in ``dphi`` (0 if none does)."""
+    worst = 0.0
+    for j in range(mode.shape[1]):
+        if n_sliding[j] > 0:
+            for a in range(mode.shape[0]):
+                if mode[a, j] == SLIDING:
+                    alpha = dphi[a, j]
+                    worst = max(worst, -alpha, alpha - 1.0) if alpha == alpha else np.inf
+    return worst
+
+
+@njit(cache=True, error_model="numpy")
+def _event_rates(k, N, d_in, sigma_b, sigma_w, inputs, mode, out):
+    """out[a, j] = de[a, j]/dτ of each non-sliding pair along the velocity ``k``: ± dz_ja/dτ (0 for a sliding pair)."""
+    nd = N * d_in
+    for a in range(inputs.shape[0]):
+        for j in range(N):
+            rate = sigma_b * k[nd + j]
+            for c in range(d_in):
+                rate += sigma_w / math.sqrt(d_in) * inputs[a, c] * k[j * d_in + c]
+            m = mode[a, j]
+            out[a, j] = 0.0 if m == SLIDING else (rate if m == ACTIVE else -rate)
+
+
+@njit(cache=True, error_model="numpy")
+def _dip(e0, e1, rate0, rate1, h):
+    """Where, as a fraction s of the step, the cubic Hermite interpolant of a non-sliding pair's e (its values and rates
+    at the step's ends) dips below −Z_TOL between ends where it is consistent: a pre-activation that crosses 0 and
+    comes back within one step, which the ends alone do not see. The deepest such dip's s, or 0 if none."""
+    best_s, best = 0.0, -Z_TOL
+    P, N = e0.shape
+    for a in range(P):
+        for j in range(N):
+            m0, m1 = h * rate0[a, j], h * rate1[a, j]
+            if not (m0 < 0.0 < m1):  # a minimum inside needs e falling at the start and rising at the end
+                continue
+            y0, y1 = e0[a, j], e1[a, j]
+            # p(s) = (2s³ − 3s² + 1) y0 + (s³ − 2s² + s) m0 + (−2s³ + 3s²) y1 + (s³ − s²) m1; p'(s) = A s² + B s + m0
+            A = 6.0 * y0 + 3.0 * m0 - 6.0 * y1 + 3.0 * m1
+            B = -6.0 * y0 - 4.0 * m0 + 6.0 * y1 - 2.0 * m1
+            roots = np.empty(2)
+            if A == 0.0:
+                roots[0], roots[1] = -m0 / B if B != 0.0 else -1.0, -1.0
+            else:
+                disc = B * B - 4.0 * A * m0
+                if disc < 0.0:
+                    continue
+                q = math.sqrt(disc)
+                roots[0], roots[1] = (-B - q) / (2.0 * A), (-B + q) / (2.0 * A)
+            for u in roots:
+                if 0.0 < u < 1.0:
+                    p = ((2 * u**3 - 3 * u**2 + 1) * y0 + (u**3 - 2 * u**2 + u) * m0 + (-2 * u**3 + 3 * u**2) * y1
+                         + (u**3 - u**2) * m1)
+                    if p < best:
+                        best_s, best = u, p
+    return best_s
+
+
+@njit(cache=True, error_model="numpy")
 def _earliest(e0, e1):
     """Among the pairs past their event at the step's end (e1 < −Z_TOL), the one whose event comes first by linear
     interpolation of e between the step's ends; -1 if none."""
@@ -214,7 +274,8 @@ def _resolve(j, a_event, kernel, r, theta, N, d_in, mode, n_sliding, z, dphi, wo
 def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step, out):
     """Integrates the hybrid flow of one ReLU network with both layers trained from θ (overwritten) and writes f at
     ``points`` at each of ``times`` (ascending, ≥ 0) into out[t, p]; returns the number of events met (crossings and
-    ends of sliding) and how many of them began a sliding. Between events, equal RK4 steps of at most ``step`` to the next recorded time."""
+    ends of sliding) and how many of them began a sliding. Between events, equal RK4 steps of at most ``step`` to the
+    next recorded time, shortened where a pre-activation would cross 0 and come back within one (:func:`_dip`)."""
     n = theta.shape[0]
     P = inputs.shape[0]
     kernel = np.empty((P, P))
@@ -227,9 +288,11 @@ def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step
     mode = np.empty((P, N), dtype=np.int8)
     n_sliding = np.zeros(N, dtype=np.int64)
     z, dphi, r = np.empty((P, N)), np.empty((P, N)), np.empty(P)
-    e0, e1 = np.empty((P, N)), np.empty((P, N))
+    e0, e1, rate0, rate1 = np.empty((P, N)), np.empty((P, N)), np.empty((P, N)), np.empty((P, N))
     work, index, zero = np.empty((P, P + 1)), np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
     k1, k2, k3, k4, tmp, trial = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    k_end = np.empty(n)
+    fresh = False  # whether k1, z and dphi are those of θ with the current modes (after a step without an event)
     zt = np.empty((points.shape[0], N))
     _preactivations(theta, N, d_in, sigma_b, sigma_w, inputs, z)
     for a in range(P):
@@ -241,8 +304,10 @@ def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step
             remaining = times[t] - tau
             h_full = remaining / math.ceil(remaining / step)
             args = (N, d_in, sigma_b, sigma_w, inputs, targets, kernel, mode, n_sliding, z, dphi, r, work, index)
-            _velocity(theta, *args, k1)
+            if not fresh:
+                _velocity(theta, *args, k1)
             _event_values(mode, z, dphi, e0)
+            _event_rates(k1, N, d_in, sigma_b, sigma_w, inputs, mode, rate0)
             # a trial step of length h from θ into ``trial``, and its event values into e1
             h = h_full
             lo, e_lo, hi, e_hi, target, side, final = 0.0, 0.0, h_full, 0.0, -1, 0, False
@@ -250,19 +315,30 @@ def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step
                 for i in range(n):
                     tmp[i] = theta[i] + 0.5 * h * k1[i]
                 _velocity(tmp, *args, k2)
+                inside = _sliding_overshoot(mode, n_sliding, dphi)
                 for i in range(n):
                     tmp[i] = theta[i] + 0.5 * h * k2[i]
                 _velocity(tmp, *args, k3)
+                inside = max(inside, _sliding_overshoot(mode, n_sliding, dphi))
                 for i in range(n):
                     tmp[i] = theta[i] + h * k3[i]
                 _velocity(tmp, *args, k4)
+                inside = max(inside, _sliding_overshoot(mode, n_sliding, dphi))
                 for i in range(n):
                     trial[i] = theta[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
-                _state(trial, *args)
+                _velocity(trial, *args, k_end)  # the next step's k1 if this one is taken without an event
                 _event_values(mode, z, dphi, e1)
                 first = _earliest(e0, e1)
                 if target < 0:
                     if first < 0:
+                        _event_rates(k_end, N, d_in, sigma_b, sigma_w, inputs, mode, rate1)
+                        s_dip = _dip(e0, e1, rate0, rate1, h)
+                        if s_dip > 0.0 and h > 1e-3 * h_full:
+                            h *= s_dip  # end the step near the dip's bottom, where the crossing shows
+                            continue
+                        if inside > Z_TOL and h > 1e-3 * h_full:
+                            h *= 0.5  # a sliding α left [0, 1] inside the step and came back: a shorter one sees it
+                            continue
                         break  # no event in the step
                     target = first
                     lo, e_lo, hi, e_hi = 0.0, max(e0[first // N, first % N], 0.0), h, e1[first // N, first % N]
@@ -291,10 +367,13 @@ def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step
                 if not lo < h < hi:
                     h = 0.5 * (lo + hi)
             theta[:] = trial
-            tau = tau + h if target >= 0 else tau + h_full
-            if target < 0 and times[t] - tau < 1e-12 * step:
+            tau += h
+            if times[t] - tau < 1e-12 * step:
                 tau = times[t]
-            if target >= 0:
+            fresh = target < 0
+            if fresh:
+                k1[:] = k_end
+            else:
                 events += 1
                 if events > MAX_EVENTS:
                     raise ValueError("the ReLU flow met more events than MAX_EVENTS: not resolved")
