@@ -20,8 +20,10 @@ Z_TOL, or a sliding pair whose α has left [0, 1] beyond Z_TOL. The step is then
 located by the Illinois method (regula falsi) on that pair's event function, and the mode is switched: at a crossing,
 to the mode that the Filippov conditions allow (active if z_ja then grows, inactive if it falls, sliding if the two
 sides push against each other: exactly one holds where the pushes do not vanish); at a sliding pair's exit, to the
-side α left towards. Gradient descent with a vanishing step converges to this solution (it chatters around a sliding
-surface with this mean velocity). The outputs at the test points are those of the real ReLU network.
+side α left towards. An event that the step's ends do not show (a sliding α outside [0, 1] at an RK4 stage, or a
+pre-activation whose cubic Hermite interpolant between the ends dips past 0) shortens the step until it shows. Gradient
+descent with a vanishing step converges to this solution (it chatters around a sliding surface with this mean
+velocity). The outputs at the test points are those of the real ReLU network.
 """
 from __future__ import annotations
 
