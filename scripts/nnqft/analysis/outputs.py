@@ -261,9 +261,7 @@ def output_claims(table: pd.DataFrame, experiments: dict) -> list[dict]:
 def _vertices(family, d_out: int) -> dict:
     """The output layer's vertex V_(ab)(cd) of the 1/N theory (nnqft.theory.deep, any activation) of each cross-output
     combination of four factors (two of output i at points a, b, two of output j at c, d), by label."""
-    from ..theory.deep import DeepTheory
-
-    V = DeepTheory.of(family).V
+    V = theory.one_over_N(family).V  # the family's 1/N theory, the one theory.of shares where it is not exact
     out = {}
     for _, combo in output_combos(len(family.points), d_out, [4]):
         if _two_outputs_twice(combo):
