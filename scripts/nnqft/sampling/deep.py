@@ -246,38 +246,33 @@ def chunk_sums(key, model, orders, threads=None) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
-def _covariances(key0, key1, nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q):
+def _last_layer(key0, key1, nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, d_out):
+    """Per network of ``nets``: Ĝ^(L+1) of its last hidden layer, float64[len(nets), P, P], and ``d_out`` outputs drawn
+    given it as the plain sampler draws its one output, float64[len(nets), P, d_out] (none for d_out = 0)."""
     n_points, d_in = x.shape
     work = _scratch(n_points, d_in, pair_p.shape[0])
-    out = np.empty((nets.shape[0], n_points, n_points))
+    covs = np.empty((nets.shape[0], n_points, n_points))
+    outs = np.empty((nets.shape[0], n_points, d_out))
+    f = np.empty(n_points)
     for r in range(nets.shape[0]):
-        _output_covariance(key0, key1, nets[r], N, depth, sigma_b, sigma_w, x, norms, activation, pair_p, pair_q,
-                           out[r], work)
-    return out
+        st = _output_covariance(key0, key1, nets[r], N, depth, sigma_b, sigma_w, x, norms, activation, pair_p, pair_q,
+                                covs[r], work)
+        for o in range(d_out):
+            st = _draw_output(st, covs[r], work, f)
+            outs[r, :, o] = f
+    return covs, outs
+
+
+def _last_layers(key, model, nets, d_out: int):
+    pair_p, pair_q = wick_tables(len(model.points), 2)[:2]
+    _, N, depth, sb, sw, x, act, norms = _fields(model)
+    return _last_layer(np.uint64(key[0]), np.uint64(key[1]), np.asarray(nets, dtype=np.int64), N, depth, sb, sw, x, act,
+                       norms, pair_p, pair_q, int(d_out))
 
 
 def output_covariances(key, model, nets) -> np.ndarray:
     """Ĝ^(L+1) of the networks ``nets`` of the bag keyed ``key``: float64[len(nets), P, P] (tests and checks)."""
-    pair_p, pair_q = wick_tables(len(model.points), 2)[:2]
-    _, N, depth, sb, sw, x, act, norms = _fields(model)
-    return _covariances(np.uint64(key[0]), np.uint64(key[1]), np.asarray(nets, dtype=np.int64), N, depth, sb, sw, x,
-                        act, norms, pair_p, pair_q)
-
-
-@njit(cache=True, error_model="numpy")
-def _outputs(key0, key1, nets, N, depth, sigma_b, sigma_w, x, activation, norms, pair_p, pair_q, d_out):
-    n_points, d_in = x.shape
-    work = _scratch(n_points, d_in, pair_p.shape[0])
-    cov = np.zeros((n_points, n_points))
-    f = np.empty(n_points)
-    out = np.empty((nets.shape[0], n_points, d_out))
-    for r in range(nets.shape[0]):
-        st = _output_covariance(key0, key1, nets[r], N, depth, sigma_b, sigma_w, x, norms, activation, pair_p, pair_q,
-                                cov, work)
-        for o in range(d_out):
-            st = _draw_output(st, cov, work, f)
-            out[r, :, o] = f
-    return out
+    return _last_layers(key, model, nets, 0)[0]
 
 
 def network_outputs(key, model, nets, d_out: int) -> np.ndarray:
@@ -286,10 +281,7 @@ def network_outputs(key, model, nets, d_out: int) -> np.ndarray:
     independent Gaussians of covariance Ĝ^(L+1), drawn as the plain sampler draws its one output (f = R ξ): output 0
     is the plain sampler's network of the same stream, the further outputs take the next P normals each, so they
     share its hidden layers only."""
-    pair_p, pair_q = wick_tables(len(model.points), 2)[:2]
-    _, N, depth, sb, sw, x, act, norms = _fields(model)
-    return _outputs(np.uint64(key[0]), np.uint64(key[1]), np.asarray(nets, dtype=np.int64), N, depth, sb, sw, x, act,
-                    norms, pair_p, pair_q, int(d_out))
+    return _last_layers(key, model, nets, d_out)[1]
 
 
 @njit(cache=True)

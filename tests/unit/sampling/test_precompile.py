@@ -38,8 +38,7 @@ def test_the_precompile_reaches_every_kernel_in_both_variants(monkeypatch):
 
 #: The compiled functions the samplers of several outputs call (nnqft.sampling.outputs.bag_correlators): the whole
 #: networks' draw and features at one hidden layer, and deeper the last layer's covariance and the outputs drawn given it.
-OUTPUT_KERNELS = {("training", "_draw_with_readouts"), ("training", "_features"), ("deep", "_outputs"),
-                  ("deep", "_covariances")}
+OUTPUT_KERNELS = {("training", "_draw_with_readouts"), ("training", "_features"), ("deep", "_last_layer")}
 
 
 def test_the_precompile_reaches_every_kernel_of_the_samplers_of_several_outputs(monkeypatch):
