@@ -16,7 +16,7 @@ import pandas as pd
 from .. import combos
 from .deviations import experiment_rows
 from .stats import jackknife_se, leave_one_out
-from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, ROUNDING, Claim, alpha_text,
+from .verdicts import (AGREES, BELOW_NOISE, DISAGREES, FAILS, HOLDS, POWER_TOLERANCE, Claim, alpha_text, floored_se,
                        named, rounded_t, t_critical, wls_intercept, wls_slope)
 
 COLUMNS = ["experiment", "activation", "d_in", "layers", "estimator", "sigma_b", "sigma_w", "N", "n_bags", "n_nets",
@@ -142,7 +142,7 @@ def deviation_limit(rows: pd.DataFrame) -> tuple[str, float, float]:
     1/N) has a ≠ 0."""
     r = rows.sort_values("N").iloc[-ASYMPTOTIC_WIDTHS:]
     dev = (r.value - r.theory).to_numpy()
-    se = np.maximum(r.se.to_numpy(), ROUNDING * np.maximum(np.abs(r.theory.to_numpy()), 1.0))
+    se = floored_se(r.se.to_numpy(), r.theory.to_numpy())
     widths = ",".join(str(int(n)) for n in r.N)
     if len(r) == 1:
         return widths, float(dev[0]), float(se[0])

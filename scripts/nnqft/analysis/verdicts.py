@@ -84,9 +84,14 @@ def unreliable_widths(error_bars: pd.DataFrame, experiment: str, order: int) -> 
 ROUNDING = 1e-12
 
 
+def floored_se(se, scale):
+    """A standard error, one of 0 taken as the rounding of ``scale`` (:data:`ROUNDING`)."""
+    return np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
+
+
 def rounded_t(diff, se, scale):
-    """|diff| / se, a standard error of 0 taken as the rounding of ``scale`` (:data:`ROUNDING`)."""
-    return np.abs(diff) / np.maximum(se, ROUNDING * np.maximum(np.abs(scale), 1.0))
+    """|diff| / se, a standard error of 0 taken as the rounding of ``scale`` (:func:`floored_se`)."""
+    return np.abs(diff) / floored_se(se, scale)
 
 
 def max_t(dev: pd.DataFrame, reference: str) -> tuple[float, int, pd.Series]:
