@@ -1,9 +1,11 @@
 """Training benchmark: ``python -m nnqft.bench.training`` (or ``make bench-training``).
 
 Per width N, in one run on the same core: network-steps per second (networks × RK4 steps / s) of the training kernel
-(nnqft.sampling.training: one network at a time, compiled) against the batched numpy implementation of the same
-training (nnqft.sampling.reference.trained_outputs: the networks stacked, one RK4 step of all of them per array
-operation), on the same networks and steps. Erf at σ_b = 0.5, σ_W = 1.5, SCIENCE's training set X = (−1, 0.5, 2),
+(nnqft.sampling.training: compiled, eight networks to a vector, the activations carried along the flow) against the
+batched numpy implementation of the same training (nnqft.sampling.reference.trained_outputs: the networks stacked, one
+RK4 step of all of them per array operation), on the same networks and steps: numpy integrating the kernel's own
+system (``speedup``, the same arithmetic), and numpy integrating θ alone with φ and φ' computed at every stage
+(``speedup_plain``, the direct implementation). Erf at σ_b = 0.5, σ_W = 1.5, SCIENCE's training set X = (−1, 0.5, 2),
 Y = (1, −0.5, 0.25), test points (0, 1), both layers trained to τ = 2 at the default step. Prints the table and
 writes ``results/bench/training.parquet``; the ratio is the comparable number, not the absolute times.
 """
@@ -29,10 +31,14 @@ def row(N: int, n_nets: int, reference_nets: int, repeat: int) -> dict:
     training.trained_outputs(key, m, range(2), FLOW, step=step)  # compile
     kernel_s = best_of(lambda: training.trained_outputs(key, m, range(n_nets), FLOW, step=step), repeat)
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(reference_nets)])
-    numpy_s = best_of(lambda: reference.trained_outputs(m, thetas, FLOW, step), repeat)
+    numpy_s = best_of(lambda: reference.trained_outputs(m, thetas, FLOW, step, carried=True), repeat)
+    plain_s = best_of(lambda: reference.trained_outputs(m, thetas, FLOW, step), repeat)
     kernel_rate, numpy_rate = n_nets * steps / kernel_s, reference_nets * steps / numpy_s
+    plain_rate = reference_nets * steps / plain_s
     return {"N": N, "steps": steps, "kernel_nets": n_nets, "numpy_nets": reference_nets,
-            "kernel_net_steps_per_s": kernel_rate, "numpy_net_steps_per_s": numpy_rate, "speedup": kernel_rate / numpy_rate}
+            "kernel_net_steps_per_s": kernel_rate, "numpy_net_steps_per_s": numpy_rate,
+            "numpy_plain_net_steps_per_s": plain_rate, "speedup": kernel_rate / numpy_rate,
+            "speedup_plain": kernel_rate / plain_rate}
 
 
 #: The step check's flow: the issue's training set and times (config contract of issue 29), recorded at τ = 0.5, 2, 8.
@@ -64,6 +70,26 @@ def step_rows(activation: str, N: int, n_nets: int, halvings: int = 3) -> list[d
     return rows
 
 
+def carried_rows(activation: str, N: int, n_nets: int) -> list[dict]:
+    """What carrying the activations along the flow costs in accuracy, on ``n_nets`` networks trained on STEP_FLOW at
+    the default step h: each method's mean and largest error of a network's outputs (every recorded time and test
+    point) against the kernel at h/16 (the common limit; all are fourth order): the kernel (Φ recomputed from θ every
+    flow.PROJECT_EVERY steps), the kernel never recomputing Φ, and RK4 on θ alone with φ computed at every stage
+    (numpy, nnqft.sampling.reference)."""
+    from ..sampling import flow
+
+    m = Model(activation, [0.0, 1.0], 0.5, 1.5, N, n_nets)
+    key, h = streams.bag_key(1, m, 0), training.default_step(m, STEP_FLOW)
+    limit = training.trained_outputs(key, m, range(n_nets), STEP_FLOW, step=h / 16)
+    thetas = np.stack([training.initial_parameters(key, m, a) for a in range(n_nets)])
+    runs = {f"kernel (every {flow.PROJECT_EVERY} steps)": training.trained_outputs(key, m, range(n_nets), STEP_FLOW),
+            "kernel, never recomputed": training.trained_outputs(key, m, range(n_nets), STEP_FLOW, project_every=0),
+            "theta alone (numpy)": reference.trained_outputs(m, thetas, STEP_FLOW, h)}
+    return [{"activation": activation, "N": N, "n_nets": n_nets, "method": name,
+             "mean_error": np.abs(out - limit).mean(), "max_error": np.abs(out - limit).max()}
+            for name, out in runs.items()]
+
+
 def main(argv=None):
     parser = bench_parser(__doc__, widths=[64, 256, 1024], n_nets=200, n_nets_help="networks the kernel is timed on",
                           out="results/bench/training.parquet")
@@ -71,7 +97,17 @@ def main(argv=None):
     parser.add_argument("--step-check", action="store_true",
                         help="instead of timing: how much halving the RK4 step moves the trained correlators (Erf and "
                              "ReLU, the issue's training set, to tau = 8), written to results/bench/training_step.parquet")
+    parser.add_argument("--carried-check", action="store_true",
+                        help="instead of timing: the error at the default step of the kernel (activations carried, "
+                             "recomputed or not) and of RK4 on theta alone, Erf, the step check's training set; written "
+                             "to results/bench/training_carried.parquet")
     args = parser.parse_args(argv)
+    if args.carried_check:
+        table = pd.DataFrame([r for N in args.widths for r in carried_rows("erf", N, args.n_nets)])
+        print(f"Error of each method at the default step h = {training.STEP_FACTOR}/lambda_max against the kernel at h/16, "
+              f"{args.n_nets} networks per width, outputs at tau = {', '.join(map(str, STEP_FLOW.times))}")
+        report(table, args.out.replace("training.parquet", "training_carried.parquet"))
+        return
     if args.step_check:
         table = pd.DataFrame([r for a in ("erf", "relu") for N in args.widths for r in step_rows(a, N, args.n_nets)])
         print(f"Halving the RK4 step from the default h = {training.STEP_FACTOR}/lambda_max: {args.n_nets} networks per "

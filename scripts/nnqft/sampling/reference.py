@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
+from .flow import PROJECT_EVERY
+
 
 
 def activation(name: str, z: np.ndarray, norm) -> np.ndarray:
@@ -52,54 +54,85 @@ def outputs(model, n_nets: int, rng: np.random.Generator, batch: int = 16) -> np
     return out
 
 
-def trained_outputs(model, thetas: np.ndarray, training, step: float) -> np.ndarray:
+def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried: bool = False,
+                    project_every: int = PROJECT_EVERY) -> np.ndarray:
     """The training kernel's computation (:func:`nnqft.sampling.training.trained_outputs`) in batched numpy: the
-    networks whose initial parameters are the rows of ``thetas`` ([w (N × d_in), b, v, c] each), trained by the same
-    fixed-step RK4 on ``training``; f at the model's points at each time: float64[M, n_times, P]. The test oracle of
-    the kernel's full training and the baseline of its benchmark (nnqft.bench.training)."""
+    networks whose initial parameters are the rows of ``thetas`` ([w (N × d_in), b, v, c] each), trained by fixed-step
+    RK4 on ``training``; f at the model's points at each time: float64[M, n_times, P]. ``carried``: integrate the
+    kernel's system, θ with the activations Φ = φ(z) and Φ' = φ'(z) at the training inputs carried along the flow
+    (nnqft.sampling.flow), instead of θ alone with φ and φ' computed at every stage; both are RK4 on the same gradient
+    flow, and agree to the integrator's error. The test oracle of the kernel's training and the baseline of its
+    benchmark (nnqft.bench.training)."""
     x, points, y = training.x, model.x, np.array(training.targets)
     N, d, sb, sw = model.N, model.d_in, model.sigma_b, model.sigma_w
-    M = len(thetas)
+    M, P = len(thetas), len(x)
+    s, q = sw / np.sqrt(N), sw / np.sqrt(d)
+    n = N * (d + 2) + 1
+    readout = training.layers == "readout"
 
     def unpack(theta):
         return (theta[:, :N * d].reshape(M, N, d), theta[:, N * d:N * d + N], theta[:, N * d + N:N * d + 2 * N],
-                theta[:, -1])
+                theta[:, n - 1])
 
     def neurons(theta, at):
         w, b, v, c = unpack(theta)
-        z = (sw / np.sqrt(d)) * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]  # (M, P, N)
+        z = q * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]  # (M, P, N)
         norm = first_layer_variance(model, at)[:, None]
         phi = activation(model.activation, z, norm)
         dphi = {"gauss": phi, "relu": (z > 0).astype(float), "linear": np.ones_like(z),
                 "erf": 2 / np.sqrt(np.pi) * np.exp(-z * z)}[model.activation]
-        f = (sw / np.sqrt(N)) * np.einsum("mpn,mn->mp", phi, v) + sb * c[:, None]
-        return f, phi, dphi
+        return z, phi, dphi
 
-    def velocity(theta):
+    def output(theta, phi):
+        _, _, v, c = unpack(theta)
+        return s * np.einsum("mpn,mn->mp", phi, v) + sb * c[:, None]
+
+    def velocity(state):
+        theta = state[:, :n]
         w, b, v, c = unpack(theta)
-        f, phi, dphi = neurons(theta, x)
-        r = f - y
-        out = np.zeros_like(theta)
-        out[:, N * d + N:N * d + 2 * N] = -(sw / np.sqrt(N)) * np.einsum("mp,mpn->mn", r, phi)
-        out[:, -1] = -sb * r.sum(axis=1)
-        if training.layers == "all":
-            g = r[:, :, None] * (sw / np.sqrt(N)) * v[:, None, :] * dphi  # (M, P, N)
+        if carried:
+            phi = state[:, n:n + P * N].reshape(M, P, N)
+            dphi = state[:, n + P * N:].reshape(M, P, N)
+        else:
+            _, phi, dphi = neurons(theta, x)
+        r = output(theta, phi) - y
+        out = np.zeros_like(state)
+        out[:, N * d + N:N * d + 2 * N] = -s * np.einsum("mp,mpn->mn", r, phi)
+        out[:, n - 1] = -sb * r.sum(axis=1)
+        if not readout:
+            g = r[:, :, None] * s * v[:, None, :] * dphi  # (M, P, N)
             out[:, N * d:N * d + N] = -sb * g.sum(axis=1)
-            out[:, :N * d] = -(sw / np.sqrt(d)) * np.einsum("mpn,pk->mnk", g, x).reshape(M, N * d)
+            out[:, :N * d] = -q * np.einsum("mpn,pk->mnk", g, x).reshape(M, N * d)
+            if carried:
+                w_dot = out[:, :N * d].reshape(M, N, d)
+                z_dot = q * np.einsum("mnk,pk->mpn", w_dot, x) + sb * out[:, None, N * d:N * d + N]
+                z = q * np.einsum("mnk,pk->mpn", w, x) + sb * b[:, None, :]
+                ddphi = {"gauss": dphi, "erf": -2 * z * dphi}.get(model.activation, np.zeros_like(z))
+                out[:, n:n + P * N] = (dphi * z_dot).reshape(M, P * N)
+                out[:, n + P * N:] = (ddphi * z_dot).reshape(M, P * N)
         return out
 
     theta = np.array(thetas, dtype=float)
+    if carried:
+        _, phi, dphi = neurons(theta, x)
+        state = np.concatenate([theta, phi.reshape(M, P * N), dphi.reshape(M, P * N)], axis=1)
+    else:
+        state = theta
     out = np.empty((M, len(training.times), len(points)))
-    tau = 0.0
+    tau, done = 0.0, 0
     for t, until in enumerate(training.times):
         n_steps = int(np.ceil((until - tau) / step)) if until > tau else 0
         for _ in range(n_steps):
             h = (until - tau) / n_steps
-            k1 = velocity(theta)
-            k2 = velocity(theta + 0.5 * h * k1)
-            k3 = velocity(theta + 0.5 * h * k2)
-            k4 = velocity(theta + h * k3)
-            theta = theta + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            k1 = velocity(state)
+            k2 = velocity(state + 0.5 * h * k1)
+            k3 = velocity(state + 0.5 * h * k2)
+            k4 = velocity(state + h * k3)
+            state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            done += 1
+            if carried and not readout and project_every > 0 and done % project_every == 0:
+                _, phi, dphi = neurons(state[:, :n], x)
+                state[:, n:] = np.concatenate([phi.reshape(M, P * N), dphi.reshape(M, P * N)], axis=1)
         tau = max(tau, until)
-        out[:, t] = neurons(theta, points)[0]
+        out[:, t] = output(state[:, :n], neurons(state[:, :n], points)[1])
     return out

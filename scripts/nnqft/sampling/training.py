@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
-from . import kinks
+from . import flow, kinks
 from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
 from .streams import bag_key, network_state, normal
@@ -125,34 +125,50 @@ def _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targ
 
 
 @njit(cache=True, error_model="numpy")
-def _train(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
-           readout_only, out):
-    """Integrates the flow of one network from θ (overwritten) and writes f at ``points`` at each of ``times``
-    (ascending, ≥ 0) into out[t, i]."""
-    n = theta.shape[0]
-    k1, k2, k3, k4, tmp = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+def _train(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
+           readout_only, project_every, out):
+    """Integrates the flow of the networks θ = thetas[l] (l < flow.LANES; overwritten) together, by RK4 on the carried
+    state of :mod:`nnqft.sampling.flow` (``inputs``: the training inputs as a tuple of rows, so that the kernel is
+    compiled for their number and dimension; the activations recomputed from θ every ``project_every`` steps, never
+    if 0), and writes network l's f at ``points`` at each of ``times`` (ascending, ≥ 0) into out[l, t, i]."""
+    L, P = thetas.shape[0], len(inputs)
+    U = np.zeros((3, N, d_in + 2 + 2 * P, L))  # flow.fields
+    C = np.zeros((3, L))
+    W = np.empty((3 * P + P * d_in + d_in, L))  # flow.work_rows
+    for l in range(L):
+        theta = thetas[l]
+        for j in range(N):
+            for k in range(d_in):
+                U[0, j, k, l] = theta[j * d_in + k]
+            U[0, j, d_in, l] = theta[N * d_in + j]
+            U[0, j, d_in + 1, l] = theta[N * d_in + N + j]
+        C[0, l] = theta[-1]
+    flow.project(U, inputs, shifts, sigma_b, sigma_w, activation)
+    U[2] = U[0]
+    flow.output_sums(U, P, W)
     phi, dphi = np.empty(N), np.empty(N)
-    tau = 0.0
+    tau, done = 0.0, 0
     for t in range(times.shape[0]):
         n_steps = int(math.ceil((times[t] - tau) / step)) if times[t] > tau else 0
         h = (times[t] - tau) / n_steps if n_steps > 0 else 0.0
         for _ in range(n_steps):
-            _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k1)
-            for i in range(n):
-                tmp[i] = theta[i] + 0.5 * h * k1[i]
-            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k2)
-            for i in range(n):
-                tmp[i] = theta[i] + 0.5 * h * k2[i]
-            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k3)
-            for i in range(n):
-                tmp[i] = theta[i] + h * k3[i]
-            _velocity(tmp, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, readout_only, phi, dphi, k4)
-            for i in range(n):
-                theta[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
+            flow.rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_only)
+            done += 1
+            if not readout_only and project_every > 0 and done % project_every == 0:
+                flow.project(U, inputs, shifts, sigma_b, sigma_w, activation)
+                flow.output_sums(U, P, W)
         tau = times[t]
-        for p in range(points.shape[0]):
-            _neurons(theta, N, d_in, sigma_b, sigma_w, activation, points[p], point_shifts[p], phi, dphi)
-            out[t, p] = _output(theta, N, d_in, sigma_b, sigma_w, phi)
+        for l in range(L):
+            theta = thetas[l]
+            for j in range(N):
+                for k in range(d_in):
+                    theta[j * d_in + k] = U[0, j, k, l]
+                theta[N * d_in + j] = U[0, j, d_in, l]
+                theta[N * d_in + N + j] = U[0, j, d_in + 1, l]
+            theta[-1] = C[0, l]
+            for p in range(points.shape[0]):
+                _neurons(theta, N, d_in, sigma_b, sigma_w, activation, points[p], point_shifts[p], phi, dphi)
+                out[l, t, p] = _output(theta, N, d_in, sigma_b, sigma_w, phi)
 
 
 def _shifts(model, x) -> np.ndarray:
@@ -188,10 +204,13 @@ def default_step(model, training: Training) -> float:
     return STEP_FACTOR / float(np.linalg.eigvalsh(g).max())
 
 
-def trained_outputs(key, model, nets, training: Training, *, step: float | None = None) -> np.ndarray:
+def trained_outputs(key, model, nets, training: Training, *, step: float | None = None,
+                    project_every: int = flow.PROJECT_EVERY) -> np.ndarray:
     """f_τ at the model's points, at each of the training's times, for each network of ``nets`` of the bag keyed
     ``key``, trained from its own initial draw: float64[len(nets), len(times), n_points] (τ = 0: the untrained
-    network); ``step``: the largest RK4 step (default :func:`default_step`)."""
+    network); ``step``: the largest RK4 step (default :func:`default_step`); ``project_every``: steps between two
+    recomputations of the carried activations (:data:`nnqft.sampling.flow.PROJECT_EVERY`; 0: never, for the
+    benchmark's check of what the recomputation does)."""
     training.check(d_in=model.d_in, depth=model.depth)
     x, points = training.x, model.x
     step = default_step(model, training) if step is None else float(step)
@@ -199,13 +218,21 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
     times = np.array(training.times)
     out = np.empty((len(nets), len(times), len(points)))
     through_kinks = model.activation == "relu" and training.layers == "all"
-    for r, a in enumerate(nets):
-        theta = initial_parameters(key, model, a)
-        if through_kinks:
-            kinks.train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, x, y, points, times, step, out[r])
-            continue
-        _train(theta, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, x, shifts, y, points,
-               point_shifts, times, step, training.layers == "readout", out[r])
+    if through_kinks:
+        for r, a in enumerate(nets):
+            kinks.train(initial_parameters(key, model, a), model.N, model.d_in, model.sigma_b, model.sigma_w, x, y,
+                        points, times, step, out[r])
+        return out
+    nets, rows = list(nets), tuple(tuple(float(c) for c in row) for row in x)
+    lanes = np.empty((flow.LANES, len(times), len(points)))
+    for first in range(0, len(nets), flow.LANES):
+        batch = nets[first:first + flow.LANES]
+        batch += batch[-1:] * (flow.LANES - len(batch))  # a short batch is filled with copies of its last network
+        thetas = np.stack([initial_parameters(key, model, a) for a in batch])
+        with flow.vectorising():
+            _train(thetas, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, rows, shifts, y,
+                   points, point_shifts, times, step, training.layers == "readout", int(project_every), lanes)
+        out[first:first + flow.LANES] = lanes[:len(out) - first]
     return out
 
 

@@ -137,17 +137,69 @@ def test_training_refuses_what_it_does_not_do():
 @pytest.mark.parametrize("activation, layers", [(a, layers) for a in ACTIVATIONS for layers in ("all", "readout")
                                                 if (a, layers) != ("relu", "all")])
 def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
-    """The same networks, the same RK4 steps, computed apart (nnqft.sampling.reference.trained_outputs, the benchmark's
-    baseline): the same outputs to rounding at every time. (ReLU with both layers trained is integrated through its
-    kinks, not by fixed steps: the next test checks it against gradient descent.)"""
+    """The same networks, the same RK4 steps on the same carried system, computed apart
+    (nnqft.sampling.reference.trained_outputs with carried=True, the benchmark's baseline): the same outputs to
+    rounding at every time, over more steps than flow.PROJECT_EVERY. (ReLU with both layers trained is integrated
+    through its kinks, not by fixed steps: a later test checks it against gradient descent.)"""
+    from nnqft.sampling import reference
+    from nnqft.sampling.flow import PROJECT_EVERY
+
+    m = model(activation, 2, N=24)
+    key, fl = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.0, 0.7, 3.0], layers)
+    step = training.default_step(m, fl)
+    assert 3.0 / step > 2 * PROJECT_EVERY
+    thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
+    np.testing.assert_allclose(training.trained_outputs(key, m, range(5), fl, step=step),
+                               reference.trained_outputs(m, thetas, fl, step, carried=True), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["gauss", "erf", "linear"])
+def test_the_carried_activations_follow_the_same_flow_as_theta_alone(activation):
+    """RK4 on θ with Φ = φ(z) and Φ' = φ'(z) carried (the kernel) and RK4 on θ alone with φ computed at every stage
+    (nnqft.sampling.reference, carried=False) are two integrators of one flow: their gap falls at fourth order with
+    the step (by more than 10 per halving)."""
     from nnqft.sampling import reference
 
     m = model(activation, 2, N=24)
-    key, flow = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.0, 0.7, 3.0], layers)
-    step = training.default_step(m, flow)
+    key, fl = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.7, 3.0])
+    h = training.default_step(m, fl)
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
-    np.testing.assert_allclose(training.trained_outputs(key, m, range(5), flow, step=step),
-                               reference.trained_outputs(m, thetas, flow, step), rtol=1e-10, atol=1e-12)
+    gaps = [np.abs(training.trained_outputs(key, m, range(5), fl, step=step)
+                   - reference.trained_outputs(m, thetas, fl, step)).max() for step in (h, h / 2, h / 4)]
+    if activation == "linear":  # φ'' = 0: the carried Φ is exactly z's RK4 update, Φ' = 1
+        assert max(gaps) < 1e-12, gaps
+        return
+    assert gaps[1] < gaps[0] / 10 and gaps[2] < gaps[1] / 10, gaps
+
+
+def test_recomputing_the_carried_activations_keeps_the_error_near_rk4_on_theta_alone():
+    """Over a long flow at small width (Erf, N = 16, to τ = 8) RK4's errors move the carried Φ off φ(z) and nothing
+    pulls them back. Against each method's limit (the kernel at an eighth of the step), the kernel's mean error at
+    the default step stays within 5 times that of RK4 on θ alone (measured 3.1) with Φ recomputed every
+    flow.PROJECT_EVERY steps, and is over 10 times it without (measured 35)."""
+    from nnqft.sampling import reference
+    from nnqft.sampling.flow import PROJECT_EVERY
+
+    m = model("erf", 1, N=16)
+    fl = training.Training(INPUTS[1], TARGETS, [8.0])
+    key, h, nets = streams.bag_key(1, m, 0), training.default_step(m, fl), range(64)
+    thetas = np.stack([training.initial_parameters(key, m, a) for a in nets])
+    limit = training.trained_outputs(key, m, nets, fl, step=h / 8)
+    theta_alone = np.abs(reference.trained_outputs(m, thetas, fl, h) - limit).mean()
+    recomputed, never = (np.abs(training.trained_outputs(key, m, nets, fl, project_every=every) - limit).mean()
+                         for every in (PROJECT_EVERY, 0))
+    assert recomputed < 5 * theta_alone < never / 2, (recomputed, theta_alone, never)
+
+
+def test_a_network_trains_to_the_same_bits_whatever_networks_share_its_vector():
+    """Eight networks share a vector (nnqft.sampling.flow.LANES) and a short batch is filled with copies: a network's
+    outputs are the same bits alone, in a full batch, in another position, and with a partial batch after it."""
+    m = model("erf", 1, N=24)
+    key, fl = streams.bag_key(2, m, 0), training.Training(INPUTS[1], TARGETS, [0.5, 2.0])
+    full = training.trained_outputs(key, m, range(11), fl)
+    assert np.array_equal(training.trained_outputs(key, m, [3], fl)[0], full[3])
+    assert np.array_equal(training.trained_outputs(key, m, [9, 8, 3], fl)[2], full[3])
+    assert np.array_equal(training.trained_outputs(key, m, range(3, 11), fl), full[3:])
 
 
 def gradient_descent(m, thetas, flow, eta):
@@ -391,8 +443,9 @@ def test_the_control_variate_estimator_is_the_plain_one_less_a_zero_mean_term_an
 
 
 def test_the_training_benchmark_and_its_step_check_run(tmp_path):
-    """`make bench-training` on tiny sizes, and its step check (``--step-check``): one row per width with both rates,
-    and one per activation, width and halving of the step with the changes it measured."""
+    """`make bench-training` on tiny sizes, its step check (``--step-check``) and its check of the carried activations
+    (``--carried-check``): one row per width with the three rates, one per activation, width and halving of the step
+    with the changes it measured, one per width and method with its errors."""
     import pandas as pd
 
     from nnqft.bench import training as bench
@@ -400,12 +453,16 @@ def test_the_training_benchmark_and_its_step_check_run(tmp_path):
     out = tmp_path / "training.parquet"
     bench.main(["--widths", "4", "--n-nets", "6", "--numpy-nets", "6", "--repeat", "1", "--out", str(out)])
     table = pd.read_parquet(out)
-    assert list(table.N) == [4] and (table[["kernel_net_steps_per_s", "numpy_net_steps_per_s"]] > 0).all().all()
+    rates = ["kernel_net_steps_per_s", "numpy_net_steps_per_s", "numpy_plain_net_steps_per_s"]
+    assert list(table.N) == [4] and (table[rates] > 0).all().all()
     bench.main(["--step-check", "--widths", "4", "--n-nets", "30", "--out", str(out)])
     steps = pd.read_parquet(tmp_path / "training_step.parquet")
     assert list(steps.activation) == ["erf"] * 3 + ["relu"] * 3
     assert list(steps.step[:3]) == ["h/1 -> h/2", "h/2 -> h/4", "h/4 -> h/8"]
     assert (steps.max_correlator_change_over_se >= 0).all() and steps["nets_moved_over_1e-3"].between(0, 1).all()
+    bench.main(["--carried-check", "--widths", "4", "--n-nets", "5", "--out", str(out)])
+    carried = pd.read_parquet(tmp_path / "training_carried.parquet")
+    assert len(carried) == 3 and (carried.mean_error <= carried.max_error).all()
 
 
 # --- a trained point as a Model ------------------------------------------------------------------------------------
