@@ -19,6 +19,7 @@ layers; every module:
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
   - ``training``      networks trained by gradient flow from their own draws (§11), their estimators, a trained block
+  - ``integrator``    RK4 for eight networks at once, one per vector lane, the activations carried along the flow
   - ``kinks``         ReLU's flow with both layers trained, through its kinks (events located, Filippov sliding)
   - ``outputs``       networks of several outputs by the conditional estimator (§12), a block of them
   - ``bags``          a bag or a block of bags, as arrays or as the workflow's long table

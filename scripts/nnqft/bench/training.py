@@ -74,15 +74,15 @@ def carried_rows(activation: str, N: int, n_nets: int) -> list[dict]:
     """What carrying the activations along the flow costs in accuracy, on ``n_nets`` networks trained on STEP_FLOW at
     the default step h: each method's mean and largest error of a network's outputs (every recorded time and test
     point) against the kernel at h/16 (the common limit; all are fourth order): the kernel (Φ recomputed from θ every
-    flow.PROJECT_EVERY steps), the kernel never recomputing Φ, and RK4 on θ alone with φ computed at every stage
+    integrator.PROJECT_EVERY steps), the kernel never recomputing Φ, and RK4 on θ alone with φ computed at every stage
     (numpy, nnqft.sampling.reference)."""
-    from ..sampling import flow
+    from ..sampling import integrator
 
     m = Model(activation, [0.0, 1.0], 0.5, 1.5, N, n_nets)
     key, h = streams.bag_key(1, m, 0), training.default_step(m, STEP_FLOW)
     limit = training.trained_outputs(key, m, range(n_nets), STEP_FLOW, step=h / 16)
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(n_nets)])
-    runs = {f"kernel (every {flow.PROJECT_EVERY} steps)": training.trained_outputs(key, m, range(n_nets), STEP_FLOW),
+    runs = {f"kernel (every {integrator.PROJECT_EVERY} steps)": training.trained_outputs(key, m, range(n_nets), STEP_FLOW),
             "kernel, never recomputed": training.trained_outputs(key, m, range(n_nets), STEP_FLOW, project_every=0),
             "theta alone (numpy)": reference.trained_outputs(m, thetas, STEP_FLOW, h)}
     return [{"activation": activation, "N": N, "n_nets": n_nets, "method": name,

@@ -11,7 +11,7 @@
 - ``cuda_compile``  compiling the CUDA kernels to PTX without a GPU (``python -m nnqft.sampling.cuda_compile``)
 - ``precompile``    compiling the CPU kernels into numba's cache once, before a run (``python -m nnqft.sampling.precompile``)
 - ``training``      networks of one hidden layer trained by gradient flow, each from its own draw (§11; RK4)
-- ``flow``          the RK4 step of eight networks at once, one per vector lane, the activations carried along
+- ``integrator``    the RK4 step of eight networks at once, one per vector lane, the activations carried along
 - ``kinks``         ReLU's flow with both layers trained, through its kinks: events located, Filippov's sliding (§11)
 - ``outputs``       networks of several outputs by the conditional estimator (§12), as the workflow's long table
 - ``bags``          a bag or a block of bags of a model, as arrays or as the long table of the workflow

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from .flow import PROJECT_EVERY
+from .integrator import PROJECT_EVERY
 
 
 
@@ -60,7 +60,7 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried
     networks whose initial parameters are the rows of ``thetas`` ([w (N × d_in), b, v, c] each), trained by fixed-step
     RK4 on ``training``; f at the model's points at each time: float64[M, n_times, P]. ``carried``: integrate the
     kernel's system, θ with the activations Φ = φ(z) and Φ' = φ'(z) at the training inputs carried along the flow
-    (nnqft.sampling.flow), instead of θ alone with φ and φ' computed at every stage; both are RK4 on the same gradient
+    (nnqft.sampling.integrator), instead of θ alone with φ and φ' computed at every stage; both are RK4 on the same gradient
     flow, and agree to the integrator's error. The test oracle of the kernel's training and the baseline of its
     benchmark (nnqft.bench.training)."""
     x, points, y = training.x, model.x, np.array(training.targets)

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
-from . import flow, kinks
+from . import integrator, kinks
 from .blocks import log_norm_of
 from .fastmath import fast_erf, fast_exp
 from .streams import bag_key, network_state, normal
@@ -127,14 +127,13 @@ def _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targ
 @njit(cache=True, error_model="numpy")
 def _train(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
            readout_only, project_every, out):
-    """Integrates the flow of the networks θ = thetas[l] (l < flow.LANES; overwritten) together, by RK4 on the carried
-    state of :mod:`nnqft.sampling.flow` (``inputs``: the training inputs as a tuple of rows, so that the kernel is
+    """Integrates the flow of the networks θ = thetas[l] (l < integrator.LANES; overwritten) together, by RK4 on the carried
+    state of :mod:`nnqft.sampling.integrator` (``inputs``: the training inputs as a tuple of rows, so that the kernel is
     compiled for their number and dimension; the activations recomputed from θ every ``project_every`` steps, never
     if 0), and writes network l's f at ``points`` at each of ``times`` (ascending, ≥ 0) into out[l, t, i]."""
     L, P = thetas.shape[0], len(inputs)
-    U = np.zeros((3, N, d_in + 2 + 2 * P, L))  # flow.fields
-    C = np.zeros((3, L))
-    W = np.empty((3 * P + P * d_in + d_in, L))  # flow.work_rows
+    U, C = np.zeros((3, N, integrator.fields(d_in, P), L)), np.zeros((3, L))
+    W = np.empty((integrator.work_rows(d_in, P), L))
     for l in range(L):
         theta = thetas[l]
         for j in range(N):
@@ -143,20 +142,20 @@ def _train(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, target
             U[0, j, d_in, l] = theta[N * d_in + j]
             U[0, j, d_in + 1, l] = theta[N * d_in + N + j]
         C[0, l] = theta[-1]
-    flow.project(U, inputs, shifts, sigma_b, sigma_w, activation)
+    integrator.project(U, inputs, shifts, sigma_b, sigma_w, activation)
     U[2] = U[0]
-    flow.output_sums(U, P, W)
+    integrator.output_sums(U, P, W)
     phi, dphi = np.empty(N), np.empty(N)
     tau, done = 0.0, 0
     for t in range(times.shape[0]):
         n_steps = int(math.ceil((times[t] - tau) / step)) if times[t] > tau else 0
         h = (times[t] - tau) / n_steps if n_steps > 0 else 0.0
         for _ in range(n_steps):
-            flow.rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_only)
+            integrator.rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_only)
             done += 1
             if not readout_only and project_every > 0 and done % project_every == 0:
-                flow.project(U, inputs, shifts, sigma_b, sigma_w, activation)
-                flow.output_sums(U, P, W)
+                integrator.project(U, inputs, shifts, sigma_b, sigma_w, activation)
+                integrator.output_sums(U, P, W)
         tau = times[t]
         for l in range(L):
             theta = thetas[l]
@@ -205,11 +204,11 @@ def default_step(model, training: Training) -> float:
 
 
 def trained_outputs(key, model, nets, training: Training, *, step: float | None = None,
-                    project_every: int = flow.PROJECT_EVERY) -> np.ndarray:
+                    project_every: int = integrator.PROJECT_EVERY) -> np.ndarray:
     """f_τ at the model's points, at each of the training's times, for each network of ``nets`` of the bag keyed
     ``key``, trained from its own initial draw: float64[len(nets), len(times), n_points] (τ = 0: the untrained
     network); ``step``: the largest RK4 step (default :func:`default_step`); ``project_every``: steps between two
-    recomputations of the carried activations (:data:`nnqft.sampling.flow.PROJECT_EVERY`; 0: never, for the
+    recomputations of the carried activations (:data:`nnqft.sampling.integrator.PROJECT_EVERY`; 0: never, for the
     benchmark's check of what the recomputation does)."""
     training.check(d_in=model.d_in, depth=model.depth)
     x, points = training.x, model.x
@@ -224,15 +223,15 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
                         points, times, step, out[r])
         return out
     nets, rows = list(nets), tuple(tuple(float(c) for c in row) for row in x)
-    lanes = np.empty((flow.LANES, len(times), len(points)))
-    for first in range(0, len(nets), flow.LANES):
-        batch = nets[first:first + flow.LANES]
-        batch += batch[-1:] * (flow.LANES - len(batch))  # a short batch is filled with copies of its last network
+    lanes = np.empty((integrator.LANES, len(times), len(points)))
+    for first in range(0, len(nets), integrator.LANES):
+        batch = nets[first:first + integrator.LANES]
+        batch += batch[-1:] * (integrator.LANES - len(batch))  # a short batch is filled with copies of its last network
         thetas = np.stack([initial_parameters(key, model, a) for a in batch])
-        with flow.vectorising():
+        with integrator.vectorising():
             _train(thetas, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, rows, shifts, y,
                    points, point_shifts, times, step, training.layers == "readout", int(project_every), lanes)
-        out[first:first + flow.LANES] = lanes[:len(out) - first]
+        out[first:first + integrator.LANES] = lanes[:len(out) - first]
     return out
 
 

@@ -139,10 +139,10 @@ def test_training_refuses_what_it_does_not_do():
 def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
     """The same networks, the same RK4 steps on the same carried system, computed apart
     (nnqft.sampling.reference.trained_outputs with carried=True, the benchmark's baseline): the same outputs to
-    rounding at every time, over more steps than flow.PROJECT_EVERY. (ReLU with both layers trained is integrated
+    rounding at every time, over more steps than integrator.PROJECT_EVERY. (ReLU with both layers trained is integrated
     through its kinks, not by fixed steps: a later test checks it against gradient descent.)"""
     from nnqft.sampling import reference
-    from nnqft.sampling.flow import PROJECT_EVERY
+    from nnqft.sampling.integrator import PROJECT_EVERY
 
     m = model(activation, 2, N=24)
     key, fl = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.0, 0.7, 3.0], layers)
@@ -176,9 +176,9 @@ def test_recomputing_the_carried_activations_keeps_the_error_near_rk4_on_theta_a
     """Over a long flow at small width (Erf, N = 16, to τ = 8) RK4's errors move the carried Φ off φ(z) and nothing
     pulls them back. Against each method's limit (the kernel at an eighth of the step), the kernel's mean error at
     the default step stays within 5 times that of RK4 on θ alone (measured 3.1) with Φ recomputed every
-    flow.PROJECT_EVERY steps, and is over 10 times it without (measured 35)."""
+    integrator.PROJECT_EVERY steps, and is over 10 times it without (measured 35)."""
     from nnqft.sampling import reference
-    from nnqft.sampling.flow import PROJECT_EVERY
+    from nnqft.sampling.integrator import PROJECT_EVERY
 
     m = model("erf", 1, N=16)
     fl = training.Training(INPUTS[1], TARGETS, [8.0])
@@ -192,7 +192,7 @@ def test_recomputing_the_carried_activations_keeps_the_error_near_rk4_on_theta_a
 
 
 def test_a_network_trains_to_the_same_bits_whatever_networks_share_its_vector():
-    """Eight networks share a vector (nnqft.sampling.flow.LANES) and a short batch is filled with copies: a network's
+    """Eight networks share a vector (nnqft.sampling.integrator.LANES) and a short batch is filled with copies: a network's
     outputs are the same bits alone, in a full batch, in another position, and with a partial batch after it."""
     m = model("erf", 1, N=24)
     key, fl = streams.bag_key(2, m, 0), training.Training(INPUTS[1], TARGETS, [0.5, 2.0])

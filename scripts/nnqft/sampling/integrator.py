@@ -52,12 +52,14 @@ PROJECT_EVERY = 16
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def fields(d_in: int, n_inputs: int) -> int:
+@njit(cache=True)
+def fields(d_in, n_inputs):
     """Fields per neuron of the state: d_in weights, b, v, then Φ and Φ' at each of the ``n_inputs`` training inputs."""
     return d_in + 2 + 2 * n_inputs
 
 
-def work_rows(d_in: int, n_inputs: int) -> int:
+@njit(cache=True)
+def work_rows(d_in, n_inputs):
     """Rows of the work space W: the output sums twice, the residuals r_a and r_a x_ak, and the d_in weight
     velocities of one neuron."""
     return 3 * n_inputs + n_inputs * d_in + d_in
