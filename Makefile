@@ -79,7 +79,7 @@ d-in-scans: venv       ## the sigma_w scans at d_in = 2 and 3 alone (config/d_in
 depth: venv            ## deep networks: the depth scans of config/depth.yaml (about 8 minutes on 2 cores)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/depth.yaml
 
-training: venv         ## trained ensembles against the NTK theory (config/training.yaml, about 15 minutes on 2 cores)
+training: venv         ## trained ensembles against the NTK theory (config/training.yaml, about 9 minutes on 2 cores)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/training.yaml
 
 d-out: venv            ## networks of several outputs against their exact theory (config/d_out.yaml, a few minutes)
