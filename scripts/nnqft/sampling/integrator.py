@@ -1,6 +1,10 @@
 """The gradient flow of one-hidden-layer networks, integrated by RK4 for LANES networks at once (docs/science.md §11).
 
-Two choices make the kernel fast without changing what it computes:
+:func:`train` is the kernel (nnqft.sampling.training.trained_outputs calls it, LANES networks at a time): it packs the
+networks' θ into the lanes, integrates (:func:`rk4_step`, :func:`project`) and records the outputs at the test points
+(:func:`record`). The whole compiled kernel lives in this module (with :mod:`nnqft.sampling.fastmath`), so that an edit
+here invalidates numba's cached copy of it (numba keys a cached function by its own source file only). Two choices make
+it fast without changing what it computes:
 
 - **The activations are carried along the flow.** Besides θ = (w, b, v, c) the state holds, for every neuron j and
   training input x_a, Φ_ja = φ(z_ja) and Φ'_ja = φ'(z_ja), evolved by their own equations
@@ -10,7 +14,7 @@ Two choices make the kernel fast without changing what it computes:
   with φ'' = −2zφ' for Erf, φ for GaussNet and 0 for the linear activation (z_ja itself is linear in θ, computed).
   The exact flow keeps Φ = φ(z) and Φ' = φ'(z), so this is the same gradient flow; RK4 integrates the larger system
   to the same order (fourth), and no erf or exp is evaluated inside the integration: the activations are computed
-  once, at τ = 0, and at the test points when the outputs are recorded. With ``readout_only`` the hidden layer does
+  at τ = 0, every PROJECT_EVERY steps (below), and at the test points when the outputs are recorded. With ``readout_only`` the hidden layer does
   not move and Φ is a constant: only (v, c) are integrated.
 - **A vector lane per network.** LANES networks are integrated together, network l in lane l of every array, and
   every loop over lanes is innermost, so that each operation runs as one vector instruction over the networks; a
@@ -260,37 +264,99 @@ def rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_
 
 
 @njit(cache=True, error_model="numpy")
-def project(U, inputs, shifts, sigma_b, sigma_w, activation):
-    """Φ_ja = φ(z_ja) and Φ'_ja = φ'(z_ja) of the state Y = U[0] computed from its θ (the sampler's branch-free erf and
-    exp, :mod:`nnqft.sampling.fastmath`; GaussNet's φ(z) = exp(z − Σ(x_a, x_a)) with ``shifts`` the Σ's): the carried
-    activations at τ = 0, and put back on the exact flow's manifold every PROJECT_EVERY steps. (A plain loop over
-    the lanes, which LLVM's loop vectoriser takes: it runs once per PROJECT_EVERY steps, and compiles faster than the
-    tuples would.)"""
-    N, P, L = U.shape[1], len(inputs), U.shape[3]
-    d = len(inputs[0])
+def _activations(U, j, x, shift, sigma_b, sigma_w, activation, phi, dphi):
+    """φ(z_j(x)) and φ'(z_j(x)) of neuron j of the state Y = U[0] in every lane, into ``phi`` and ``dphi``: z_j(x) =
+    σ_b b_j + σ_W w_j·x/√d_in by fused multiply-adds as the stages compute it (``x`` a tuple), then the sampler's
+    branch-free erf and exp (:mod:`nnqft.sampling.fastmath`; GaussNet's φ(z) = exp(z − shift), shift = Σ(x, x)). A
+    plain loop over the lanes, which LLVM's loop vectoriser takes: it runs once per PROJECT_EVERY steps and per
+    recorded time, and compiles faster than the tuples would."""
+    d, L = len(x), phi.shape[0]
     q = sigma_w / math.sqrt(d)
+    for l in range(L):
+        phi[l] = sigma_b * U[0, j, d, l]
+    for k in range(d):
+        xk = q * x[k]
+        for l in range(L):
+            phi[l] = fma(xk, U[0, j, k, l], phi[l])
+    if activation == ERF:
+        for l in range(L):
+            z = phi[l]
+            dphi[l] = _TWO_OVER_SQRT_PI * fast_exp(-z * z)
+            phi[l] = fast_erf(z)
+    elif activation == GAUSS:
+        for l in range(L):
+            phi[l] = fast_exp(phi[l] - shift)
+            dphi[l] = phi[l]
+    elif activation == RELU:
+        for l in range(L):
+            dphi[l] = 1.0 if phi[l] > 0.0 else 0.0
+            phi[l] = max(phi[l], 0.0)
+    else:
+        for l in range(L):
+            dphi[l] = 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def project(U, inputs, shifts, sigma_b, sigma_w, activation):
+    """Φ_ja = φ(z_ja) and Φ'_ja = φ'(z_ja) of the state Y = U[0] computed from its θ (:func:`_activations`, ``shifts``
+    GaussNet's Σ(x_a, x_a)): the carried activations at τ = 0, and put back on the exact flow's manifold every
+    PROJECT_EVERY steps."""
+    N, P = U.shape[1], len(inputs)
+    d = len(inputs[0])
     for j in range(N):
         for a in range(P):
-            phi, dphi = U[0, j, d + 2 + a], U[0, j, d + 2 + P + a]
+            _activations(U, j, inputs[a], shifts[a], sigma_b, sigma_w, activation, U[0, j, d + 2 + a],
+                         U[0, j, d + 2 + P + a])
+
+
+@njit(cache=True, error_model="numpy")
+def record(U, C, points, point_shifts, sigma_b, sigma_w, activation, out):
+    """f(x_p) = (σ_W/√N) Σ_j v_j φ(z_j(x_p)) + σ_b c of every lane's network at the state Y = U[0], C[0], for the test
+    points ``points`` (a tuple of rows), into out[l, p] (the sum over ascending j by fused multiply-adds)."""
+    N, L = U.shape[1], U.shape[3]
+    d = len(points[0])
+    s = sigma_w / math.sqrt(N)
+    phi, dphi, total = np.empty(L), np.empty(L), np.empty(L)
+    for p in range(len(points)):
+        total[:] = 0.0
+        for j in range(N):
+            _activations(U, j, points[p], point_shifts[p], sigma_b, sigma_w, activation, phi, dphi)
             for l in range(L):
-                phi[l] = sigma_b * U[0, j, d, l]
-            for k in range(d):
-                xk = q * inputs[a][k]
-                for l in range(L):
-                    phi[l] = fma(xk, U[0, j, k, l], phi[l])  # z_ja, as the stages compute it
-            if activation == ERF:
-                for l in range(L):
-                    z = phi[l]
-                    dphi[l] = _TWO_OVER_SQRT_PI * fast_exp(-z * z)
-                    phi[l] = fast_erf(z)
-            elif activation == GAUSS:
-                for l in range(L):
-                    phi[l] = fast_exp(phi[l] - shifts[a])
-                    dphi[l] = phi[l]
-            elif activation == RELU:
-                for l in range(L):
-                    dphi[l] = 1.0 if phi[l] > 0.0 else 0.0
-                    phi[l] = max(phi[l], 0.0)
-            else:
-                for l in range(L):
-                    dphi[l] = 1.0
+                total[l] = fma(U[0, j, d + 1, l], phi[l], total[l])
+        for l in range(L):
+            out[l, p] = s * total[l] + sigma_b * C[0, l]
+
+
+@njit(cache=True, error_model="numpy")
+def train(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
+          readout_only, project_every, out):
+    """Integrates the flow of the networks θ = thetas[l] (l < LANES: [w (N × d_in, by neuron), b (N), v (N), c]) together
+    by RK4 on the carried state (:func:`rk4_step`, at most ``step`` long, equal steps between consecutive ``times``),
+    the activations recomputed from θ every ``project_every`` steps (never if 0; :func:`project`), and writes network l's
+    f at the test points at each of ``times`` (ascending, ≥ 0) into out[l, t, p] (:func:`record`). ``inputs`` and
+    ``points`` are tuples of rows, so that the kernel is compiled for their number and dimension."""
+    L, P = thetas.shape[0], len(inputs)
+    U, C = np.zeros((3, N, fields(d_in, P), L)), np.zeros((3, L))
+    W = np.empty((work_rows(d_in, P), L))
+    for l in range(L):
+        for j in range(N):
+            for k in range(d_in):
+                U[0, j, k, l] = thetas[l, j * d_in + k]
+            U[0, j, d_in, l] = thetas[l, N * d_in + j]
+            U[0, j, d_in + 1, l] = thetas[l, N * d_in + N + j]
+        C[0, l] = thetas[l, -1]
+    project(U, inputs, shifts, sigma_b, sigma_w, activation)
+    U[2] = U[0]
+    output_sums(U, P, W)
+    tau, done = 0.0, 0
+    for t in range(times.shape[0]):
+        n_steps = int(math.ceil((times[t] - tau) / step)) if times[t] > tau else 0
+        h = (times[t] - tau) / n_steps if n_steps > 0 else 0.0
+        for _ in range(n_steps):
+            rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_only)
+            done += 1
+            if not readout_only and project_every > 0 and done % project_every == 0:
+                project(U, inputs, shifts, sigma_b, sigma_w, activation)
+                output_sums(U, P, W)
+        tau = times[t]
+        record(U, C, points, point_shifts, sigma_b, sigma_w, activation, out[:, t])

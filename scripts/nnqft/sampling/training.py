@@ -124,52 +124,6 @@ def _velocity(theta, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targ
                     out[j * d_in + k] -= dphi[j] * xk
 
 
-@njit(cache=True, error_model="numpy")
-def _train(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, points, point_shifts, times, step,
-           readout_only, project_every, out):
-    """Integrates the flow of the networks θ = thetas[l] (l < integrator.LANES; overwritten) together, by RK4 on the carried
-    state of :mod:`nnqft.sampling.integrator` (``inputs``: the training inputs as a tuple of rows, so that the kernel is
-    compiled for their number and dimension; the activations recomputed from θ every ``project_every`` steps, never
-    if 0), and writes network l's f at ``points`` at each of ``times`` (ascending, ≥ 0) into out[l, t, i]."""
-    L, P = thetas.shape[0], len(inputs)
-    U, C = np.zeros((3, N, integrator.fields(d_in, P), L)), np.zeros((3, L))
-    W = np.empty((integrator.work_rows(d_in, P), L))
-    for l in range(L):
-        theta = thetas[l]
-        for j in range(N):
-            for k in range(d_in):
-                U[0, j, k, l] = theta[j * d_in + k]
-            U[0, j, d_in, l] = theta[N * d_in + j]
-            U[0, j, d_in + 1, l] = theta[N * d_in + N + j]
-        C[0, l] = theta[-1]
-    integrator.project(U, inputs, shifts, sigma_b, sigma_w, activation)
-    U[2] = U[0]
-    integrator.output_sums(U, P, W)
-    phi, dphi = np.empty(N), np.empty(N)
-    tau, done = 0.0, 0
-    for t in range(times.shape[0]):
-        n_steps = int(math.ceil((times[t] - tau) / step)) if times[t] > tau else 0
-        h = (times[t] - tau) / n_steps if n_steps > 0 else 0.0
-        for _ in range(n_steps):
-            integrator.rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_only)
-            done += 1
-            if not readout_only and project_every > 0 and done % project_every == 0:
-                integrator.project(U, inputs, shifts, sigma_b, sigma_w, activation)
-                integrator.output_sums(U, P, W)
-        tau = times[t]
-        for l in range(L):
-            theta = thetas[l]
-            for j in range(N):
-                for k in range(d_in):
-                    theta[j * d_in + k] = U[0, j, k, l]
-                theta[N * d_in + j] = U[0, j, d_in, l]
-                theta[N * d_in + N + j] = U[0, j, d_in + 1, l]
-            theta[-1] = C[0, l]
-            for p in range(points.shape[0]):
-                _neurons(theta, N, d_in, sigma_b, sigma_w, activation, points[p], point_shifts[p], phi, dphi)
-                out[l, t, p] = _output(theta, N, d_in, sigma_b, sigma_w, phi)
-
-
 def _shifts(model, x) -> np.ndarray:
     """GaussNet's normalisation Σ(x, x) = σ_b² + σ_W² |x|²/d_in at each row of ``x``, the sampler's own
     (:func:`nnqft.sampling.blocks.log_norm_of`); 0 for the other activations."""
@@ -222,15 +176,17 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
             kinks.train(initial_parameters(key, model, a), model.N, model.d_in, model.sigma_b, model.sigma_w, x, y,
                         points, times, step, out[r])
         return out
-    nets, rows = list(nets), tuple(tuple(float(c) for c in row) for row in x)
+    nets = list(nets)
+    inputs, point_rows = (tuple(tuple(float(c) for c in row) for row in rows) for rows in (x, points))
     lanes = np.empty((integrator.LANES, len(times), len(points)))
     for first in range(0, len(nets), integrator.LANES):
         batch = nets[first:first + integrator.LANES]
         batch += batch[-1:] * (integrator.LANES - len(batch))  # a short batch is filled with copies of its last network
         thetas = np.stack([initial_parameters(key, model, a) for a in batch])
         with integrator.vectorising():
-            _train(thetas, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, rows, shifts, y,
-                   points, point_shifts, times, step, training.layers == "readout", int(project_every), lanes)
+            integrator.train(thetas, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, inputs,
+                             shifts, y, point_rows, point_shifts, times, step, training.layers == "readout",
+                             int(project_every), lanes)
         out[first:first + integrator.LANES] = lanes[:len(out) - first]
     return out
 
