@@ -6,6 +6,7 @@ sharing them costs nothing at run time; their loop orders are part of the result
 """
 from __future__ import annotations
 
+import math
 import types
 
 import numpy as np
@@ -68,6 +69,33 @@ def activations(activation, wx, xi, b0, log_norm, weight, m, out):
     else:
         for k in range(m):
             out[k] = weight[k] * fast_erf(wx[k] * xi + b0[k])
+
+
+#: erf'(z) = (2/√π) exp(−z²).
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def activations_and_slopes(activation, shift, n, phi, dphi):
+    """φ(z) and φ'(z) of the pre-activations z = phi[k], k < n, in place: φ into ``phi``, φ' into ``dphi`` (GaussNet's
+    φ(z) = exp(z − shift), its own derivative). Vectorised loops, for the trained networks' kernels
+    (nnqft.sampling.training, nnqft.sampling.integrator)."""
+    if activation == GAUSS:
+        for k in range(n):
+            phi[k] = fast_exp(phi[k] - shift)
+            dphi[k] = phi[k]
+    elif activation == RELU:
+        for k in range(n):
+            dphi[k] = 1.0 if phi[k] > 0.0 else 0.0
+            phi[k] = max(phi[k], 0.0)
+    elif activation == LINEAR:
+        for k in range(n):
+            dphi[k] = 1.0
+    else:
+        for k in range(n):
+            z = phi[k]
+            dphi[k] = TWO_OVER_SQRT_PI * fast_exp(-z * z)
+            phi[k] = fast_erf(z)
 
 
 #: Networks evaluated side by side: the correlator products run as vector loops over these lanes.

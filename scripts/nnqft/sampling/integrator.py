@@ -2,8 +2,9 @@
 
 :func:`train` is the kernel (nnqft.sampling.training.trained_outputs calls it, LANES networks at a time): it packs the
 networks' θ into the lanes, integrates (:func:`rk4_step`, :func:`project`) and records the outputs at the test points
-(:func:`record`). The whole compiled kernel lives in this module (with :mod:`nnqft.sampling.fastmath`), so that an edit
-here invalidates numba's cached copy of it (numba keys a cached function by its own source file only). Two choices make
+(:func:`record`). The whole compiled kernel lives in this module (but for the building blocks it shares with the other
+kernels, :mod:`nnqft.sampling.fastmath` and :mod:`nnqft.sampling.blocks`), so that an edit here invalidates numba's
+cached copy of it (numba keys a cached function by its own source file only). Two choices make
 it fast without changing what it computes:
 
 - **The activations are carried along the flow.** Besides θ = (w, b, v, c) the state holds, for every neuron j and
@@ -42,9 +43,10 @@ import numba
 from numba import njit
 
 from ..model import ACTIVATIONS
-from .fastmath import fast_erf, fast_exp, fma
+from .blocks import activations_and_slopes
+from .fastmath import fma
 
-GAUSS, RELU, ERF = ACTIVATIONS["gauss"], ACTIVATIONS["relu"], ACTIVATIONS["erf"]
+GAUSS, ERF = ACTIVATIONS["gauss"], ACTIVATIONS["erf"]
 #: Networks integrated together, one per vector lane (8 doubles: one AVX-512 register, two AVX2 ones).
 LANES = 8
 #: Steps between two recomputations of the carried activations from θ (:func:`project`). The exact flow keeps
@@ -53,7 +55,6 @@ LANES = 8
 #: recomputation, 3 times with it every 16 steps, docs/benchmarks.md). Every 16 steps costs a sixteenth of an
 #: evaluation of φ and φ' per step.
 PROJECT_EVERY = 16
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 @njit(cache=True)
@@ -267,9 +268,9 @@ def rk4_step(U, C, W, h, inputs, targets, sigma_b, sigma_w, activation, readout_
 def _activations(U, j, x, shift, sigma_b, sigma_w, activation, phi, dphi):
     """φ(z_j(x)) and φ'(z_j(x)) of neuron j of the state Y = U[0] in every lane, into ``phi`` and ``dphi``: z_j(x) =
     σ_b b_j + σ_W w_j·x/√d_in by fused multiply-adds as the stages compute it (``x`` a tuple), then the sampler's
-    branch-free erf and exp (:mod:`nnqft.sampling.fastmath`; GaussNet's φ(z) = exp(z − shift), shift = Σ(x, x)). A
-    plain loop over the lanes, which LLVM's loop vectoriser takes: it runs once per PROJECT_EVERY steps and per
-    recorded time, and compiles faster than the tuples would."""
+    branch-free erf and exp (:func:`nnqft.sampling.blocks.activations_and_slopes`; GaussNet's φ(z) = exp(z − shift),
+    shift = Σ(x, x)). Plain loops over the lanes, which LLVM's loop vectoriser takes: this runs once per PROJECT_EVERY
+    steps and per recorded time, and compiles faster than the tuples would."""
     d, L = len(x), phi.shape[0]
     q = sigma_w / math.sqrt(d)
     for l in range(L):
@@ -278,22 +279,7 @@ def _activations(U, j, x, shift, sigma_b, sigma_w, activation, phi, dphi):
         xk = q * x[k]
         for l in range(L):
             phi[l] = fma(xk, U[0, j, k, l], phi[l])
-    if activation == ERF:
-        for l in range(L):
-            z = phi[l]
-            dphi[l] = _TWO_OVER_SQRT_PI * fast_exp(-z * z)
-            phi[l] = fast_erf(z)
-    elif activation == GAUSS:
-        for l in range(L):
-            phi[l] = fast_exp(phi[l] - shift)
-            dphi[l] = phi[l]
-    elif activation == RELU:
-        for l in range(L):
-            dphi[l] = 1.0 if phi[l] > 0.0 else 0.0
-            phi[l] = max(phi[l], 0.0)
-    else:
-        for l in range(L):
-            dphi[l] = 1.0
+    activations_and_slopes(activation, shift, L, phi, dphi)
 
 
 @njit(cache=True, error_model="numpy")

@@ -28,15 +28,14 @@ from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
 from . import integrator, kinks
-from .blocks import log_norm_of
-from .fastmath import fast_erf, fast_exp
+from .blocks import activations_and_slopes, log_norm_of
 from .streams import bag_key, network_state, normal
 
-GAUSS, RELU, ERF, LINEAR = (ACTIVATIONS[a] for a in ("gauss", "relu", "erf", "linear"))
 #: Default RK4 step: this fraction of 1/λ_max of the infinite-width gradient kernel on the training inputs (the
 #: fastest mode of the linearised flow; RK4 is stable below 2.78/λ).
 STEP_FACTOR = 0.1
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
 @njit(cache=True, error_model="numpy")
 def _draw(key0, key1, a, N, d_in, theta):
     """θ of network ``a`` as standard normals in the sampler's order, into ``theta`` = [w (N × d_in, by neuron), b (N),
@@ -73,22 +72,7 @@ def _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shift, phi, dphi):
         xk = sigma_w / math.sqrt(d_in) * x[k]
         for j in range(N):
             phi[j] += theta[j * d_in + k] * xk
-    if activation == GAUSS:
-        for j in range(N):
-            phi[j] = fast_exp(phi[j] - shift)
-            dphi[j] = phi[j]
-    elif activation == RELU:
-        for j in range(N):
-            dphi[j] = 1.0 if phi[j] > 0.0 else 0.0
-            phi[j] = max(phi[j], 0.0)
-    elif activation == LINEAR:
-        for j in range(N):
-            dphi[j] = 1.0
-    else:
-        for j in range(N):
-            z = phi[j]
-            dphi[j] = _TWO_OVER_SQRT_PI * fast_exp(-z * z)
-            phi[j] = fast_erf(z)
+    activations_and_slopes(activation, shift, N, phi, dphi)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
