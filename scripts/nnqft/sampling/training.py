@@ -123,7 +123,8 @@ def initial_parameters(key, model, a: int) -> np.ndarray:
 
 
 def velocity(model, theta, training: Training) -> np.ndarray:
-    """dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² at ``theta`` (for the tests: the gradient the integrator follows)."""
+    """dθ/dτ = −∇_θ ½ Σ_a (f(x_a) − y_a)² at ``theta``, with φ computed (for the tests: the gradient whose flow the
+    integrator follows, with the activations carried: nnqft.sampling.integrator)."""
     x = training.x
     out = np.empty(len(theta))
     _velocity(np.asarray(theta, dtype=float), model.N, model.d_in, model.sigma_b, model.sigma_w,

@@ -153,17 +153,38 @@ def test_the_kernel_trains_as_the_batched_numpy_reference(activation, layers):
                                reference.trained_outputs(m, thetas, fl, step, carried=True), rtol=1e-10, atol=1e-12)
 
 
+def rk4_on_the_gradient(m, theta, fl, step):
+    """f at the model's points at each of the training's times, by classical RK4 on training.velocity written here
+    (equal steps of at most ``step`` between recorded times), the forward pass the test's own."""
+    theta, tau, out = np.array(theta, dtype=float), 0.0, []
+    for until in fl.times:
+        n_steps = int(np.ceil((until - tau) / step)) if until > tau else 0
+        for _ in range(n_steps):
+            h = (until - tau) / n_steps
+            k1 = training.velocity(m, theta, fl)
+            k2 = training.velocity(m, theta + 0.5 * h * k1, fl)
+            k3 = training.velocity(m, theta + 0.5 * h * k2, fl)
+            k4 = training.velocity(m, theta + h * k3, fl)
+            theta = theta + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        tau = max(tau, until)
+        out.append(forward(m, theta, m.x))
+    return np.array(out)
+
+
 @pytest.mark.parametrize("activation", ["gauss", "erf", "linear"])
 def test_the_carried_activations_follow_the_same_flow_as_theta_alone(activation):
     """RK4 on θ with Φ = φ(z) and Φ' = φ'(z) carried (the kernel) and RK4 on θ alone with φ computed at every stage
     (nnqft.sampling.reference, carried=False) are two integrators of one flow: their gap falls at fourth order with
-    the step (by more than 10 per halving)."""
+    the step (by more than 10 per halving). The latter is RK4 on the gradient the finite differences above check
+    (training.velocity), to rounding: so the kernel follows that gradient."""
     from nnqft.sampling import reference
 
     m = model(activation, 2, N=24)
     key, fl = streams.bag_key(9, m, 0), training.Training(INPUTS[2], TARGETS, [0.7, 3.0])
     h = training.default_step(m, fl)
     thetas = np.stack([training.initial_parameters(key, m, a) for a in range(5)])
+    np.testing.assert_allclose(reference.trained_outputs(m, thetas[:1], fl, h / 4)[0],
+                               rk4_on_the_gradient(m, thetas[0], fl, h / 4), rtol=1e-10, atol=1e-12)
     gaps = [np.abs(training.trained_outputs(key, m, range(5), fl, step=step)
                    - reference.trained_outputs(m, thetas, fl, step)).max() for step in (h, h / 2, h / 4)]
     if activation == "linear":  # φ'' = 0: the carried Φ is exactly z's RK4 update, Φ' = 1
