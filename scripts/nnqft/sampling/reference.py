@@ -112,12 +112,13 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried
                 out[:, n + P * N:] = (ddphi * z_dot).reshape(M, P * N)
         return out
 
-    theta = np.array(thetas, dtype=float)
-    if carried:
+    def activations_at_inputs(theta):
+        """The carried fields [Φ (P × N), Φ' (P × N)] of each network, computed from its θ."""
         _, phi, dphi = neurons(theta, x)
-        state = np.concatenate([theta, phi.reshape(M, P * N), dphi.reshape(M, P * N)], axis=1)
-    else:
-        state = theta
+        return np.concatenate([phi.reshape(M, P * N), dphi.reshape(M, P * N)], axis=1)
+
+    theta = np.array(thetas, dtype=float)
+    state = np.concatenate([theta, activations_at_inputs(theta)], axis=1) if carried else theta
     out = np.empty((M, len(training.times), len(points)))
     tau, done = 0.0, 0
     for t, until in enumerate(training.times):
@@ -131,8 +132,7 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried
             state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
             done += 1
             if carried and not readout and project_every > 0 and done % project_every == 0:
-                _, phi, dphi = neurons(state[:, :n], x)
-                state[:, n:] = np.concatenate([phi.reshape(M, P * N), dphi.reshape(M, P * N)], axis=1)
+                state[:, n:] = activations_at_inputs(state[:, :n])
         tau = max(tau, until)
         out[:, t] = output(state[:, :n], neurons(state[:, :n], points)[1])
     return out
