@@ -13,7 +13,7 @@ SLURM_STAMP  = $(SLURM_VENV)/.requirements-installed
 CUDA_VENV   ?= .venv-cuda
 CUDA_STAMP   = $(CUDA_VENV)/.requirements-installed
 
-.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators training d-out dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results slurm-start slurm-stop
+.PHONY: venv venv-dev lint venv-slurm venv-cuda reproduce paper hms d-in-scans reproduce-gpu quick architectures estimators training d-out dry-run test test-fast bench bench-estimators bench-deep bench-training bench-cuda depth cuda-compile clean-results clean-cache slurm-start slurm-stop
 
 venv: $(STAMP)
 
@@ -117,6 +117,10 @@ lint: venv-dev         ## snakemake --lint (paper and quick configs) and snakefm
 
 clean-results:
 	rm -rf results/samples results/tables logs
+
+clean-cache:           ## numba's compiled kernels, one folder per edit of their sources (nnqft.sampling.kernel_cache)
+	rm -rf scripts/nnqft/__pycache__/numba-*
+	find scripts -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 bench: venv            ## kernel benchmark: prints a table, writes results/bench/kernel.parquet
 	$(BIN)/python -m nnqft.bench.kernel

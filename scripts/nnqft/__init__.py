@@ -17,6 +17,7 @@ layers; every module:
   - ``reference``     the numpy reference sampler that draws every weight matrix (any depth)
   - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda)
   - ``cuda_compile``  the CUDA kernels compiled to PTX without a GPU
+  - ``kernel_cache``  numba's cache folder, named by the digest of the kernels' sources
   - ``precompile``    the CPU kernels compiled into numba's cache once, before a run
   - ``training``      networks trained by gradient flow from their own draws (§11), their estimators, a trained block
   - ``integrator``    RK4 for eight networks at once, one per vector lane, the activations carried along the flow

@@ -9,6 +9,8 @@
 - ``reference``     the numpy reference sampler that draws every weight matrix, at any depth (tests, benchmark)
 - ``cuda_kernel``   the plain estimator on a GPU (numba.cuda), the same networks as the CPU
 - ``cuda_compile``  compiling the CUDA kernels to PTX without a GPU (``python -m nnqft.sampling.cuda_compile``)
+- ``kernel_cache``  numba's cache folder of the kernels, named by the digest of their sources (an edit of a shared
+                    block reaches every kernel that inlines it)
 - ``precompile``    compiling the CPU kernels into numba's cache once, before a run (``python -m nnqft.sampling.precompile``)
 - ``training``      networks of one hidden layer trained by gradient flow, each from its own draw (§11; RK4)
 - ``integrator``    the RK4 step of eight networks at once, one per vector lane, the activations carried along

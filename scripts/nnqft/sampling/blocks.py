@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .fastmath import fast_erf, fast_exp
 from .streams import network_state, normal
 

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import (CHUNK, LANES, NEURON_BATCH, accumulate_pairs, activations, close_product_lanes, close_wick_lanes,
                      draw_batch, lane_totals, log_norm_of, pair_sums, pair_totals, parallel_and_serial, zero_rows)
 from .conditional import output_rows, wick_tables

@@ -2,10 +2,9 @@
 
 :func:`train` is the kernel (nnqft.sampling.training.trained_outputs calls it, LANES networks at a time): it packs the
 networks' θ into the lanes, integrates (:func:`rk4_step`, :func:`project`) and records the outputs at the test points
-(:func:`record`). The whole compiled kernel lives in this module (but for the building blocks it shares with the other
-kernels, :mod:`nnqft.sampling.fastmath` and :mod:`nnqft.sampling.blocks`), so that an edit here invalidates numba's
-cached copy of it (numba keys a cached function by its own source file only). Two choices make
-it fast without changing what it computes:
+(:func:`record`). The whole compiled kernel lives in this module, but for the building blocks it shares with the other
+kernels (:mod:`nnqft.sampling.fastmath` and :mod:`nnqft.sampling.blocks`; an edit of those reaches the cached kernel
+too: :mod:`nnqft.sampling.kernel_cache`). Two choices make it fast without changing what it computes:
 
 - **The activations are carried along the flow.** Besides θ = (w, b, v, c) the state holds, for every neuron j and
   training input x_a, Φ_ja = φ(z_ja) and Φ'_ja = φ'(z_ja), evolved by their own equations
@@ -43,6 +42,7 @@ import numba
 from numba import njit
 
 from ..model import ACTIVATIONS
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import activations_and_slopes
 from .fastmath import fma
 

@@ -1,7 +1,7 @@
 """Compile the CPU sampling kernels into numba's on-disk cache once: ``python -m nnqft.sampling.precompile``.
 
-Every sampling job is a fresh Python process that loads the kernels from numba's cache (``__pycache__`` beside
-the package's sources, or ``NUMBA_CACHE_DIR``), or compiles them when the cache is cold: 6 to 14 s for a threaded
+Every sampling job is a fresh Python process that loads the kernels from numba's cache (a folder named by the digest
+of the kernels' sources, beside the package or in ``NUMBA_CACHE_DIR``: :mod:`nnqft.sampling.kernel_cache`), or compiles them when the cache is cold: 6 to 14 s for a threaded
 kernel, which compiles the body of a chunk, and about 1.5 s more for the serial one, which calls the same body
 (:func:`nnqft.sampling.blocks.parallel_and_serial`), on a 2-core machine. A run that starts many jobs at once on a cold cache (the
 first run after a clone or an edit of a kernel, a cluster submitting a hundred jobs) has every one of them compile

@@ -28,6 +28,7 @@ from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
 from . import integrator, kinks
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import activations_and_slopes, log_norm_of
 from .streams import bag_key, network_state, normal
 
