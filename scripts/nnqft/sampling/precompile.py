@@ -9,7 +9,10 @@ the same kernel at the same time. This compiles each kernel once, side by side o
 and the threaded variant of the four samplers (the plain and the conditional estimator, at one hidden layer and
 beyond), by sampling one tiny bag of each through the entry point the jobs use
 (:func:`nnqft.sampling.bags.block_table`), and the four samplers of several outputs
-(:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache).
+(:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache), and the trained samplers
+(:func:`nnqft.sampling.training.block_table`) at the shipped configs' training-set shape (:data:`TRAINING_SHAPES`:
+the RK4 kernel is compiled for the number and dimension of the training inputs and the number of points, about 10 s
+each; a config of another shape has its first jobs compile it).
 ``make test`` runs it first; run it once before submitting a cold-cache run to a cluster (on a node of the kind
 the jobs run on: numba compiles for the CPU it runs on).
 """
@@ -26,6 +29,14 @@ SAMPLERS = {"plain": {}, "conditional": {"estimator": "conditional"}, "deep": {"
 #: that select them.
 OUTPUT_SAMPLERS = {"outputs plain": {}, "outputs conditional": {"estimator": "conditional"},
                    "outputs deep": {"depth": 2}, "outputs deep conditional": {"depth": 2, "estimator": "conditional"}}
+#: The trained samplers (:func:`nnqft.sampling.training.bag_correlators`), by the model and training fields that
+#: select them: the RK4 kernel of eight networks (nnqft.sampling.integrator), ReLU's flow through its kinks
+#: (nnqft.sampling.kinks) and the readout's exact conditional law.
+TRAINED_SAMPLERS = {"trained": ({"activation": "erf"}, "all"), "trained relu": ({"activation": "relu"}, "all"),
+                    "trained readout": ({"activation": "erf", "estimator": "conditional"}, "readout")}
+#: (training inputs, d_in, points) of the trained experiments of the shipped configs (config/training*.yaml; a test
+#: keeps the two in step): the shapes the RK4 kernel is compiled for.
+TRAINING_SHAPES = ((3, 1, 2),)
 #: The kernels' variants: threaded (numba's thread pool; started first: it compiles the chunk body that the serial
 #: one then loads from the cache) and serial (``threads=1``, a job with one thread).
 VARIANTS = {"threaded": None, "serial": 1}
@@ -55,18 +66,42 @@ def compile_outputs_sampler(sampler: str) -> float:
     return time.perf_counter() - start
 
 
-def compile_job(sampler: str, variant: str | None) -> float:
+def compile_trained_sampler(sampler: str, shape: tuple[int, int, int]) -> float:
+    """Trains one bag of 4 networks of a tiny model of the trained ``sampler`` on a training set of ``shape``
+    (training inputs, d_in, points), compiling its kernels or loading them from the cache; returns the seconds it
+    took."""
+    from ..model import Model, Training
+    from . import training
+
+    fields, layers = TRAINED_SAMPLERS[sampler]
+    n_inputs, d_in, n_points = shape
+    grid = [[0.5 * (i + 1)] * d_in for i in range(max(n_inputs, n_points))]
+    model = Model(fields.get("activation", "erf"), grid[:n_points], sigma_b=1.0, sigma_w=1.0, N=2, n_nets=4,
+                  estimator=fields.get("estimator", "plain"),
+                  training=Training(grid[:n_inputs], [0.0] * n_inputs, (0.0, 0.5), layers))
+    start = time.perf_counter()
+    training.block_table(model, 0, [0], [1, 2])
+    return time.perf_counter() - start
+
+
+def compile_job(sampler: str, variant) -> float:
+    """``variant``: a kernel variant (:data:`VARIANTS`), a training-set shape, or None for a sampler of several
+    outputs."""
+    if isinstance(variant, tuple):
+        return compile_trained_sampler(sampler, variant)
     return compile_sampler(sampler, variant) if variant else compile_outputs_sampler(sampler)
 
 
 def main() -> None:
     # the threaded kernels first, the serial ones last: each loads the chunk body its threaded twin compiled
     jobs = ([(sampler, "threaded") for sampler in SAMPLERS] + [(sampler, None) for sampler in OUTPUT_SAMPLERS]
+            + [(sampler, shape) for sampler in TRAINED_SAMPLERS for shape in TRAINING_SHAPES]
             + [(sampler, "serial") for sampler in SAMPLERS])
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
         for (sampler, variant), seconds in zip(jobs, pool.map(compile_job, *zip(*jobs))):
-            print(f"{sampler:>24} {variant or 'serial':>9} kernel: {seconds:6.1f} s")
+            label = "x".join(map(str, variant)) if isinstance(variant, tuple) else variant or "serial"
+            print(f"{sampler:>24} {label:>9} kernel: {seconds:6.1f} s")
     print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s")
 
 

@@ -57,3 +57,43 @@ def test_the_precompile_reaches_every_kernel_of_the_samplers_of_several_outputs(
         with pytest.raises(Reached):
             precompile.compile_outputs_sampler(sampler)
     assert reached == OUTPUT_KERNELS
+
+
+#: The compiled functions a trained sampler's job starts with: the RK4 kernel of eight networks (compiled for the
+#: training set's shape) and ReLU's flow through its kinks.
+TRAINED_KERNELS = {("integrator", "train"), ("kinks", "train")}
+
+
+def test_the_precompile_reaches_the_kernels_of_the_trained_samplers(monkeypatch):
+    from nnqft.sampling import integrator, kinks
+
+    modules = {"integrator": integrator, "kinks": kinks}
+    reached = set()
+    for module, name in TRAINED_KERNELS:
+        assert isinstance(getattr(modules[module], name), CPUDispatcher), name
+        def record(*args, _kernel=(module, name)):
+            reached.add(_kernel)
+            raise Reached
+        monkeypatch.setattr(modules[module], name, record)
+    for sampler in precompile.TRAINED_SAMPLERS:
+        for shape in precompile.TRAINING_SHAPES:
+            if sampler == "trained readout":  # its exact law: no flow to integrate
+                assert precompile.compile_trained_sampler(sampler, shape) >= 0
+                continue
+            with pytest.raises(Reached):
+                precompile.compile_trained_sampler(sampler, shape)
+    assert reached == TRAINED_KERNELS
+
+
+def test_the_precompiled_training_shapes_are_the_shipped_configs():
+    """Every trained experiment of config/*.yaml has a training set of a shape the precompile compiles the RK4
+    kernel for (training inputs, d_in, points), and every such shape is one of theirs."""
+    from helpers import ROOT, load_config
+    from nnqft.workflow import design
+
+    shapes = set()
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        for exp in design.experiments(load_config(path.stem, defaults=True)).values():
+            if exp.training is not None:
+                shapes.add((len(exp.training.inputs), len(exp.training.inputs[0]), len(exp.points)))
+    assert shapes == set(precompile.TRAINING_SHAPES)
