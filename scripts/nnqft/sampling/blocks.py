@@ -77,6 +77,20 @@ TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def preactivations(theta, N, d_in, sigma_b, sigma_w, x, z):
+    """z_j = σ_W w_j·x/√d_in + σ_b b_j at the point ``x`` for every neuron j, into ``z``, from θ = [w (N × d_in, by
+    neuron), b (N), v (N), c] (docs/science.md §11): vector loops over the neurons, for the trained networks' kernels
+    (nnqft.sampling.training, nnqft.sampling.kinks)."""
+    nd = N * d_in
+    for j in range(N):
+        z[j] = sigma_b * theta[nd + j]
+    for k in range(d_in):
+        xk = sigma_w / math.sqrt(d_in) * x[k]
+        for j in range(N):
+            z[j] += theta[j * d_in + k] * xk
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def activations_and_slopes(activation, shift, n, phi, dphi):
     """φ(z) and φ'(z) of the pre-activations z = phi[k], k < n, in place: φ into ``phi``, φ' into ``dphi`` (GaussNet's
     φ(z) = exp(z − shift), its own derivative). Vectorised loops, for the trained networks' kernels

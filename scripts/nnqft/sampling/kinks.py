@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
+from .blocks import preactivations
 
 INACTIVE, ACTIVE, SLIDING = 0, 1, 2
 #: An event is a pre-activation past 0 (or a sliding α past [0, 1]) by more than this; an event is located to it.
@@ -44,14 +45,8 @@ MAX_EVENTS = 100_000
 @njit(cache=True, error_model="numpy")
 def _preactivations(theta, N, d_in, sigma_b, sigma_w, xs, z):
     """z[p, j] = σ_W w_j·x_p/√d_in + σ_b b_j at the rows of ``xs``."""
-    nd = N * d_in
     for p in range(xs.shape[0]):
-        for j in range(N):
-            z[p, j] = sigma_b * theta[nd + j]
-        for k in range(d_in):
-            xk = sigma_w / math.sqrt(d_in) * xs[p, k]
-            for j in range(N):
-                z[p, j] += theta[j * d_in + k] * xk
+        preactivations(theta, N, d_in, sigma_b, sigma_w, xs[p], z[p])
 
 
 @njit(cache=True, error_model="numpy")

@@ -29,7 +29,7 @@ from numba import njit
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
 from . import integrator, kinks
 from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
-from .blocks import activations_and_slopes, log_norm_of
+from .blocks import activations_and_slopes, log_norm_of, preactivations
 from .streams import bag_key, network_state, normal
 
 #: Default RK4 step: this fraction of 1/λ_max of the infinite-width gradient kernel on the training inputs (the
@@ -66,13 +66,7 @@ def _neurons(theta, N, d_in, sigma_b, sigma_w, activation, x, shift, phi, dphi):
     """φ_j and φ'_j at the point ``x`` for every neuron j, into ``phi`` and ``dphi``: loops over the neurons without
     branches inside (the pre-activations first, then one activation), so that they run as vector loops; exp and erf
     are the sampler's branch-free ones (:mod:`nnqft.sampling.fastmath`)."""
-    nd = N * d_in
-    for j in range(N):
-        phi[j] = sigma_b * theta[nd + j]
-    for k in range(d_in):
-        xk = sigma_w / math.sqrt(d_in) * x[k]
-        for j in range(N):
-            phi[j] += theta[j * d_in + k] * xk
+    preactivations(theta, N, d_in, sigma_b, sigma_w, x, phi)
     activations_and_slopes(activation, shift, N, phi, dphi)
 
 
