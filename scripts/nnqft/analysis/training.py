@@ -96,35 +96,40 @@ def training_table(corr: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     out = []
     for name, exp in experiments.items():
         rows = experiment_rows(corr, {name: exp})
-        P = len(exp.points)
-        for (sigma_w, N), point in rows.groupby(["sigma_w", "N"], sort=True):
-            theory_at = _theory(exp, sigma_w, exp.training.times)
-            for time, at in point.groupby("time", sort=True):
-                bags = {}
-                for order, block in at.groupby("order"):
-                    table = block.pivot(index="bag", columns="combo", values="value")
-                    labels = [combos.combo_label(c) for c in combos.multisets(P, int(order))]
-                    bags[int(order)] = table[labels].to_numpy()
-                quantities = _quantities(bags, P)
-                mean = {n: v.mean(axis=0) for n, v in bags.items()}
-                loo = {n: leave_one_out(v) for n, v in bags.items()}
-                exact = _untrained_exact(exp, sigma_w, int(N), quantities) if time == 0 else {}
-                mu, cov = theory_at[time]
-                theory = {"mean": mu, "covariance": np.array([cov[c] for c in combos.multisets(P, 2)]),
-                          "kurtosis": np.zeros(P)}
-                for quantity, (labels, f) in quantities.items():
-                    value, se = f(mean), jackknife_se(f(loo))
-                    for k, label in enumerate(labels):
-                        out.append({"experiment": name, "activation": exp.activation, "d_in": exp.d_in,
-                                    "layers": exp.training.layers, "estimator": exp.estimator,
-                                    "sigma_b": exp.sigma_b, "sigma_w": float(sigma_w), "N": int(N),
-                                    "n_bags": exp.n_bags, "n_nets": exp.n_nets, "time": float(time),
-                                    "quantity": quantity, "point": label, "value": float(value[k]),
-                                    "se": float(se[k]), "theory": float(theory[quantity][k]),
-                                    "exact": float(exact[quantity][k]) if quantity in exact else np.nan,
-                                    "N_deviation": float(N * (value[k] - theory[quantity][k])),
-                                    "N_deviation_se": float(N * se[k])})
+        for sigma_w, by_width in rows.groupby("sigma_w", sort=True):
+            theory_at = _theory(exp, sigma_w, exp.training.times)  # the infinite-width theory: one for every N
+            for (N, time), at in by_width.groupby(["N", "time"], sort=True):
+                out += _rows_at(name, exp, sigma_w, int(N), time, at, theory_at[time])
     return pd.DataFrame(out, columns=COLUMNS)
+
+
+def _rows_at(name: str, exp, sigma_w, N: int, time, at: pd.DataFrame, theory_at_time) -> list[dict]:
+    """The rows of :func:`training_table` of one experiment, σ_W, N and time, from that point's correlators ``at``
+    and the infinite-width (mean, covariance) at that time."""
+    P = len(exp.points)
+    bags = {}
+    for order, block in at.groupby("order"):
+        table = block.pivot(index="bag", columns="combo", values="value")
+        labels = [combos.combo_label(c) for c in combos.multisets(P, int(order))]
+        bags[int(order)] = table[labels].to_numpy()
+    quantities = _quantities(bags, P)
+    mean = {n: v.mean(axis=0) for n, v in bags.items()}
+    loo = {n: leave_one_out(v) for n, v in bags.items()}
+    exact = _untrained_exact(exp, sigma_w, N, quantities) if time == 0 else {}
+    mu, cov = theory_at_time
+    theory = {"mean": mu, "covariance": np.array([cov[c] for c in combos.multisets(P, 2)]), "kurtosis": np.zeros(P)}
+    out = []
+    for quantity, (labels, f) in quantities.items():
+        value, se = f(mean), jackknife_se(f(loo))
+        for k, label in enumerate(labels):
+            out.append({"experiment": name, "activation": exp.activation, "d_in": exp.d_in,
+                        "layers": exp.training.layers, "estimator": exp.estimator, "sigma_b": exp.sigma_b,
+                        "sigma_w": float(sigma_w), "N": N, "n_bags": exp.n_bags, "n_nets": exp.n_nets,
+                        "time": float(time), "quantity": quantity, "point": label, "value": float(value[k]),
+                        "se": float(se[k]), "theory": float(theory[quantity][k]),
+                        "exact": float(exact[quantity][k]) if quantity in exact else np.nan,
+                        "N_deviation": float(N * (value[k] - theory[quantity][k])), "N_deviation_se": float(N * se[k])})
+    return out
 
 
 def resolved(table: pd.DataFrame, n_tests: int) -> pd.Series:
