@@ -113,6 +113,12 @@ def _velocity(theta, N, d_in, sigma_b, sigma_w, inputs, targets, kernel, mode, n
     """dθ/dτ of the hybrid flow with the pairs' modes frozen, into ``out``: −Σ_a r_a ∂f(x_a)/∂θ with φ and φ' of the
     modes (module docstring)."""
     _state(theta, N, d_in, sigma_b, sigma_w, inputs, targets, kernel, mode, n_sliding, z, dphi, r, work, index)
+    _descent(theta, N, d_in, sigma_b, sigma_w, inputs, mode, z, dphi, r, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _descent(theta, N, d_in, sigma_b, sigma_w, inputs, mode, z, dphi, r, out):
+    """dθ/dτ into ``out`` from the state at θ that :func:`_state` left in ``z``, ``dphi`` and ``r``."""
     out[:] = 0.0
     scale_v = sigma_w / math.sqrt(N)
     nd, v0 = N * d_in, N * d_in + N
@@ -325,11 +331,13 @@ def train(theta, N, d_in, sigma_b, sigma_w, inputs, targets, points, times, step
                 inside = max(inside, _sliding_overshoot(mode, n_sliding, dphi))
                 for i in range(n):
                     trial[i] = theta[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
-                _velocity(trial, *args, k_end)  # the next step's k1 if this one is taken without an event
+                _state(trial, *args)
                 _event_values(mode, z, dphi, e1)
                 first = _earliest(e0, e1)
                 if target < 0:
                     if first < 0:
+                        # the next step's k1 if this one is taken (no event): not needed while an event is bracketed
+                        _descent(trial, N, d_in, sigma_b, sigma_w, inputs, mode, z, dphi, r, k_end)
                         _event_rates(k_end, N, d_in, sigma_b, sigma_w, inputs, mode, rate1)
                         s_dip = _dip(e0, e1, rate0, rate1, h)
                         if s_dip > 0.0 and h > 1e-3 * h_full:
