@@ -129,18 +129,11 @@ def _scratch(n_points, d_in, n_pairs):
 
 
 @njit(cache=True, inline="always")
-def _output_factor(cov, work):
-    """R with R Rᵀ = cov into work[3] (:func:`pivoted_cholesky`), the factor every output of the network is drawn
-    with; returns its rank."""
-    return pivoted_cholesky(cov, work[3], work[4], work[5], RANK_RTOL)
-
-
-@njit(cache=True, inline="always")
-def _draw_output(st, rank, work, f):
-    """f = R ξ (P normals ξ, R = work[3] of rank ``rank``, :func:`_output_factor`): an output at the P points given
-    the last hidden layer."""
-    R, xi = work[3], work[6]
-    n_points = f.shape[0]
+def _draw_output(st, cov, work, f):
+    """f = R ξ with R Rᵀ = cov (P normals ξ): the output at the P points given the last hidden layer."""
+    R, resid, used, xi = work[3], work[4], work[5], work[6]
+    n_points = cov.shape[0]
+    rank = pivoted_cholesky(cov, R, resid, used, RANK_RTOL)
     for c in range(n_points):
         st, z = normal(st)
         xi[c, 0] = z
@@ -169,7 +162,7 @@ def _plain_chunk(c, key0, key1, n_nets, N, depth, sigma_b, sigma_w, x, activatio
         for lane in range(n_lanes):
             st = _output_covariance(key0, key1, a0 + lane, N, depth, sigma_b, sigma_w, x, norms, activation,
                                     pair_p, pair_q, cov, work)
-            _draw_output(st, _output_factor(cov, work), work, f)
+            _draw_output(st, cov, work, f)
             for i in range(n_points):
                 prod[i, lane] = f[i]
         close_product_lanes(prod, n_lanes, n_points, parent, last, acc, out_nodes)
@@ -265,9 +258,8 @@ def _last_layer(key0, key1, nets, N, depth, sigma_b, sigma_w, x, activation, nor
     for r in range(nets.shape[0]):
         st = _output_covariance(key0, key1, nets[r], N, depth, sigma_b, sigma_w, x, norms, activation, pair_p, pair_q,
                                 covs[r], work)
-        rank = _output_factor(covs[r], work) if d_out else 0
         for o in range(d_out):
-            st = _draw_output(st, rank, work, f)
+            st = _draw_output(st, covs[r], work, f)
             outs[r, :, o] = f
     return covs, outs
 
