@@ -102,7 +102,10 @@ def main() -> None:
         for (sampler, variant), seconds in zip(jobs, pool.map(compile_job, *zip(*jobs))):
             label = "x".join(map(str, variant)) if isinstance(variant, tuple) else variant or "serial"
             print(f"{sampler:>24} {label:>9} kernel: {seconds:6.1f} s")
-    print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s")
+    from . import kernel_cache
+
+    print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s, "
+          f"in numba's cache {kernel_cache.folder()}")
 
 
 if __name__ == "__main__":
