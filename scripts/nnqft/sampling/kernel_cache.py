@@ -8,9 +8,13 @@ file changed or the cache was cleared. The cache folder is therefore named by th
 file a compiled function can be built from: an edited package starts with a cold cache of its own, and returns to
 its old one, still warm, when the edit is undone.
 
-Importing this module sets ``numba.config.CACHE_DIR`` to :func:`folder`; numba fixes a function's cache folder
-when its ``@njit(cache=True)`` decorator runs, so each module that compiles with ``cache=True`` imports this module
-first (tests/unit/sampling/test_kernel_cache.py checks both, and that an edit of a shared block takes).
+numba fixes a function's cache folder when its ``@njit(cache=True)`` decorator runs, from ``numba.config.CACHE_DIR``,
+and resets that from the environment at the next compilation after any ``NUMBA_`` variable changed. So each module
+that compiles with ``cache=True`` calls :func:`use` before its first decorator, which points ``CACHE_DIR`` at
+:data:`FOLDER` again (tests/unit/sampling/test_kernel_cache.py checks both, that a module imported after such a reset
+still caches in the folder, and that an edit of a shared block takes). The setting is numba's, for the whole
+process: another package's ``cache=True`` functions decorated after an nnqft import are cached in this folder too,
+under their own source folder's name (numba's), so nothing of theirs mixes with the kernels.
 
 The folder is ``$NUMBA_CACHE_DIR/nnqft-<digest>`` where ``NUMBA_CACHE_DIR`` is set; else
 ``nnqft/__pycache__/numba-<digest>`` beside the package; else, for a package installed read-only,
@@ -57,4 +61,12 @@ def folder(package: Path = PACKAGE, environ=os.environ) -> Path:
     return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnqft" / f"numba-{digest}"
 
 
-numba.config.CACHE_DIR = str(folder())
+#: The cache folder of this package's kernels (:func:`folder`).
+FOLDER = folder()
+
+
+def use() -> Path:
+    """Points numba's cache at :data:`FOLDER`, for the functions decorated next (the module docstring says why each
+    compiling module calls it)."""
+    numba.config.CACHE_DIR = str(FOLDER)
+    return FOLDER

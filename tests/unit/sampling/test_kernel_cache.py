@@ -40,11 +40,14 @@ def test_the_compiling_modules_are_the_ones_the_digest_covers_and_each_names_the
                                  else base / "__init__.py")
         assert SAMPLING / "kernel_cache.py" in imported, f"{path.name} does not import kernel_cache"
         assert imported <= covered, f"{path.name} imports {sorted(map(str, imported - covered))}, not in SOURCES"
+        first_decorated = min(n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.decorator_list)
+        uses = [n.lineno for n in tree.body if isinstance(n, ast.Expr) and ast.unparse(n) == "kernel_cache.use()"]
+        assert uses and uses[0] < first_decorated, f"{path.name} does not call kernel_cache.use() before compiling"
 
 
 def test_every_cached_function_of_the_package_keeps_its_code_in_the_digest_folder():
-    folder = kernel_cache.folder()
-    assert numba.config.CACHE_DIR == str(folder) and folder.name.endswith(kernel_cache.source_digest())
+    folder = kernel_cache.FOLDER
+    assert folder == kernel_cache.folder() and folder.name.endswith(kernel_cache.source_digest())
     dispatchers = 0
     for path in COMPILING:
         module = importlib.import_module(f"nnqft.sampling.{path.stem}")
@@ -107,3 +110,29 @@ def test_an_edit_of_an_inlined_block_reaches_the_cached_function_that_inlines_it
     before, after = edit_and_rerun(tmp_path, protection)
     assert before == pytest.approx(math.exp(5.0), rel=1e-14)
     assert after == pytest.approx(math.e if protection else math.exp(5.0), rel=1e-14)
+
+
+# numba resets its config from the environment at the first compilation after a NUMBA_ variable changed (a notebook
+# setting one, say): a module imported after that must still cache in the digest folder
+RESET = """
+import os, numpy as np, numba
+from nnqft.sampling import blocks, fastmath  # kinks imports nothing else that compiles
+os.environ["NUMBA_DEBUG_CACHE"] = "0"
+fastmath.exp_array(np.ones(2))
+assert numba.config.CACHE_DIR == os.environ.get("NUMBA_CACHE_DIR", "")  # numba reset it
+from nnqft.sampling import kernel_cache, kinks
+print(kinks.train._cache._cache_path.startswith(str(kernel_cache.FOLDER)))
+"""
+
+
+@pytest.mark.parametrize("protection", [True, False], ids=["use() in kinks", "protection removed"])
+def test_a_module_imported_after_numba_reset_its_config_still_caches_in_the_digest_folder(tmp_path, protection):
+    copy = tmp_path / "package" / "nnqft"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if not protection:
+        kinks = copy / "sampling" / "kinks.py"
+        kinks.write_text(kinks.read_text().replace("\nkernel_cache.use()", "\n", 1))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy.parent)}
+    done = subprocess.run([sys.executable, "-c", RESET], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(protection)
