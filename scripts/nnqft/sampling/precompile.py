@@ -1,20 +1,20 @@
 """Compile the CPU sampling kernels into numba's on-disk cache once: ``python -m nnqft.sampling.precompile``.
 
 Every sampling job is a fresh Python process that loads the kernels from numba's cache (a folder named by the digest
-of the kernels' sources, beside the package or in ``NUMBA_CACHE_DIR``: :mod:`nnqft.sampling.kernel_cache`), or compiles them when the cache is cold: 6 to 14 s for a threaded
-kernel, which compiles the body of a chunk, and about 1.5 s more for the serial one, which calls the same body
-(:func:`nnqft.sampling.blocks.parallel_and_serial`), on a 2-core machine. A run that starts many jobs at once on a cold cache (the
-first run after a clone or an edit of a kernel, a cluster submitting a hundred jobs) has every one of them compile
-the same kernel at the same time. This compiles each kernel once, side by side on the machine's cores: the serial
-and the threaded variant of the four samplers (the plain and the conditional estimator, at one hidden layer and
-beyond), by sampling one tiny bag of each through the entry point the jobs use
-(:func:`nnqft.sampling.bags.block_table`), and the four samplers of several outputs
-(:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache), and the trained samplers
+of the kernels' sources, beside the package or in ``NUMBA_CACHE_DIR``: :mod:`nnqft.sampling.kernel_cache`), or
+compiles them when the cache is cold: 6 to 14 s for a threaded kernel, which compiles the body of a chunk, and about
+1.5 s more for the serial one, which calls the same body (:func:`nnqft.sampling.blocks.parallel_and_serial`), on a
+2-core machine. A run that starts many jobs at once on a cold cache (the first run after a clone or an edit of a
+kernel, a cluster submitting a hundred jobs) has every one of them compile the same kernel at the same time. This
+compiles each kernel once, side by side on the machine's cores: the serial and the threaded variant of the four
+samplers (the plain and the conditional estimator, at one hidden layer and beyond), by sampling one tiny bag of each
+through the entry point the jobs use (:func:`nnqft.sampling.bags.block_table`), and the four samplers of several
+outputs (:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache), and the trained samplers
 (:func:`nnqft.sampling.training.block_table`) at the shipped configs' training-set shape (:data:`TRAINING_SHAPES`:
 the RK4 kernel is compiled for the number and dimension of the training inputs and the number of points, about 10 s
-each; a config of another shape has its first jobs compile it).
-``make test`` runs it first; run it once before submitting a cold-cache run to a cluster (on a node of the kind
-the jobs run on: numba compiles for the CPU it runs on).
+each; a config of another shape has its first jobs compile it). ``make test`` runs it first; run it once before
+submitting a cold-cache run to a cluster (on a node of the kind the jobs run on: numba compiles for the CPU it runs
+on).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def compile_trained_sampler(sampler: str, shape: tuple[int, int, int]) -> float:
     fields, layers = TRAINED_SAMPLERS[sampler]
     n_inputs, d_in, n_points = shape
     grid = [[0.5 * (i + 1)] * d_in for i in range(max(n_inputs, n_points))]
-    model = Model(fields.get("activation", "erf"), grid[:n_points], sigma_b=1.0, sigma_w=1.0, N=2, n_nets=4,
+    model = Model(fields["activation"], grid[:n_points], sigma_b=1.0, sigma_w=1.0, N=2, n_nets=4,
                   estimator=fields.get("estimator", "plain"),
                   training=Training(grid[:n_inputs], [0.0] * n_inputs, (0.0, 0.5), layers))
     start = time.perf_counter()
@@ -105,7 +105,7 @@ def main() -> None:
     from . import kernel_cache
 
     print(f"compiled or loaded {len(jobs)} kernels in {time.perf_counter() - start:.1f} s, "
-          f"in numba's cache {kernel_cache.folder()}")
+          f"in numba's cache {kernel_cache.FOLDER}")
 
 
 if __name__ == "__main__":
