@@ -80,27 +80,36 @@ print(repr(float(phi[0])))
 CLAMP = ("_EXP_MIN, _EXP_MAX = -708.0, 709.0", "_EXP_MIN, _EXP_MAX = -708.0, 1.0")
 
 
+class PackageCopy:
+    """A copy of the package under ``tmp_path``, run in new processes with a numba cache of its own; ``edit``
+    replaces a text in one of its files (``sampling/<name>.py``)."""
+
+    def __init__(self, tmp_path: Path):
+        self.dir = tmp_path / "package" / "nnqft"
+        shutil.copytree(PACKAGE, self.dir, ignore=shutil.ignore_patterns("__pycache__"))
+        self.env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(self.dir.parent)}
+
+    def edit(self, module: str, old: str, new: str) -> None:
+        path = self.dir / "sampling" / f"{module}.py"
+        assert old in path.read_text(), (module, old)
+        path.write_text(path.read_text().replace(old, new, 1))
+
+    def run(self, code: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=self.env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+
 def edit_and_rerun(tmp_path: Path, protection: bool) -> tuple[float, float]:
     """φ(5) from a copy of the package with a cache of its own, before and after the edit of fastmath (each in a new
     process, the second with the cache the first left); without the ``protection``, the copy's cache folder is one
     fixed name, as numba's own cache was."""
-    copy = tmp_path / "package" / "nnqft"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = PackageCopy(tmp_path)
     if not protection:
-        module = copy / "sampling" / "kernel_cache.py"
-        module.write_text(module.read_text().replace("digest = source_digest(package)\n", "digest = 'fixed'\n", 1))
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy.parent)}
-
-    def run() -> float:
-        done = subprocess.run([sys.executable, "-c", GAUSS_AT_5], capture_output=True, text=True, env=env)
-        assert done.returncode == 0, done.stderr
-        return float(done.stdout)
-
-    before = run()
-    fastmath = copy / "sampling" / "fastmath.py"
-    assert CLAMP[0] in fastmath.read_text()
-    fastmath.write_text(fastmath.read_text().replace(*CLAMP))
-    return before, run()
+        copy.edit("kernel_cache", "digest = source_digest(package)\n", "digest = 'fixed'\n")
+    before = float(copy.run(GAUSS_AT_5))
+    copy.edit("fastmath", *CLAMP)
+    return before, float(copy.run(GAUSS_AT_5))
 
 
 @pytest.mark.parametrize("protection", [True, False], ids=["digest folder", "protection removed: one folder"])
@@ -127,12 +136,7 @@ print(kinks.train._cache._cache_path.startswith(str(kernel_cache.FOLDER)))
 
 @pytest.mark.parametrize("protection", [True, False], ids=["use() in kinks", "protection removed"])
 def test_a_module_imported_after_numba_reset_its_config_still_caches_in_the_digest_folder(tmp_path, protection):
-    copy = tmp_path / "package" / "nnqft"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = PackageCopy(tmp_path)
     if not protection:
-        kinks = copy / "sampling" / "kinks.py"
-        kinks.write_text(kinks.read_text().replace("\nkernel_cache.use()", "\n", 1))
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy.parent)}
-    done = subprocess.run([sys.executable, "-c", RESET], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(protection)
+        copy.edit("kinks", "\nkernel_cache.use()", "\n")
+    assert copy.run(RESET) == str(protection)
