@@ -12,12 +12,14 @@ through the entry point the jobs use (:func:`nnqft.sampling.bags.block_table`), 
 outputs (:func:`nnqft.sampling.outputs.block_table`; 3 to 11 s each on a cold cache), and the trained samplers
 (:func:`nnqft.sampling.training.block_table`) at the shipped configs' training-set shape (:data:`TRAINING_SHAPES`:
 the RK4 kernel is compiled for the number and dimension of the training inputs and the number of points, about 10 s
-each; a config of another shape has its first jobs compile it). ``make test`` runs it first; run it once before
+each; ``--training-shape INPUTS,D_IN,POINTS`` adds another, else a config of another shape has its first jobs
+compile it). ``make test`` runs it first; run it once before
 submitting a cold-cache run to a cluster (on a node of the kind the jobs run on: numba compiles for the CPU it runs
 on).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -92,11 +94,34 @@ def compile_job(sampler: str, variant) -> float:
     return compile_sampler(sampler, variant) if variant else compile_outputs_sampler(sampler)
 
 
-def main() -> None:
-    # the threaded kernels first, the serial ones last: each loads the chunk body its threaded twin compiled
-    jobs = ([(sampler, "threaded") for sampler in SAMPLERS] + [(sampler, None) for sampler in OUTPUT_SAMPLERS]
+def compile_jobs(training_shapes=()) -> list[tuple[str, object]]:
+    """(sampler, variant) of every kernel to compile, for :func:`compile_job`: the threaded kernels first, the serial
+    ones last (each loads the chunk body its threaded twin compiled); the trained samplers at :data:`TRAINING_SHAPES`,
+    and the RK4 kernel, the one compiled per shape, at the further ``training_shapes``."""
+    further = [shape for shape in dict.fromkeys(map(tuple, training_shapes)) if shape not in TRAINING_SHAPES]
+    return ([(sampler, "threaded") for sampler in SAMPLERS] + [(sampler, None) for sampler in OUTPUT_SAMPLERS]
             + [(sampler, shape) for sampler in TRAINED_SAMPLERS for shape in TRAINING_SHAPES]
-            + [(sampler, "serial") for sampler in SAMPLERS])
+            + [("trained", shape) for shape in further] + [(sampler, "serial") for sampler in SAMPLERS])
+
+
+def training_shape(text: str) -> tuple[int, int, int]:
+    """``"P,D,Q"``: P training inputs of dimension D, Q points (``--training-shape``)."""
+    try:
+        shape = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected three positive integers, training inputs,d_in,points (say 3,1,2)")
+    return shape
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--training-shape", type=training_shape, action="append", default=[],
+                        metavar="INPUTS,D_IN,POINTS", help="also compile the RK4 kernel of trained networks for a "
+                        "training set of this many inputs of this dimension and this many points (repeatable; "
+                        f"always: {', '.join(','.join(map(str, s)) for s in TRAINING_SHAPES)})")
+    jobs = compile_jobs(parser.parse_args(argv).training_shape)
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
         for (sampler, variant), seconds in zip(jobs, pool.map(compile_job, *zip(*jobs))):

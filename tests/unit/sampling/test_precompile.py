@@ -97,3 +97,26 @@ def test_the_precompiled_training_shapes_are_the_shipped_configs():
             if exp.training is not None:
                 shapes.add((len(exp.training.inputs), len(exp.training.inputs[0]), len(exp.points)))
     assert shapes == set(precompile.TRAINING_SHAPES)
+
+
+def test_a_further_training_shape_compiles_the_rk4_kernel_for_that_shape(monkeypatch):
+    """``--training-shape 4,2,3``: the RK4 kernel (the one compiled per training-set shape) is called with 4 training
+    inputs of dimension 2 and 3 points; the shipped shape is not compiled twice; a malformed shape is refused."""
+    from nnqft.sampling import integrator
+
+    shapes = [precompile.training_shape(text) for text in ("4,2,3", "3,1,2", "4,2,3")]
+    jobs = precompile.compile_jobs(shapes)
+    assert [job for job in jobs if job[1] == (4, 2, 3)] == [("trained", (4, 2, 3))]
+    assert len(jobs) == len(precompile.compile_jobs()) + 1
+    seen = []
+
+    def record(thetas, N, d_in, sigma_b, sigma_w, activation, inputs, shifts, targets, point_rows, *rest):
+        seen.append((len(inputs), len(inputs[0]), len(point_rows)))
+        raise Reached
+    monkeypatch.setattr(integrator, "train", record)
+    with pytest.raises(Reached):
+        precompile.compile_job("trained", (4, 2, 3))
+    assert seen == [(4, 2, 3)]
+    for bad in ("4,2", "4,0,3", "a,b,c"):
+        with pytest.raises(precompile.argparse.ArgumentTypeError):
+            precompile.training_shape(bad)
