@@ -19,7 +19,7 @@ under their own source folder's name (numba's), so nothing of theirs mixes with 
 The folder is ``$NUMBA_CACHE_DIR/nnqft-<digest>`` where ``NUMBA_CACHE_DIR`` is set; else
 ``nnqft/__pycache__/numba-<digest>`` beside the package; else, for a package installed read-only,
 ``$XDG_CACHE_HOME/nnqft/numba-<digest>`` (``~/.cache`` by default). Each edit leaves its folder behind (a few MB):
-``make clean-cache`` removes them all.
+``make clean-cache`` removes those beside the package (the others are ``rm -rf``'s to remove).
 """
 from __future__ import annotations
 
