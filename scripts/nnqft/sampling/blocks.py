@@ -13,11 +13,9 @@ import numpy as np
 from numba import njit
 
 from ..model import ACTIVATIONS
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .fastmath import fast_erf, fast_exp
 from .streams import network_state, normal
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 #: Networks per reduction chunk. Part of the result's bit pattern: do not change casually.
 CHUNK = 512

@@ -31,11 +31,9 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import (CHUNK, LANES, NEURON_BATCH, close_wick_lanes, lane_totals, log_norm_of, pair_sums,
                      parallel_and_serial)
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 
 @lru_cache(maxsize=None)

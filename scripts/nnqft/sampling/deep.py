@@ -24,13 +24,11 @@ import numpy as np
 from numba import njit, prange
 
 from .. import combos
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import (CHUNK, LANES, NEURON_BATCH, accumulate_pairs, activations, close_product_lanes, close_wick_lanes,
                      draw_batch, lane_totals, log_norm_of, pair_sums, pair_totals, parallel_and_serial, zero_rows)
 from .conditional import output_rows, wick_tables
 from .streams import normal
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 #: Pivots below this fraction of the largest variance end the factorisation (:func:`pivoted_cholesky`): the
 #: directions dropped carry less than 1e-13 of the variance, far below any statistical resolution.

@@ -8,9 +8,7 @@ from llvmlite import ir
 from numba import int64, njit, types
 from numba.extending import intrinsic
 
-from . import kernel_cache
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (fdlibm): n * _LN2_HI is exact for |n| < 2^20

@@ -42,11 +42,9 @@ import numba
 from numba import njit
 
 from ..model import ACTIVATIONS
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import activations_and_slopes
 from .fastmath import fma
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 GAUSS, ERF = ACTIVATIONS["gauss"], ACTIVATIONS["erf"]
 #: Networks integrated together, one per vector lane (8 doubles: one AVX-512 register, two AVX2 ones).

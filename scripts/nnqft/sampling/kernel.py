@@ -23,12 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import (CHUNK, LANES, NEURON_BATCH, activations, close_product_lanes, dot_products, lane_totals,
                      log_norm_of, parallel_and_serial)
 from .streams import network_state, normal
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 
 @njit(cache=True, error_model="numpy")

@@ -8,13 +8,18 @@ file changed or the cache was cleared. The cache folder is therefore named by th
 file a compiled function can be built from: an edited package starts with a cold cache of its own, and returns to
 its old one, still warm, when the edit is undone.
 
-numba fixes a function's cache folder when its ``@njit(cache=True)`` decorator runs, from ``numba.config.CACHE_DIR``,
-and resets that from the environment at the next compilation after any ``NUMBA_`` variable changed. So each module
-that compiles with ``cache=True`` calls :func:`use` before its first decorator, which points ``CACHE_DIR`` at
-:data:`FOLDER` again (tests/unit/sampling/test_kernel_cache.py checks both, that a module imported after such a reset
-still caches in the folder, and that an edit of a shared block takes). The setting is numba's, for the whole
-process: another package's ``cache=True`` functions decorated after an nnqft import are cached in this folder too,
-under their own source folder's name (numba's), so nothing of theirs mixes with the kernels.
+Importing this module sets ``numba.config.CACHE_DIR`` to :data:`FOLDER`; numba fixes a function's cache folder when
+its ``@njit(cache=True)`` decorator runs, so each module that compiles with ``cache=True`` imports this module before
+its decorators (tests/unit/sampling/test_kernel_cache.py checks it, and that an edit of a shared block takes). The
+setting is numba's, for the whole process: another package's ``cache=True`` functions decorated after an nnqft import
+are cached in this folder too, under their own source folder's name (numba's), apart from the kernels.
+
+One limit: numba resets ``CACHE_DIR`` from the environment at the first compilation after a ``NUMBA_`` variable
+changed, so a kernel module imported for the first time after that caches beside its source, keyed as numba keys it.
+The rule scripts import their kernels before compiling anything; in a session of your own, set ``NUMBA_`` variables
+before importing ``nnqft.sampling``. (Re-pointing the folder in every kernel module, a statement at each module's top,
+would close it, but would enter the code digest of every sampling rule and so draw every sample of every config
+again after the update.)
 
 The folder is ``$NUMBA_CACHE_DIR/nnqft-<digest>`` where ``NUMBA_CACHE_DIR`` is set; else
 ``nnqft/__pycache__/numba-<digest>`` beside the package; else, for a package installed read-only,
@@ -63,10 +68,4 @@ def folder(package: Path = PACKAGE, environ=os.environ) -> Path:
 
 #: The cache folder of this package's kernels (:func:`folder`).
 FOLDER = folder()
-
-
-def use() -> Path:
-    """Points numba's cache at :data:`FOLDER`, for the functions decorated next (the module docstring says why each
-    compiling module calls it)."""
-    numba.config.CACHE_DIR = str(FOLDER)
-    return FOLDER
+numba.config.CACHE_DIR = str(FOLDER)

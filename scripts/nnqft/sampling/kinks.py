@@ -32,10 +32,8 @@ import math
 import numpy as np
 from numba import njit
 
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import preactivations
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 INACTIVE, ACTIVE, SLIDING = 0, 1, 2
 #: An event is a pre-activation past 0 (or a sliding α past [0, 1]) by more than this; an event is located to it.

@@ -20,9 +20,7 @@ import numpy as np
 from numba import int64, njit, uint64
 
 from .. import STREAM_VERSION
-from . import kernel_cache
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 
 GAMMA = uint64(0x9E3779B97F4A7C15)
 M1 = uint64(0xBF58476D1CE4E5B9)

@@ -28,11 +28,9 @@ from numba import njit
 
 from ..model import ACTIVATIONS, CONTROL_VARIATE_ORDERS, LAYERS, TRAINED_ESTIMATORS, Training, as_points  # noqa: F401
 from . import integrator, kinks
-from . import kernel_cache
+from . import kernel_cache  # noqa: F401  (numba's cache folder, named before the first cache=True decorator)
 from .blocks import activations_and_slopes, log_norm_of, preactivations
 from .streams import bag_key, network_state, normal
-
-kernel_cache.use()  # numba's cache folder for the functions compiled below
 
 #: Default RK4 step: this fraction of 1/λ_max of the infinite-width gradient kernel on the training inputs (the
 #: fastest mode of the linearised flow; RK4 is stable below 2.78/λ).

@@ -40,9 +40,6 @@ def test_the_compiling_modules_are_the_ones_the_digest_covers_and_each_names_the
                                  else base / "__init__.py")
         assert SAMPLING / "kernel_cache.py" in imported, f"{path.name} does not import kernel_cache"
         assert imported <= covered, f"{path.name} imports {sorted(map(str, imported - covered))}, not in SOURCES"
-        first_decorated = min(n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.decorator_list)
-        uses = [n.lineno for n in tree.body if isinstance(n, ast.Expr) and ast.unparse(n) == "kernel_cache.use()"]
-        assert uses and uses[0] < first_decorated, f"{path.name} does not call kernel_cache.use() before compiling"
 
 
 def test_every_cached_function_of_the_package_keeps_its_code_in_the_digest_folder():
@@ -57,6 +54,18 @@ def test_every_cached_function_of_the_package_keeps_its_code_in_the_digest_folde
                 assert Path(cache._cache_path).is_relative_to(folder), (path.stem, value, cache._cache_path)
                 dispatchers += 1
     assert dispatchers > 50
+
+
+def test_no_sampling_rule_s_code_digest_reaches_the_cache_folder():
+    """Where the machine code is cached changes no number: an edit of kernel_cache (or a statement calling it at a
+    kernel module's top, which would belong to every definition of that module) must not draw every sample again."""
+    from nnqft.workflow import codedeps
+
+    package = codedeps.Package(PACKAGE)
+    for script, kernel in (("sample_bags.py", "sampling.kernel"), ("sample_trained.py", "sampling.integrator"),
+                           ("sample_outputs.py", "sampling.deep")):
+        reached = {module for module, _ in package.closure(package.script_roots(PACKAGE.parent / script))}
+        assert kernel in reached and "sampling.kernel_cache" not in reached, script
 
 
 def test_the_folder_follows_numba_cache_dir_and_falls_back_when_the_package_is_read_only(tmp_path, monkeypatch):
@@ -120,23 +129,3 @@ def test_an_edit_of_an_inlined_block_reaches_the_cached_function_that_inlines_it
     assert before == pytest.approx(math.exp(5.0), rel=1e-14)
     assert after == pytest.approx(math.e if protection else math.exp(5.0), rel=1e-14)
 
-
-# numba resets its config from the environment at the first compilation after a NUMBA_ variable changed (a notebook
-# setting one, say): a module imported after that must still cache in the digest folder
-RESET = """
-import os, numpy as np, numba
-from nnqft.sampling import blocks, fastmath  # kinks imports nothing else that compiles
-os.environ["NUMBA_DEBUG_CACHE"] = "0"
-fastmath.exp_array(np.ones(2))
-assert numba.config.CACHE_DIR == os.environ.get("NUMBA_CACHE_DIR", "")  # numba reset it
-from nnqft.sampling import kernel_cache, kinks
-print(kinks.train._cache._cache_path.startswith(str(kernel_cache.FOLDER)))
-"""
-
-
-@pytest.mark.parametrize("protection", [True, False], ids=["use() in kinks", "protection removed"])
-def test_a_module_imported_after_numba_reset_its_config_still_caches_in_the_digest_folder(tmp_path, protection):
-    copy = PackageCopy(tmp_path)
-    if not protection:
-        copy.edit("kinks", "\nkernel_cache.use()", "\n")
-    assert copy.run(RESET) == str(protection)
