@@ -87,11 +87,13 @@ def compile_trained_sampler(sampler: str, shape: tuple[int, int, int]) -> float:
 
 
 def compile_job(sampler: str, variant) -> float:
-    """``variant``: a kernel variant (:data:`VARIANTS`), a training-set shape, or None for a sampler of several
-    outputs."""
-    if isinstance(variant, tuple):
+    """Compiles ``sampler`` of :data:`SAMPLERS` (``variant`` one of :data:`VARIANTS`), :data:`OUTPUT_SAMPLERS`
+    (``variant`` None) or :data:`TRAINED_SAMPLERS` (``variant`` a training-set shape)."""
+    if sampler in TRAINED_SAMPLERS:
         return compile_trained_sampler(sampler, variant)
-    return compile_sampler(sampler, variant) if variant else compile_outputs_sampler(sampler)
+    if sampler in OUTPUT_SAMPLERS:
+        return compile_outputs_sampler(sampler)
+    return compile_sampler(sampler, variant)
 
 
 def compile_jobs(training_shapes=()) -> list[tuple[str, object]]:
@@ -125,7 +127,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
         for (sampler, variant), seconds in zip(jobs, pool.map(compile_job, *zip(*jobs))):
-            label = "x".join(map(str, variant)) if isinstance(variant, tuple) else variant or "serial"
+            label = "x".join(map(str, variant)) if sampler in TRAINED_SAMPLERS else variant or "serial"
             print(f"{sampler:>24} {label:>9} kernel: {seconds:6.1f} s")
     from . import kernel_cache
 

@@ -74,9 +74,13 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried
         return (theta[:, :N * d].reshape(M, N, d), theta[:, N * d:N * d + N], theta[:, N * d + N:N * d + 2 * N],
                 theta[:, n - 1])
 
+    def preactivations(w, b, at):
+        """z = σ_W w·x/√d_in + σ_b b at the rows of ``at``, (M, P, N); with the velocities of w and b, that of z."""
+        return q * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]
+
     def neurons(theta, at):
         w, b, v, c = unpack(theta)
-        z = q * np.einsum("mnk,pk->mpn", w, at) + sb * b[:, None, :]  # (M, P, N)
+        z = preactivations(w, b, at)
         norm = first_layer_variance(model, at)[:, None]
         phi = activation(model.activation, z, norm)
         dphi = {"gauss": phi, "relu": (z > 0).astype(float), "linear": np.ones_like(z),
@@ -104,9 +108,8 @@ def trained_outputs(model, thetas: np.ndarray, training, step: float, *, carried
             out[:, N * d:N * d + N] = -sb * g.sum(axis=1)
             out[:, :N * d] = -q * np.einsum("mpn,pk->mnk", g, x).reshape(M, N * d)
             if carried:
-                w_dot = out[:, :N * d].reshape(M, N, d)
-                z_dot = q * np.einsum("mnk,pk->mpn", w_dot, x) + sb * out[:, None, N * d:N * d + N]
-                z = q * np.einsum("mnk,pk->mpn", w, x) + sb * b[:, None, :]
+                z_dot = preactivations(out[:, :N * d].reshape(M, N, d), out[:, N * d:N * d + N], x)
+                z = preactivations(w, b, x)
                 ddphi = {"gauss": dphi, "erf": -2 * z * dphi}.get(model.activation, np.zeros_like(z))
                 out[:, n:n + P * N] = (dphi * z_dot).reshape(M, P * N)
                 out[:, n + P * N:] = (ddphi * z_dot).reshape(M, P * N)

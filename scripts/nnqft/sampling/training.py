@@ -159,15 +159,15 @@ def trained_outputs(key, model, nets, training: Training, *, step: float | None 
     nets = list(nets)
     inputs, point_rows = (tuple(tuple(float(c) for c in row) for row in rows) for rows in (x, points))
     lanes = np.empty((integrator.LANES, len(times), len(points)))
-    for first in range(0, len(nets), integrator.LANES):
-        batch = nets[first:first + integrator.LANES]
-        batch += batch[-1:] * (integrator.LANES - len(batch))  # a short batch is filled with copies of its last network
-        thetas = np.stack([initial_parameters(key, model, a) for a in batch])
-        with integrator.vectorising():
+    with integrator.vectorising():
+        for first in range(0, len(nets), integrator.LANES):
+            batch = nets[first:first + integrator.LANES]
+            batch += batch[-1:] * (integrator.LANES - len(batch))  # a short batch: copies of its last network
+            thetas = np.stack([initial_parameters(key, model, a) for a in batch])
             integrator.train(thetas, model.N, model.d_in, model.sigma_b, model.sigma_w, model.activation_code, inputs,
                              shifts, y, point_rows, point_shifts, times, step, training.layers == "readout",
                              int(project_every), lanes)
-        out[first:first + integrator.LANES] = lanes[:len(out) - first]
+            out[first:first + integrator.LANES] = lanes[:len(out) - first]
     return out
 
 
